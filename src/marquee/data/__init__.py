@@ -1,0 +1,23 @@
+"""Data: value types (catalog, members, interaction log), datasets on disk, fetchers, importers, splits."""
+
+from marquee.data.catalog import Catalog, Members
+from marquee.data.dataset import Dataset, dataset_dir, open_dataset
+from marquee.data.ids import IdIndex
+from marquee.data.interactions import INTERACTION_SCHEMA, Interactions, tie_keys
+from marquee.data.split import Holdout, Split, global_temporal, leave_one_out
+
+__all__ = [
+    "INTERACTION_SCHEMA",
+    "Catalog",
+    "Dataset",
+    "Holdout",
+    "IdIndex",
+    "Interactions",
+    "Members",
+    "Split",
+    "dataset_dir",
+    "global_temporal",
+    "leave_one_out",
+    "open_dataset",
+    "tie_keys",
+]
