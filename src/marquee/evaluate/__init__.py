@@ -1,0 +1,23 @@
+"""Evaluation: offline metrics under fixed protocols, tuning, leaderboards and reports."""
+
+from marquee.evaluate.candidates import DEFAULT_SEARCH, build_candidates
+from marquee.evaluate.offline import DEFAULT_METRICS, Evaluation, evaluate, parse_metric
+from marquee.evaluate.protocols import Candidate, Leaderboard, ModelResult, Trial, grid_points, run_protocol, tune
+from marquee.evaluate.report import write_html_report
+
+__all__ = [
+    "DEFAULT_METRICS",
+    "DEFAULT_SEARCH",
+    "Candidate",
+    "Evaluation",
+    "Leaderboard",
+    "ModelResult",
+    "Trial",
+    "build_candidates",
+    "evaluate",
+    "grid_points",
+    "parse_metric",
+    "run_protocol",
+    "tune",
+    "write_html_report",
+]

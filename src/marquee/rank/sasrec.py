@@ -1,0 +1,188 @@
+"""SASRec: a causal self-attention sequence model trained with full-softmax cross-entropy."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from marquee.data.interactions import Interactions
+from marquee.random import as_generator
+from marquee.rank._validate import require
+from marquee.rank.base import Recommender
+
+__all__ = ["SASRec", "SASRecConfig"]
+
+
+@dataclass(frozen=True)
+class SASRecConfig:
+    """Args:
+    max_len: titles of history the network reads (the most recent ones).
+    hidden: embedding and model width.
+    blocks: transformer blocks.
+    heads: attention heads per block; must divide ``hidden``.
+    dropout: dropout on embeddings, attention weights and residual branches.
+    epochs: passes over all members' sequences.
+    batch_size: sequences per optimiser step.
+    learning_rate: AdamW step size.
+    weight_decay: AdamW decoupled weight decay.
+    seed: seed of initialisation, dropout and batch order.
+    """
+
+    max_len: int = 200
+    hidden: int = 64
+    blocks: int = 2
+    heads: int = 1
+    dropout: float = 0.2
+    epochs: int = 100
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        o = "SASRecConfig"
+        for name in ("max_len", "hidden", "blocks", "heads", "epochs", "batch_size"):
+            value = getattr(self, name)
+            require(isinstance(value, int) and not isinstance(value, bool) and value >= 1, o, name, "an int >= 1", value)
+        require(self.hidden % self.heads == 0, o, "heads", f"a divisor of hidden={self.hidden}", self.heads)
+        require(isinstance(self.dropout, int | float) and 0 <= self.dropout < 1, o, "dropout", "in [0, 1)", self.dropout)
+        lr = self.learning_rate
+        require(isinstance(lr, int | float) and lr > 0, o, "learning_rate", "> 0", lr)
+        wd = self.weight_decay
+        require(isinstance(wd, int | float) and wd >= 0, o, "weight_decay", ">= 0", wd)
+        require(isinstance(self.seed, int) and not isinstance(self.seed, bool), o, "seed", "an int", self.seed)
+
+
+class _Block(nn.Module):
+    """Pre-LN transformer block: ``x + Attn(LN(x))`` then ``x + FFN(LN(x))``."""
+
+    def __init__(self, hidden: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.norm1, self.norm2 = nn.LayerNorm(hidden), nn.LayerNorm(hidden)
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.out = nn.Linear(hidden, hidden)
+        self.ffn = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, hidden))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        p = self.dropout if self.training else 0.0
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        x = x + self.drop(self.out(att.transpose(1, 2).reshape(b, n, d)))
+        return x + self.drop(self.ffn(self.norm2(x)))
+
+
+class _Net(nn.Module):
+    """Title + position embeddings, causal blocks, and a final norm; title 0 is padding."""
+
+    def __init__(self, n_titles: int, c: SASRecConfig) -> None:
+        super().__init__()
+        self.items = nn.Embedding(n_titles + 1, c.hidden, padding_idx=0)
+        self.positions = nn.Embedding(c.max_len, c.hidden)
+        self.blocks = nn.ModuleList(_Block(c.hidden, c.heads, c.dropout) for _ in range(c.blocks))
+        self.norm = nn.LayerNorm(c.hidden)
+        self.drop = nn.Dropout(c.dropout)
+        self.scale = math.sqrt(c.hidden)
+        nn.init.normal_(self.items.weight, std=0.02)
+        nn.init.normal_(self.positions.weight, std=0.02)
+        with torch.no_grad():
+            self.items.weight[0].zero_()
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        """(b, n) left-padded shifted titles -> (b, n, hidden) states."""
+        n = seq.shape[1]
+        x = self.drop(self.items(seq) * self.scale + self.positions.weight[-n:])
+        # Causal, ignoring padded keys; every position may see itself so no row is empty.
+        causal = torch.ones(n, n, dtype=torch.bool, device=seq.device).tril()
+        mask = (causal & (seq != 0)[:, None, :]) | torch.eye(n, dtype=torch.bool, device=seq.device)
+        mask = mask[:, None]
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.norm(x)
+
+    def logits(self, states: torch.Tensor) -> torch.Tensor:
+        """Scores of every real title (shared input/output embeddings)."""
+        return states @ self.items.weight[1:].T
+
+
+class SASRec(Recommender):
+    """Self-Attentive Sequential Recommendation (Kang & McAuley, ICDM 2018).
+
+    A causal transformer reads a member's last ``max_len`` titles ``s_1..s_t``; the state ``h_t``
+    scores title ``i`` as ``h_t · e_i`` with the input embeddings ``e``. Training predicts
+    ``s_{t+1}`` at every position with a softmax over the whole catalog,
+    ``-log softmax(h_t Eᵀ)[s_{t+1}]`` (Klenitskiy & Vasilev, RecSys 2023), not sampled negatives.
+    """
+
+    Config = SASRecConfig
+    name = "sasrec"
+
+    def _fit(self, data: Interactions, progress: Callable[[int, float], None] | None = None) -> None:
+        c = self.config
+        self.history_indptr_ = data.member_indptr.astype(np.int64)
+        self.history_items_ = data.title_idx.astype(np.int64)
+        # Each member's last max_len + 1 titles: inputs are all but the last, targets all but the first.
+        seqs = self._sequences(np.arange(data.n_members), c.max_len + 1)
+        seqs = seqs[(seqs != 0).sum(axis=1) >= 2]
+        inputs, targets = torch.from_numpy(seqs[:, :-1]), torch.from_numpy(seqs[:, 1:] - 1)
+        rng = as_generator(c.seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(c.seed)
+            self.net_ = _Net(len(self.titles_), c)
+            opt = torch.optim.AdamW(self.net_.parameters(), lr=c.learning_rate, betas=(0.9, 0.98), weight_decay=c.weight_decay)
+            self.net_.train()
+            for epoch in range(c.epochs):
+                total = 0.0
+                for batch in np.array_split(rng.permutation(len(seqs)), max(1, math.ceil(len(seqs) / c.batch_size))):
+                    x, y = inputs[batch], targets[batch]
+                    keep = y >= 0
+                    loss = F.cross_entropy(self.net_.logits(self.net_(x)[keep]), y[keep])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    total += loss.item() * len(batch)
+                if progress is not None:
+                    progress(epoch, total / len(seqs))
+        self.net_.eval()
+
+    def _sequences(self, member_idx: np.ndarray, length: int) -> np.ndarray:
+        """(n, length) int64: each member's last ``length`` titles shifted by +1, left-padded with 0."""
+        out = np.zeros((member_idx.size, length), np.int64)
+        for row, u in enumerate(member_idx.tolist()):
+            items = self.history_items_[self.history_indptr_[u] : self.history_indptr_[u + 1]][-length:]
+            if items.size:
+                out[row, -items.size :] = items + 1
+        return out
+
+    def score_index(self, member_idx: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        self._check_fitted()
+        member_idx = np.asarray(member_idx, dtype=np.int64)
+        out = np.empty((member_idx.size, len(self.titles_)), np.float32)
+        self.net_.eval()
+        with torch.inference_mode():
+            for start in range(0, member_idx.size, batch_size):
+                seq = torch.from_numpy(self._sequences(member_idx[start : start + batch_size], self.config.max_len))
+                out[start : start + len(seq)] = self.net_.logits(self.net_(seq)[:, -1]).numpy()
+        return out
+
+    def _state(self) -> dict[str, np.ndarray]:
+        weights = {f"net.{k}": v.detach().cpu().numpy().copy() for k, v in self.net_.state_dict().items()}
+        return {**weights, "history_indptr": self.history_indptr_, "history_items": self.history_items_}
+
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        self.history_indptr_ = np.asarray(state["history_indptr"], np.int64)
+        self.history_items_ = np.asarray(state["history_items"], np.int64)
+        if self.history_indptr_.size != len(self.members_) + 1:
+            raise ValueError("history does not match the saved member index")
+        self.net_ = _Net(len(self.titles_), self.config)
+        weights = {k.removeprefix("net."): torch.from_numpy(np.array(v)) for k, v in state.items() if k.startswith("net.")}
+        self.net_.load_state_dict(weights, strict=True)
+        self.net_.eval()
