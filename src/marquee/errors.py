@@ -31,7 +31,7 @@ class ConfigError(MarqueeError, ValueError):
 
 
 class DataError(MarqueeError, ValueError):
-    """Input data is malformed. The message names the file, row and column where known."""
+    """Input data is malformed. The message names the file, row (1-based data row) and column where known."""
 
     exit_code = 3
 

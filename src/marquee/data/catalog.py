@@ -31,7 +31,7 @@ def _require_unique_ids(table: pa.Table, column: str, source: str) -> None:
     arr = ids.to_numpy()
     if arr.size and arr.min() < 0:
         row = int(np.argmax(arr < 0))
-        raise DataError(f"ids must be non-negative, got {int(arr[row])}", source=source, row=row, column=column)
+        raise DataError(f"ids must be non-negative, got {int(arr[row])}", source=source, row=row + 1, column=column)
     uniq, counts = np.unique(arr, return_counts=True)
     if np.any(counts > 1):
         raise DataError(f"id {int(uniq[counts > 1][0])} appears more than once", source=source, column=column)

@@ -108,7 +108,7 @@ class Interactions:
                 col = pa.nulls(table.num_rows, f.type)
             if not f.nullable and col.null_count:
                 row = int(np.flatnonzero(pc.is_null(col).to_numpy(zero_copy_only=False))[0])
-                raise DataError("value is missing", source=source, row=row, column=f.name)
+                raise DataError("value is missing", source=source, row=row + 1, column=f.name)
             cols[f.name] = col
         norm = pa.table(cols, schema=INTERACTION_SCHEMA)
         _check_values(norm, source)
@@ -122,7 +122,7 @@ class Interactions:
             known = index.contains(ids)
             if not known.all():
                 row = int(np.argmin(known))
-                raise DataError(f"id {int(ids[row])} is not in the {index.kind} index", source=source, row=row, column=col)
+                raise DataError(f"id {int(ids[row])} is not in the {index.kind} index", source=source, row=row + 1, column=col)
         ts = norm.column("timestamp").cast(pa.int64()).to_numpy()
         order = np.lexsort((tie_keys(m, t), ts, m))
         return cls(norm.take(pa.array(order)), members, titles, catalog)
@@ -225,7 +225,7 @@ def _check_values(table: pa.Table, source: str) -> None:
         arr = table.column(col).to_numpy()
         if arr.size and arr.min() < 0:
             row = int(np.argmax(arr < 0))
-            raise DataError(f"ids must be non-negative, got {int(arr[row])}", source=source, row=row, column=col)
+            raise DataError(f"ids must be non-negative, got {int(arr[row])}", source=source, row=row + 1, column=col)
     for col, lo, hi in (("local_hour", 0, 23), ("completion", 0.0, 1.0)):
         c = table.column(col)
         if c.null_count == len(c):
@@ -234,4 +234,4 @@ def _check_values(table: pa.Table, source: str) -> None:
         bad = ~np.isnan(arr) & ((arr < lo) | (arr > hi))
         if bad.any():
             row = int(np.argmax(bad))
-            raise DataError(f"must lie in [{lo}, {hi}], got {arr[row]:g}", source=source, row=row, column=col)
+            raise DataError(f"must lie in [{lo}, {hi}], got {arr[row]:g}", source=source, row=row + 1, column=col)

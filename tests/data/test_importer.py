@@ -1,0 +1,83 @@
+"""Importing a user's own log: errors name file, row and column; nothing is dropped silently."""
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from marquee.data import Dataset
+from marquee.data.importer import ColumnMapping, import_log, read_log
+from marquee.errors import DataError
+
+MAPPING = ColumnMapping(member_id="user", title_id="item", timestamp="when", rating="stars")
+
+
+def _csv(tmp_path, text, name="log.csv"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_reads_iso_and_epoch_and_counts_duplicates(tmp_path):
+    p = _csv(tmp_path, "user,item,when,stars\n1,10,2024-01-01T10:00:00Z,4\n1,10,2024-01-01T10:00:00Z,4\n2,11,1704103200,\n")
+    table, report = read_log(p, MAPPING)
+    assert report.rows_read == 3 and report.rows_kept == 2 and report.duplicates == 1
+    assert table.column("timestamp").to_pylist() == [1704103200, 1704103200]
+    assert table.column("rating").to_pylist() == [4.0, None]
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("user,item,when\n1,10,5\n", r"column 'stars': missing column"),
+        ("user,item,when,stars\n1,10,5,4\n-1,10,6,4\n", r"row 2, column 'user': ids must be non-negative, got -1"),
+        ("user,item,when,stars\n1,10,5,4\n1,x7,6,4\n", r"row 2, column 'item': not an integer, got 'x7'"),
+        ("user,item,when,stars\n1,10,tomorrow,4\n", r"row 1, column 'when': not a timestamp"),
+        ("user,item,when,stars\n1,,5,4\n", r"row 1, column 'item': value is missing"),
+        ("user,item,when,stars\n", r"header but no data rows"),
+        ("", r"the file is empty"),
+    ],
+)
+def test_bad_input_names_file_row_and_column(tmp_path, text, pattern):
+    p = _csv(tmp_path, text)
+    with pytest.raises(DataError, match=pattern) as info:
+        read_log(p, MAPPING)
+    assert str(p) in str(info.value)
+
+
+def test_skip_bad_rows_counts_every_drop(tmp_path):
+    p = _csv(tmp_path, "user,item,when,stars\n1,10,5,4\n-1,10,6,4\n1,zz,7,4\n2,11,8,5\n")
+    table, report = read_log(p, MAPPING, skip_bad_rows=True)
+    assert table.num_rows == 2
+    assert report.rows_dropped == 2
+    assert report.dropped == {"user: ids must be non-negative": 1, "item: not an integer": 1}
+    assert report.examples[0].startswith("row 2")
+
+
+def test_parquet_and_explicit_format(tmp_path):
+    p = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"user": [1, 2], "item": [5, 6], "when": ["01/02/2024", "03/02/2024"], "stars": [1.0, 2.0]}), p)
+    table, _ = read_log(p, MAPPING, timestamp_format="%d/%m/%Y")
+    assert table.column("timestamp").to_pylist() == [1706745600, 1706918400]
+
+
+def test_failed_import_leaves_the_stored_dataset_intact(tmp_path):
+    good = _csv(tmp_path, "user,item,when,stars\n1,10,5,4\n1,11,6,4\n", "good.csv")
+    ds, _ = import_log(good, "mine", MAPPING)
+    ds.save(tmp_path / "datasets" / "mine")
+    bad = _csv(tmp_path, "user,item,when,stars\n1,10,5,4\n-4,11,6,4\n", "bad.csv")
+    with pytest.raises(DataError):
+        import_log(bad, "mine", MAPPING)
+    again = Dataset.load(tmp_path / "datasets" / "mine")
+    assert len(again.interactions) == 2
+
+
+def test_dataset_round_trip_and_tamper_detection(tmp_path):
+    good = _csv(tmp_path, "user,item,when,stars\n1,10,5,4\n1,11,6,4\n2,10,9,3\n")
+    ds, _ = import_log(good, "mine", MAPPING)
+    ds.save(tmp_path / "d")
+    loaded = Dataset.load(tmp_path / "d")
+    assert loaded.interactions.fingerprint() == ds.interactions.fingerprint()
+    assert loaded.query("select count(*) as n from interactions").column("n").to_pylist() == [3]
+    pq.write_table(loaded.interactions.table.slice(0, 2), tmp_path / "d" / "interactions.parquet")
+    with pytest.raises(DataError, match="fingerprint"):
+        Dataset.load(tmp_path / "d")
