@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -183,14 +184,22 @@ def parse_grouplens_zip(content: bytes) -> Dataset:
         ratings = _split_lines(read("u.data"), "\t", 4, "u.data")
         items = []
         for r in _split_lines(read("u.item"), "|", 24, "u.item"):
-            items.append((int(r[0]), r[1], _year(r[2]), [g for g, flag in zip(GENRES, r[5:24], strict=True) if flag == "1"]))
+            name, year = _name_and_year(r[1], r[2])
+            items.append((int(r[0]), name, year, [g for g, flag in zip(GENRES, r[5:24], strict=True) if flag == "1"]))
         users = _split_lines(read("u.user"), "|", 5, "u.user")
     return _build(ratings, items, users)
 
 
-def _year(release_date: str) -> int | None:
-    # u.item dates look like "01-Jan-1995"; one title has none.
-    return int(release_date[-4:]) if release_date.strip() else None
+_TITLE_YEAR = re.compile(r"^(.*) \((\d{4})\)\s*$")
+
+
+def _name_and_year(title: str, release_date: str) -> tuple[str, int | None]:
+    """``"Kolya (1996)"`` -> ``("Kolya", 1996)``, as RecBole's copy spells it. The year in the title
+    is the film's; the release date ("24-Jan-1997") is the fallback. One title has neither."""
+    m = _TITLE_YEAR.match(title)
+    if m:
+        return m.group(1), int(m.group(2))
+    return title, (int(release_date[-4:]) if release_date.strip() else None)
 
 
 def parse_recbole_files(files: dict[str, bytes]) -> Dataset:

@@ -1,0 +1,83 @@
+"""The command line, driven as a user would, on a small log it writes itself."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from marquee.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MARQUEE_HOME", str(tmp_path / "home"))
+    rng = np.random.default_rng(0)
+    rows = ["member,title,ts"]
+    for u in range(40):
+        for j, t in enumerate(rng.choice(30, size=8, replace=False)):
+            rows.append(f"{u},{(u % 2) + 2 * (t // 2)},{1_700_000_000 + 100 * u + j}")
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    result = runner.invoke(
+        app, ["data", "import", str(tmp_path / "log.csv"), "--name", "toy", "--member-col", "member", "--title-col", "title", "--timestamp-col", "ts"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "read 320 rows, kept 320" in result.output
+    return tmp_path
+
+
+def test_help_explains_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("data", "train", "evaluate", "recommend"):
+        assert command in result.output
+
+
+def test_import_error_is_one_line_with_exit_code(home):
+    (home / "bad.csv").write_text("member,title,ts\n1,2,3\n1,-2,4\n")
+    result = runner.invoke(app, ["data", "import", str(home / "bad.csv"), "--name", "bad", "--member-col", "member", "--title-col", "title", "--timestamp-col", "ts"])
+    assert result.exit_code == 3
+    assert "row 2, column 'title': ids must be non-negative" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_evaluate_leaderboard_compare_report_and_export(home):
+    report, recs, js = home / "r.html", home / "recs.csv", home / "lb.json"
+    result = runner.invoke(
+        app,
+        ["evaluate", "-d", "toy", "-m", "popular,ease", "--report", str(report), "--export-recs", str(recs), "--export-model", "ease",
+         "--json", str(js), "--compare", "ease", "popular", "--bootstrap", "100"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "ndcg@10" in result.output and "ease - popular on ndcg@10" in result.output
+    assert report.read_text().startswith("<!doctype html>")
+    rows = list(csv.reader(recs.read_text().splitlines()))
+    assert rows[0] == ["user_id", "rank", "item_id"]
+    assert len(rows) == 1 + 40 * 10 and {r[1] for r in rows[1:]} == {str(i) for i in range(1, 11)}
+    board = json.loads(js.read_text())
+    assert [m["name"] for m in board["models"]] == ["popular", "ease"]
+
+
+def test_evaluate_rejects_unknown_model(home):
+    result = runner.invoke(app, ["evaluate", "-d", "toy", "-m", "ease,nope"])
+    assert result.exit_code == 2 and "unknown model 'nope'" in result.output
+
+
+def test_train_then_recommend(home):
+    result = runner.invoke(app, ["train", "ease", "-d", "toy"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["recommend", "--member", "3", "--model", "ease", "-d", "toy", "-k", "5"])
+    assert result.exit_code == 0, result.output
+    assert "member 3" in result.output
+    result = runner.invoke(app, ["recommend", "--member", "99999", "--model", "ease", "-d", "toy"])
+    assert result.exit_code == 4 and "unknown member id 99999" in result.output
+    result = runner.invoke(app, ["recommend", "--member", "3", "--model", "als", "-d", "toy"])
+    assert result.exit_code == 2 and "marquee train als" in result.output
+
+
+def test_missing_dataset_says_how_to_get_one(home):
+    result = runner.invoke(app, ["data", "info", "nothing-here"])
+    assert result.exit_code == 3 and "marquee data import" in result.output

@@ -1,0 +1,34 @@
+"""The curated public surface: what users import stays put (change it on purpose)."""
+
+import subprocess
+import sys
+
+import marquee.data
+import marquee.evaluate
+import marquee.metrics
+import marquee.rank
+
+
+def test_exported_names():
+    assert set(marquee.data.__all__) == {
+        "INTERACTION_SCHEMA", "Catalog", "Dataset", "Holdout", "IdIndex", "Interactions", "Members", "Split",
+        "dataset_dir", "global_temporal", "leave_one_out", "open_dataset", "tie_keys",
+    }  # fmt: skip
+    assert {"EASE", "ItemKNN", "MostPopular", "ALS", "BPR", "SASRec", "Recommender", "Recommendations", "RANKERS"} <= set(marquee.rank.__all__)
+    assert {"evaluate", "run_protocol", "tune", "Leaderboard", "write_html_report"} <= set(marquee.evaluate.__all__)
+    assert {"ndcg", "hit_rate", "mrr", "coverage", "bootstrap_mean", "paired_comparison"} <= set(marquee.metrics.__all__)
+    for module in (marquee.data, marquee.rank, marquee.evaluate, marquee.metrics):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_import_marquee_is_cheap():
+    code = "import sys, marquee; heavy = [m for m in ('torch', 'implicit', 'matplotlib', 'duckdb') if m in sys.modules]; print(heavy)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_library_never_imports_the_cli():
+    code = "import sys, marquee.evaluate, marquee.rank, marquee.data; print([m for m in sys.modules if m.startswith('marquee.cli')])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
