@@ -1,0 +1,35 @@
+# Marquee — the two commands: `make run` (the main job) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Extra pip options, e.g. PIP_EXTRA='--extra-index-url https://download.pytorch.org/whl/cpu'
+# on machines whose default index would give torch's CUDA build.
+PIP_EXTRA ?=
+
+.PHONY: run test install bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the project's dependencies change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_EXTRA) -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## make run: set up, fetch MovieLens-100K, tune/evaluate every ranker, print the leaderboard.
+run: install
+	$(BIN)/marquee data fetch movielens-100k
+	$(BIN)/marquee evaluate --report reports/leaderboard.html --json reports/leaderboard.json --export-recs reports/test_top10.csv
+
+## make test: set up with the test extras and run the suite.
+test: install
+	$(BIN)/python -m pytest -q
+
+## make bench: the ranking benchmark behind BENCHMARKS.md.
+bench: install
+	$(BIN)/python bench/ranking.py
+
+clean:
+	rm -rf $(VENV) reports build *.egg-info

@@ -1,0 +1,162 @@
+"""Ranking benchmark: every ranker on MovieLens-100K under the protocol.
+
+Temporal leave-one-out (ties by the SHA-256 key), tuning on validation, refit on
+train+validation, full ranking on test. Each model runs in its own fresh process so its peak
+memory (max RSS) is its own. Writes bench/results/ranking.json and the table between the
+``ranking`` markers of BENCHMARKS.md.
+
+    python bench/ranking.py [--models ease,sasrec] [--bootstrap 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import multiprocessing as mp
+import platform
+import resource
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+METRICS = ("ndcg@10", "hr@10", "hr@20", "mrr@10", "coverage@10")
+
+
+def _one_model(name: str, queue: mp.Queue) -> None:
+    from marquee.data import leave_one_out
+    from marquee.data.movielens import fetch_movielens_100k
+    from marquee.evaluate import build_candidates, run_protocol
+
+    split = leave_one_out(fetch_movielens_100k().interactions)
+    start = time.perf_counter()
+    board = run_protocol(build_candidates([name]), split)
+    total = time.perf_counter() - start
+    r = board.results[0]
+    queue.put(
+        {
+            "name": name,
+            "config": dataclasses.asdict(r.config),
+            "trials": [dataclasses.asdict(t) for t in r.trials],
+            "fit_seconds": r.fit_seconds,
+            "protocol_seconds": total,
+            "rank_seconds": r.evaluation.seconds,
+            "per_member": {k: v.tolist() for k, v in r.evaluation.per_member.items()},
+            "topk": r.evaluation.topk.tolist(),
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "split": board.split_fingerprint,
+        }
+    )
+
+
+def _machine() -> dict[str, str]:
+    import implicit
+    import scipy
+    import torch
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "torch": torch.__version__,
+        "implicit": implicit.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="popular,item_knn,ease,als,bpr,sasrec")
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    args = parser.parse_args()
+
+    from marquee.data.movielens import fetch_movielens_100k
+    from marquee.metrics import bootstrap_coverage, bootstrap_mean, paired_comparison
+
+    fetch_movielens_100k()  # once, before the workers
+    ctx = mp.get_context("spawn")
+    results = []
+    wall = time.perf_counter()
+    for name in args.models.split(","):
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_one_model, args=(name, queue))
+        proc.start()
+        res = queue.get()
+        proc.join()
+        results.append(res)
+        print(f"{name:10s} test ndcg@10={np.mean(res['per_member']['ndcg@10']):.4f} fit={res['fit_seconds']:.2f}s "
+              f"protocol={res['protocol_seconds']:.1f}s peak={res['peak_rss_mib']:.0f}MiB", flush=True)
+    wall = time.perf_counter() - wall
+
+    rows = []
+    for res in results:
+        pm = {k: np.asarray(v) for k, v in res["per_member"].items()}
+        ivs = {m: bootstrap_mean(pm[m], n_bootstrap=args.bootstrap, seed=0) for m in METRICS if m in pm}
+        ivs["coverage@10"] = bootstrap_coverage(np.asarray(res["topk"]), 1682, 10, n_bootstrap=args.bootstrap, seed=0)
+        rows.append((res, ivs))
+    rows.sort(key=lambda r: -r[1]["ndcg@10"].estimate)
+    best, best_iv = rows[0]
+    comparisons = []
+    for res, _ in rows[1:]:
+        for m in ("ndcg@10", "hr@10"):
+            c = paired_comparison(np.asarray(best["per_member"][m]), np.asarray(res["per_member"][m]), metric=m, n_bootstrap=args.bootstrap, seed=0)
+            comparisons.append((res["name"], c))
+
+    machine = _machine()
+    lines = [
+        f"Split fingerprint `{best['split']}` · {len(best['per_member']['ndcg@10'])} test members · "
+        f"whole benchmark {wall / 60:.1f} min on {machine['cores']} cores ({machine['cpu']}).",
+        "",
+        "| model | NDCG@10 | HR@10 | HR@20 | MRR@10 | coverage@10 | train s | peak RSS MiB | chosen config |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for res, ivs in rows:
+        cells = " | ".join(f"{ivs[m].estimate:.4f} [{ivs[m].low:.4f}, {ivs[m].high:.4f}]" for m in METRICS)
+        cfg = ", ".join(f"{k}={v}" for k, v in res["config"].items())
+        lines.append(f"| {res['name']} | {cells} | {res['fit_seconds']:.2f} | {res['peak_rss_mib']:.0f} | {cfg} |")
+    lines += ["", f"Paired differences, {best['name']} minus each (95% paired bootstrap interval; paired t-test p):", ""]
+    lines += ["| vs | metric | difference | ratio | p |", "|---|---|---|---|---|"]
+    for name, c in comparisons:
+        other = next(r for r, _ in rows if r["name"] == name)
+        ratio = np.mean(best["per_member"][c.metric]) / max(np.mean(other["per_member"][c.metric]), 1e-12)
+        lines.append(f"| {name} | {c.metric} | {c.difference.estimate:+.4f} [{c.difference.low:+.4f}, {c.difference.high:+.4f}] | {ratio:.2f}x | {c.p_value_t:.2g} |")
+    lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in machine.items() if k not in ("cpu", "cores")) + "."]
+    table = "\n".join(lines)
+    print(table)
+
+    if not args.no_write:
+        out = ROOT / "bench" / "results" / "ranking.json"
+        out.write_text(json.dumps({
+            "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine,
+            "wall_seconds": wall,
+            "models": [{k: v for k, v in res.items() if k not in ("per_member", "topk")} | {"metrics": {m: iv.to_dict() for m, iv in ivs.items()}} for res, ivs in rows],
+        }, indent=2) + "\n")
+        bench_md = ROOT / "BENCHMARKS.md"
+        text = bench_md.read_text() if bench_md.exists() else "# Benchmarks\n\n## Ranking (bench/ranking.py)\n\n<!-- ranking:start -->\n<!-- ranking:end -->\n"
+        start, end = "<!-- ranking:start -->", "<!-- ranking:end -->"
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        bench_md.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+        print(f"wrote {out} and BENCHMARKS.md", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
