@@ -81,3 +81,10 @@ def test_train_then_recommend(home):
 def test_missing_dataset_says_how_to_get_one(home):
     result = runner.invoke(app, ["data", "info", "nothing-here"])
     assert result.exit_code == 3 and "marquee data import" in result.output
+
+
+def test_query_runs_sql_and_reports_bad_sql(home):
+    result = runner.invoke(app, ["data", "query", "select count(*) as n from interactions", "-d", "toy"])
+    assert result.exit_code == 0 and "320" in result.output
+    result = runner.invoke(app, ["data", "query", "select nope from interactions", "-d", "toy"])
+    assert result.exit_code == 2 and "the query failed" in result.output

@@ -76,6 +76,31 @@ def info(name: str = typer.Argument("movielens-100k", help="Dataset name."), hom
     _print_info(open_dataset(name, home))
 
 
+@app.command("query")
+@errors_to_exit
+def query(
+    sql: str = typer.Argument(..., help="DuckDB SQL over the tables interactions, catalog and members."),
+    name: str = typer.Option("movielens-100k", "--dataset", "-d", help="Dataset name."),
+    limit: int = typer.Option(50, help="Rows to print at most."),
+    home: Path = HOME_OPTION,
+) -> None:
+    """Query a stored dataset with SQL (DuckDB over its Parquet tables)."""
+    import duckdb
+
+    from marquee.data import open_dataset
+
+    try:
+        result = open_dataset(name, home).query(sql)
+    except duckdb.Error as exc:
+        raise ConfigError(f"the query failed: {exc}") from None
+    table = Table(*result.column_names)
+    for row in result.slice(0, limit).to_pylist():
+        table.add_row(*[str(v) for v in row.values()])
+    console.print(table)
+    if result.num_rows > limit:
+        console.print(f"({result.num_rows - limit} more rows)")
+
+
 def _print_info(ds) -> None:  # type: ignore[no-untyped-def]
     table = Table(title=f"dataset {ds.name}", show_header=False)
     inter = ds.interactions
