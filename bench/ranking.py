@@ -124,19 +124,28 @@ def main() -> None:
         f"Split fingerprint `{best['split']}` · {len(best['per_member']['ndcg@10'])} test members · "
         f"whole benchmark {wall / 60:.1f} min on {machine['cores']} cores ({machine['cpu']}).",
         "",
-        "| model | NDCG@10 | HR@10 | HR@20 | MRR@10 | coverage@10 | train s | peak RSS MiB | chosen config |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | NDCG@10 | HR@10 | HR@20 | MRR@10 | coverage@10 | train s | rank s | protocol s | peak RSS MiB | chosen config |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for res, ivs in rows:
         cells = " | ".join(f"{ivs[m].estimate:.4f} [{ivs[m].low:.4f}, {ivs[m].high:.4f}]" for m in METRICS)
         cfg = ", ".join(f"{k}={v}" for k, v in res["config"].items())
-        lines.append(f"| {res['name']} | {cells} | {res['fit_seconds']:.2f} | {res['peak_rss_mib']:.0f} | {cfg} |")
+        lines.append(
+            f"| {res['name']} | {cells} | {res['fit_seconds']:.2f} | {res['rank_seconds']:.3f} | {res['protocol_seconds']:.0f} "
+            f"| {res['peak_rss_mib']:.0f} | {cfg} |"
+        )
     lines += ["", f"Paired differences, {best['name']} minus each (95% paired bootstrap interval; paired t-test p):", ""]
     lines += ["| vs | metric | difference | ratio | p |", "|---|---|---|---|---|"]
     for name, c in comparisons:
         other = next(r for r, _ in rows if r["name"] == name)
         ratio = np.mean(best["per_member"][c.metric]) / max(np.mean(other["per_member"][c.metric]), 1e-12)
         lines.append(f"| {name} | {c.metric} | {c.difference.estimate:+.4f} [{c.difference.low:+.4f}, {c.difference.high:+.4f}] | {ratio:.2f}x | {c.p_value_t:.2g} |")
+    lines += [
+        "",
+        "train s: the final refit on train+validation; rank s: scoring and ranking all test members over every "
+        "title (excluding seen); protocol s: tuning grid + refit + evaluation; peak RSS: the model's own process "
+        "(data loaded, protocol run).",
+    ]
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in machine.items() if k not in ("cpu", "cores")) + "."]
     table = "\n".join(lines)
     print(table)

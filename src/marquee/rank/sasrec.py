@@ -64,7 +64,7 @@ class _Block(nn.Module):
 
     def __init__(self, hidden: int, heads: int, dropout: float) -> None:
         super().__init__()
-        self.heads, self.dropout = heads, dropout
+        self.heads = heads
         self.norm1, self.norm2 = nn.LayerNorm(hidden), nn.LayerNorm(hidden)
         self.qkv = nn.Linear(hidden, 3 * hidden)
         self.out = nn.Linear(hidden, hidden)
@@ -74,8 +74,7 @@ class _Block(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        p = self.dropout if self.training else 0.0
-        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         x = x + self.drop(self.out(att.transpose(1, 2).reshape(b, n, d)))
         return x + self.drop(self.ffn(self.norm2(x)))
 
@@ -133,6 +132,7 @@ class SASRec(Recommender):
         seqs = self._sequences(np.arange(data.n_members), c.max_len + 1)
         seqs = seqs[(seqs != 0).sum(axis=1) >= 2]
         inputs, targets = torch.from_numpy(seqs[:, :-1]), torch.from_numpy(seqs[:, 1:] - 1)
+        lengths = (seqs[:, 1:] != 0).sum(axis=1)
         rng = as_generator(c.seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(c.seed)
@@ -141,8 +141,10 @@ class SASRec(Recommender):
             self.net_.train()
             for epoch in range(c.epochs):
                 total = 0.0
-                for batch in np.array_split(rng.permutation(len(seqs)), max(1, math.ceil(len(seqs) / c.batch_size))):
-                    x, y = inputs[batch], targets[batch]
+                for batch in self._batches(lengths, rng):
+                    # Batches hold similar lengths, so most left padding can be cropped away.
+                    n = int(lengths[batch].max())
+                    x, y = inputs[batch, -n:], targets[batch, -n:]
                     keep = y >= 0
                     loss = F.cross_entropy(self.net_.logits(self.net_(x)[keep]), y[keep])
                     opt.zero_grad(set_to_none=True)
@@ -152,6 +154,12 @@ class SASRec(Recommender):
                 if progress is not None:
                     progress(epoch, total / len(seqs))
         self.net_.eval()
+
+    def _batches(self, lengths: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+        """Shuffled batches of sequences of similar length (sorted with jitter, batch order shuffled)."""
+        order = np.argsort(lengths + rng.uniform(0, self.config.max_len / 8, lengths.size), kind="stable")
+        batches = np.array_split(order, max(1, math.ceil(lengths.size / self.config.batch_size)))
+        return [batches[i] for i in rng.permutation(len(batches))]
 
     def _sequences(self, member_idx: np.ndarray, length: int) -> np.ndarray:
         """(n, length) int64: each member's last ``length`` titles shifted by +1, left-padded with 0."""
