@@ -1,6 +1,6 @@
 """Every ranker honours the contract (marquee.testing.RecommenderContract)."""
 
-from marquee.rank import ALS, BPR, EASE, ItemKNN, MostPopular
+from marquee.rank import ALS, BPR, EASE, ItemKNN, MostPopular, SASRec
 from marquee.testing import RecommenderContract
 
 
@@ -39,3 +39,8 @@ class TestBPR(RecommenderContract):
 
     def make(self):
         return BPR(factors=8, iterations=60, learning_rate=0.05)
+
+
+class TestSASRec(RecommenderContract):
+    def make(self):
+        return SASRec(max_len=8, hidden=16, epochs=30, batch_size=16, weight_decay=0.0, learning_rate=5e-3)

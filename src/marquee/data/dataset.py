@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -104,6 +103,7 @@ class Dataset:
 
     def query(self, sql: str) -> pa.Table:
         """Run DuckDB SQL over the tables ``interactions``, ``catalog`` and ``members``."""
+        import duckdb
         con = duckdb.connect()
         try:
             con.register("interactions", self.interactions.table)

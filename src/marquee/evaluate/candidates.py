@@ -19,6 +19,8 @@ DEFAULT_SEARCH: dict[str, tuple[dict[str, Any], dict[str, list[Any]]]] = {
     "ease": ({}, {"l2": [100.0, 250.0, 500.0, 1000.0]}),
     "als": ({}, {"factors": [64, 128], "regularization": [0.01, 0.1], "alpha": [1.0, 4.0]}),
     "bpr": ({}, {"factors": [64, 128], "learning_rate": [0.01, 0.05]}),
+    # About a minute per fit on two cores; these settings sit within validation noise of each other.
+    "sasrec": ({}, {"epochs": [20, 25], "weight_decay": [0.5, 1.0]}),
 }
 
 

@@ -26,7 +26,7 @@ class SASRecConfig:
     hidden: embedding and model width.
     blocks: transformer blocks.
     heads: attention heads per block; must divide ``hidden``.
-    dropout: dropout on embeddings, attention weights and residual branches.
+    dropout: dropout on embeddings, residual branches and inside the feed-forward layers.
     epochs: passes over all members' sequences.
     batch_size: sequences per optimiser step.
     learning_rate: AdamW step size.
@@ -39,19 +39,21 @@ class SASRecConfig:
     blocks: int = 2
     heads: int = 1
     dropout: float = 0.2
-    epochs: int = 100
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.5
     seed: int = 0
 
     def __post_init__(self) -> None:
         o = "SASRecConfig"
         for name in ("max_len", "hidden", "blocks", "heads", "epochs", "batch_size"):
             value = getattr(self, name)
-            require(isinstance(value, int) and not isinstance(value, bool) and value >= 1, o, name, "an int >= 1", value)
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+            require(ok, o, name, "an int >= 1", value)
         require(self.hidden % self.heads == 0, o, "heads", f"a divisor of hidden={self.hidden}", self.heads)
-        require(isinstance(self.dropout, int | float) and 0 <= self.dropout < 1, o, "dropout", "in [0, 1)", self.dropout)
+        p = self.dropout
+        require(isinstance(p, int | float) and 0 <= p < 1, o, "dropout", "in [0, 1)", p)
         lr = self.learning_rate
         require(isinstance(lr, int | float) and lr > 0, o, "learning_rate", "> 0", lr)
         wd = self.weight_decay
@@ -112,19 +114,36 @@ class _Net(nn.Module):
         return states @ self.items.weight[1:].T
 
 
+def _mask_seen(logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> None:
+    """Set, in place, the logits of titles already in the prefix to ``-inf``, as at recommendation.
+
+    Args:
+        logits: (b * n, n_titles) scores of positions ``(b, n)``, row-major.
+        x: (b, n) shifted input titles (0 pads); y: (b, n) target titles (-1 pads), never masked.
+    """
+    b, n = x.shape
+    query, key = torch.tril_indices(n, n)
+    items = x[:, key] - 1
+    valid = (items >= 0) & (items != y[:, query])
+    rows = (torch.arange(b)[:, None] * n + query)[valid]
+    logits[rows, items[valid]] = float("-inf")
+
+
 class SASRec(Recommender):
     """Self-Attentive Sequential Recommendation (Kang & McAuley, ICDM 2018).
 
-    A causal transformer reads a member's last ``max_len`` titles ``s_1..s_t``; the state ``h_t``
-    scores title ``i`` as ``h_t · e_i`` with the input embeddings ``e``. Training predicts
-    ``s_{t+1}`` at every position with a softmax over the whole catalog,
-    ``-log softmax(h_t Eᵀ)[s_{t+1}]`` (Klenitskiy & Vasilev, RecSys 2023), not sampled negatives.
+    A causal pre-LN transformer reads a member's last ``max_len`` titles ``s_1..s_t``; the state
+    ``h_t`` scores title ``i`` as ``h_t · e_i`` with the input embeddings ``e``. Training predicts
+    ``s_{t+1}`` at every position with a softmax over the whole catalog (Klenitskiy & Vasilev,
+    RecSys 2023) instead of sampled negatives: ``-log softmax(h_t Eᵀ)[s_{t+1}]``, where titles already
+    in ``s_1..s_t`` get ``-inf``, as recommendation never offers them.
     """
 
     Config = SASRecConfig
     name = "sasrec"
 
     def _fit(self, data: Interactions, progress: Callable[[int, float], None] | None = None) -> None:
+        """Train on each member's last ``max_len + 1`` titles; ``progress(epoch, mean_loss)`` if given."""
         c = self.config
         self.history_indptr_ = data.member_indptr.astype(np.int64)
         self.history_items_ = data.title_idx.astype(np.int64)
@@ -137,7 +156,8 @@ class SASRec(Recommender):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(c.seed)
             self.net_ = _Net(len(self.titles_), c)
-            opt = torch.optim.AdamW(self.net_.parameters(), lr=c.learning_rate, betas=(0.9, 0.98), weight_decay=c.weight_decay)
+            params = self.net_.parameters()
+            opt = torch.optim.AdamW(params, lr=c.learning_rate, betas=(0.9, 0.98), weight_decay=c.weight_decay)
             self.net_.train()
             for epoch in range(c.epochs):
                 total = 0.0
@@ -145,20 +165,21 @@ class SASRec(Recommender):
                     # Batches hold similar lengths, so most left padding can be cropped away.
                     n = int(lengths[batch].max())
                     x, y = inputs[batch, -n:], targets[batch, -n:]
-                    keep = y >= 0
-                    loss = F.cross_entropy(self.net_.logits(self.net_(x)[keep]), y[keep])
+                    logits = self.net_.logits(self.net_(x)).flatten(0, 1)
+                    _mask_seen(logits, x, y)
+                    loss = F.cross_entropy(logits, y.flatten(), ignore_index=-1)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
                     total += loss.item() * len(batch)
                 if progress is not None:
-                    progress(epoch, total / len(seqs))
+                    progress(epoch, total / max(len(seqs), 1))
         self.net_.eval()
 
     def _batches(self, lengths: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
         """Shuffled batches of sequences of similar length (sorted with jitter, batch order shuffled)."""
         order = np.argsort(lengths + rng.uniform(0, self.config.max_len / 8, lengths.size), kind="stable")
-        batches = np.array_split(order, max(1, math.ceil(lengths.size / self.config.batch_size)))
+        batches = np.array_split(order, math.ceil(lengths.size / self.config.batch_size)) if lengths.size else []
         return [batches[i] for i in rng.permutation(len(batches))]
 
     def _sequences(self, member_idx: np.ndarray, length: int) -> np.ndarray:
@@ -191,6 +212,6 @@ class SASRec(Recommender):
         if self.history_indptr_.size != len(self.members_) + 1:
             raise ValueError("history does not match the saved member index")
         self.net_ = _Net(len(self.titles_), self.config)
-        weights = {k.removeprefix("net."): torch.from_numpy(np.array(v)) for k, v in state.items() if k.startswith("net.")}
+        weights = {k[4:]: torch.from_numpy(np.array(v)) for k, v in state.items() if k.startswith("net.")}
         self.net_.load_state_dict(weights, strict=True)
         self.net_.eval()
