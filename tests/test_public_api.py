@@ -28,6 +28,12 @@ def test_import_marquee_is_cheap():
     assert out == "[]"
 
 
+def test_rankers_registry_is_lazy():
+    code = "import sys, marquee.rank as r; a = 'torch' in sys.modules; cls = r.RANKERS['sasrec']; print(a, 'torch' in sys.modules, cls.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False True SASRec"
+
+
 def test_library_never_imports_the_cli():
     code = "import sys, marquee.evaluate, marquee.rank, marquee.data; print([m for m in sys.modules if m.startswith('marquee.cli')])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
