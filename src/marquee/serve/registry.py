@@ -275,6 +275,10 @@ class ModelRegistry:
         Promotions push onto the alias's stack and rollbacks pop it, so repeated rollbacks keep
         stepping back (v3 -> v2 -> v1) instead of toggling between the last two versions.
         """
+        return self._move(name, alias, self.rollback_target(name, alias), actor, reason, "rollback")
+
+    def rollback_target(self, name: str, alias: str = "production") -> int:
+        """The version :meth:`rollback` would move ``alias`` to."""
         stack: list[int] = []
         for move in self.history(name, alias):
             if move.kind == "rollback":
@@ -285,4 +289,4 @@ class ModelRegistry:
             raise ConfigError(f"{name}@{alias} was never set; nothing to roll back")
         if len(stack) < 2:
             raise ConfigError(f"{name}@{alias} has no earlier version to roll back to (it points at {stack[-1]})")
-        return self._move(name, alias, stack[-2], actor, reason, "rollback")
+        return stack[-2]

@@ -1,0 +1,288 @@
+"""The inference service: a hot path for recommendations, FastAPI for everything else.
+
+``POST /v1/recommendations`` is answered by a bare ASGI handler in front of FastAPI: msgspec
+decodes and validates the body in one pass and encodes the answer, so the per-request cost is the
+model's plus a few microseconds (FastAPI's routing, dependency and pydantic layers cost several
+times the light model itself). The same route is declared in FastAPI so it appears in the
+OpenAPI docs. Health, readiness, metrics and the token-protected admin API are plain FastAPI.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from marquee.errors import MarqueeError
+from marquee.serve.batching import MicroBatcher
+from marquee.serve.metrics import ServiceMetrics
+from marquee.serve.registry import ModelRegistry, ModelVersion
+from marquee.serve.router import Router
+from marquee.serve.schemas import (
+    MAX_BODY_BYTES,
+    RecommendationRequest,
+    RecommendationResponse,
+    RequestDoc,
+    ResponseDoc,
+    ScoredTitle,
+)
+
+__all__ = ["Service", "create_app"]
+
+log = logging.getLogger("marquee.serve")
+PATH = "/v1/recommendations"
+
+
+@dataclass
+class _Served:
+    ref: str  # what was asked for, e.g. "sasrec@production"
+    version: ModelVersion
+
+
+class Service:
+    """The router, the registry and what each tier serves; the admin operations live here.
+
+    Args:
+        router: the router, with its popularity fallback.
+        registry: where models are loaded from.
+        admin_token: the bearer token of the admin API; ``None`` disables the admin API.
+        max_batch, max_wait_ms: micro-batching of the heavy tier.
+    """
+
+    def __init__(
+        self, router: Router, registry: ModelRegistry, *, admin_token: str | None = None, max_batch: int = 32, max_wait_ms: float = 2.0
+    ) -> None:
+        self.router = router
+        self.registry = registry
+        self.admin_token = admin_token
+        self.max_batch = max_batch
+        self.max_wait_ms = max_wait_ms
+        self.metrics = ServiceMetrics()
+        self.served: dict[str, _Served] = {}
+        self.started = time.time()
+
+    def load(self, tier: str, ref: str) -> ModelVersion:
+        """Load ``ref`` from the registry (checksums verified) and hot-swap it into ``tier``.
+
+        A refused artifact raises and leaves the tier serving what it served."""
+        mv, model = self.registry.load(ref)
+        batcher = None
+        if tier == "heavy" and "heavy" not in self.router.tiers:
+            batcher = MicroBatcher(
+                lambda: (self.router.tiers["heavy"].model, self.router.tiers["heavy"].version),
+                max_batch=self.max_batch, max_wait_ms=self.max_wait_ms, on_batch=self._on_batch,
+            )  # fmt: skip
+        self._warm(model)
+        self.router.set_tier(tier, model, mv.ref, batcher=batcher)
+        self.served[tier] = _Served(ref, mv)
+        self.metrics.served(tier, mv.ref)
+        log.info("model loaded", extra={"tier": tier, "ref": ref, "version": mv.ref, "code_version": mv.code_version})
+        return mv
+
+    def _warm(self, model: Any) -> None:
+        # First calls pay for allocations and lazy initialisation; don't let a member pay them.
+        import numpy as np
+
+        for _ in range(3):
+            model.recommend_index(np.array([0]), 10)
+
+    def _on_batch(self, size: int, ms: float) -> None:
+        self.router.tiers["heavy"].latency.observe(ms)
+        self.metrics.batch_size.observe(size)
+        self.metrics.batch_latency.observe(ms / 1000.0)
+
+    def promote(self, name: str, version: int, alias: str, *, actor: str, reason: str) -> dict[str, Any]:
+        """Point ``name@alias`` at ``version``; tiers serving that alias swap to it."""
+        return self._move_alias(name, alias, version, lambda: self.registry.set_alias(name, alias, version, actor=actor, reason=reason))
+
+    def rollback(self, name: str, alias: str, *, actor: str, reason: str) -> dict[str, Any]:
+        """Move ``name@alias`` one step back; tiers serving that alias swap to it."""
+        target = self.registry.rollback_target(name, alias)
+        return self._move_alias(name, alias, target, lambda: self.registry.rollback(name, alias, actor=actor, reason=reason))
+
+    def _move_alias(self, name: str, alias: str, version: int, move: Any) -> dict[str, Any]:
+        ref = f"{name}@{alias}"
+        tiers = [tier for tier, served in self.served.items() if served.ref == ref]
+        if tiers:
+            self.registry.load(f"{name}:{version}")  # verify first: a refused artifact moves nothing
+        moved = move()
+        for tier in tiers:
+            self.load(tier, ref)
+        log.info("alias moved", extra={"alias": ref, "from_version": moved.from_version, "to_version": moved.to_version, "tiers": tiers})
+        return {"alias": ref, "from_version": moved.from_version, "to_version": moved.to_version, "reloaded": tiers}
+
+
+# ---- the hot path -------------------------------------------------------------------------
+_decoder = msgspec.json.Decoder(RecommendationRequest)
+_encoder = msgspec.json.Encoder()
+_JSON = [(b"content-type", b"application/json")]
+
+
+def _error(status: int, code: str, detail: str) -> tuple[int, bytes]:
+    return status, _encoder.encode({"error": code, "detail": detail})
+
+
+class _HotPath:
+    """ASGI app: POST /v1/recommendations here, every other request to FastAPI."""
+
+    def __init__(self, service: Service, app: FastAPI) -> None:
+        self.service = service
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        status, body = await self._handle(scope, receive)
+        self.service.metrics.requests.labels(PATH, str(status)).inc()
+        await send({"type": "http.response.start", "status": status, "headers": _JSON})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(self, scope: dict, receive: Any) -> tuple[int, bytes]:
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
+                return _error(413, "body_too_large", f"request body is over {MAX_BODY_BYTES} bytes")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return _error(413, "body_too_large", f"request body is over {MAX_BODY_BYTES} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        try:
+            req = _decoder.decode(b"".join(chunks))
+        except msgspec.ValidationError as exc:
+            return _error(422, "invalid_request", str(exc))
+        except msgspec.DecodeError as exc:
+            return _error(400, "malformed_json", f"body is not valid JSON: {exc}")
+        service = self.service
+        answer = await service.router.recommend(req.member_id, req.k, mode=req.model, budget_ms=req.latency_budget_ms)
+        m = service.metrics
+        m.latency.labels(answer.model_used).observe(answer.latency_ms / 1000.0)
+        if answer.switched:
+            m.switches.labels(answer.model_used).inc()
+        if answer.fallback_reason is not None:
+            m.fallbacks.labels(answer.fallback_reason).inc()
+            log.info("fallback", extra={"member_id": req.member_id, "reason": answer.fallback_reason, "model_used": answer.model_used})
+        items = [ScoredTitle(t, s) for t, s in zip(answer.title_ids.tolist(), answer.scores.tolist(), strict=True)]
+        resp = RecommendationResponse(req.member_id, items, answer.model_used, answer.model_version, answer.fallback_reason, round(answer.latency_ms, 3))
+        return 200, _encoder.encode(resp)
+
+
+# ---- FastAPI: docs, health, metrics, admin --------------------------------------------------
+class LoadBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tier: str = Field(..., description="heavy or light")
+    ref: str = Field(..., description="Registry reference: name@alias, name:version or name.")
+
+
+class PromoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    version: int = Field(..., ge=1)
+    alias: str = "production"
+    reason: str = ""
+
+
+class RollbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    alias: str = "production"
+    reason: str = "rollback"
+
+
+def create_app(service: Service) -> Any:
+    """The ASGI application: the hot path in front of a FastAPI app."""
+    app = FastAPI(
+        title="Marquee inference service",
+        version=__import__("marquee").__version__,
+        description="Home-page rankings with per-request model switching under a latency budget.",
+    )
+
+    def fail(status: int, code: str, detail: str) -> JSONResponse:
+        return JSONResponse({"error": code, "detail": detail}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return fail(422, "invalid_request", f"{first.get('msg')} - at `{where}`")
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        return fail(exc.status_code, str(exc.detail).split(":")[0], str(exc.detail))
+
+    @app.exception_handler(MarqueeError)
+    async def _marquee(_: Request, exc: MarqueeError) -> JSONResponse:
+        return fail(409, type(exc).__name__, str(exc))
+
+    def admin(authorization: str | None) -> str:
+        if service.admin_token is None:
+            raise HTTPException(403, "admin_disabled: set MARQUEE_ADMIN_TOKEN to enable the admin API")
+        expected = f"Bearer {service.admin_token}"
+        if authorization is None or not hmac.compare_digest(authorization, expected):
+            raise HTTPException(401, "unauthorized: send 'Authorization: Bearer <MARQUEE_ADMIN_TOKEN>'")
+        return "admin-api"
+
+    @app.post(PATH, response_model=ResponseDoc, summary="Rank titles for a member within a latency budget")
+    async def recommendations(body: RequestDoc) -> Any:  # documents the hot path, which answers first
+        answer = await service.router.recommend(body.member_id, body.k, mode=body.model, budget_ms=body.latency_budget_ms)
+        return {
+            "member_id": body.member_id,
+            "items": [{"title_id": t, "score": s} for t, s in zip(answer.title_ids.tolist(), answer.scores.tolist(), strict=True)],
+            "model_used": answer.model_used, "model_version": answer.model_version,
+            "fallback_reason": answer.fallback_reason, "latency_ms": answer.latency_ms,
+        }  # fmt: skip
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "uptime_s": round(time.time() - service.started, 1)}
+
+    @app.get("/readyz", summary="Readiness: every configured tier is loaded")
+    async def readyz() -> Response:
+        tiers = {name: t.version for name, t in service.router.tiers.items()}
+        ready = bool(tiers)
+        body = {"ready": ready, "tiers": tiers, "fallback": "popular"}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/admin/models", summary="What each tier serves, with provenance")
+    async def models(authorization: str | None = Header(None)) -> dict[str, Any]:
+        admin(authorization)
+        return {
+            tier: {"ref": s.ref, "version": s.version.ref, "class": s.version.cls, "data_fingerprint": s.version.data_fingerprint,
+                   "code_version": s.version.code_version, "created_at": s.version.created_at, "metrics": s.version.metrics}
+            for tier, s in service.served.items()
+        }  # fmt: skip
+
+    @app.post("/admin/models/load", summary="Load a registry version into a tier (hot swap)")
+    async def load(body: LoadBody, authorization: str | None = Header(None)) -> dict[str, Any]:
+        admin(authorization)
+        mv = service.load(body.tier, body.ref)
+        return {"tier": body.tier, "version": mv.ref}
+
+    @app.post("/admin/models/promote", summary="Move an alias to a version; tiers serving it swap")
+    async def promote(body: PromoteBody, authorization: str | None = Header(None)) -> dict[str, Any]:
+        actor = admin(authorization)
+        return service.promote(body.name, body.version, body.alias, actor=actor, reason=body.reason)
+
+    @app.post("/admin/models/rollback", summary="Move an alias back one step; tiers serving it swap")
+    async def rollback(body: RollbackBody, authorization: str | None = Header(None)) -> dict[str, Any]:
+        actor = admin(authorization)
+        return service.rollback(body.name, body.alias, actor=actor, reason=body.reason)
+
+    return _HotPath(service, app)

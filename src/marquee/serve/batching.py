@@ -1,0 +1,118 @@
+"""Micro-batching: gather concurrent requests for a heavy model into one call.
+
+A request waits at most ``max_wait_ms`` for companions; a batch never exceeds ``max_batch``.
+Batches run one at a time on a worker thread (torch releases the GIL), so the event loop keeps
+serving light requests while the heavy model computes. No library does this for an arbitrary
+in-process model with per-request ``k`` and a queue depth the router can read, hence this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from marquee.errors import ConfigError
+from marquee.rank.base import Recommender
+
+__all__ = ["BatchResult", "MicroBatcher"]
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One request's slice of a batch, the model (and its version) that computed it, and the batch."""
+
+    title_idx: np.ndarray
+    scores: np.ndarray
+    model: Recommender
+    version: str
+    batch_size: int
+    batch_ms: float
+
+
+class MicroBatcher:
+    """Collects ``submit`` calls into batches for a model's ``recommend_index``.
+
+    Args:
+        get_model: returns the current ``(model, version)``; called at every batch, so a model
+            swap takes effect at the next batch without disturbing one in flight.
+        max_batch: most requests in one call.
+        max_wait_ms: longest a request waits for the batch to fill.
+        on_batch: called with ``(batch_size, batch_ms)`` after each batch (metrics, latency estimates).
+    """
+
+    def __init__(
+        self,
+        get_model: Callable[[], tuple[Recommender, str]],
+        *,
+        max_batch: int = 32,
+        max_wait_ms: float = 2.0,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        if max_batch < 1:
+            raise ConfigError(f"max_batch must be >= 1, got {max_batch}")
+        if max_wait_ms < 0:
+            raise ConfigError(f"max_wait_ms must be >= 0, got {max_wait_ms}")
+        self.get_model = get_model
+        self.max_batch = max_batch
+        self.max_wait_ms = max_wait_ms
+        self.on_batch = on_batch
+        self._pending: list[tuple[int, int, asyncio.Future[BatchResult]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marquee-batch")
+        self._lock: asyncio.Lock | None = None
+        self.in_flight = 0
+
+    @property
+    def depth(self) -> int:
+        """Requests waiting or being computed."""
+        return len(self._pending) + self.in_flight
+
+    async def submit(self, member_idx: int, k: int) -> BatchResult:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[BatchResult] = loop.create_future()
+        self._pending.append((member_idx, k, future))
+        if len(self._pending) >= self.max_batch:
+            self._flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.max_wait_ms / 1000.0, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._pending:
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            self.in_flight += len(batch)
+            asyncio.get_running_loop().create_task(self._run(batch))
+
+    async def _run(self, batch: list[tuple[int, int, asyncio.Future[BatchResult]]]) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        members = np.array([m for m, _, _ in batch], dtype=np.int64)
+        k = max(k for _, k, _ in batch)
+        try:
+            async with self._lock:  # one batch at a time; the next one fills meanwhile
+                model, version = self.get_model()
+                start = time.perf_counter()
+                idx, scores = await asyncio.get_running_loop().run_in_executor(self._executor, model.recommend_index, members, k)
+                ms = (time.perf_counter() - start) * 1000.0
+        except Exception as exc:  # noqa: BLE001 - handed to every waiter, who falls back
+            for _, _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        finally:
+            self.in_flight -= len(batch)
+        if self.on_batch is not None:
+            self.on_batch(len(batch), ms)
+        for row, (_, k_req, fut) in enumerate(batch):
+            if not fut.done():  # a waiter may have given up (deadline)
+                fut.set_result(BatchResult(idx[row, :k_req], scores[row, :k_req], model, version, len(batch), ms))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,38 @@
+"""Prometheus metrics of the service (one registry per service, so tests don't collide)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["ServiceMetrics"]
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+
+
+class ServiceMetrics:
+    """Requests, latency per model, switches, fallbacks, batch sizes and the versions served."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("marquee_requests", "Requests by endpoint and HTTP status.", ["endpoint", "status"], registry=r)
+        self.latency = Histogram(
+            "marquee_request_latency_seconds", "Server-side latency of recommendations by answering model.", ["model"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.switches = Counter("marquee_model_switches", "Auto-mode requests sent below the best tier for their budget.", ["to_model"], registry=r)
+        self.fallbacks = Counter("marquee_fallbacks", "Requests answered by a lighter model than planned, by reason.", ["reason"], registry=r)
+        self.batch_size = Histogram(
+            "marquee_batch_size", "Requests per heavy-model batch.", buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=r
+        )
+        self.batch_latency = Histogram("marquee_batch_latency_seconds", "Heavy-model batch compute time.", buckets=_LATENCY_BUCKETS, registry=r)
+        self.model_info = Gauge("marquee_model_info", "1 for the model version serving each tier.", ["tier", "version"], registry=r)
+
+    def served(self, tier: str, version: str) -> None:
+        for sample in list(self.model_info.collect()[0].samples):
+            if sample.labels.get("tier") == tier:
+                self.model_info.remove(tier, sample.labels["version"])
+        self.model_info.labels(tier, version).set(1)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

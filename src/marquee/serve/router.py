@@ -1,0 +1,180 @@
+"""Per-request model switching: the best model whose latency fits the budget, with fallbacks.
+
+Tiers, best first: ``heavy`` (e.g. SASRec, micro-batched), ``light`` (e.g. a distilled factor
+model, scored inline), and ``popular``, which always answers. ``auto`` estimates each tier's
+latency from live measurements — an exponentially weighted mean of recent service times, plus
+the heavy tier's queue (depth / max_batch more batches to wait for, plus the batching wait) —
+and takes the best tier whose estimate fits the budget. A tier that errors or misses its
+deadline hands the request to the next lighter one, so a member gets an answer whenever a
+cheaper one exists. The router knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from marquee.errors import ConfigError
+from marquee.rank.base import Recommender
+from marquee.serve.batching import MicroBatcher
+
+__all__ = ["MODES", "Answer", "LatencyEstimate", "Router", "Tier"]
+
+MODES = ("auto", "heavy", "light")
+ORDER = ("heavy", "light")
+
+
+class LatencyEstimate:
+    """Exponentially weighted mean of observed milliseconds (``alpha`` = weight of the newest)."""
+
+    def __init__(self, alpha: float = 0.2, initial_ms: float | None = None) -> None:
+        self.alpha = alpha
+        self.value = initial_ms
+
+    def observe(self, ms: float) -> None:
+        self.value = ms if self.value is None else self.alpha * ms + (1 - self.alpha) * self.value
+
+
+@dataclass
+class Tier:
+    """A loaded model in one role. ``model`` and ``version`` are swapped together by promotion."""
+
+    name: str
+    model: Recommender
+    version: str
+    batcher: MicroBatcher | None = None
+    latency: LatencyEstimate = field(default_factory=LatencyEstimate)
+    loaded_at: float = field(default_factory=time.time)
+
+    def estimate_ms(self) -> float:
+        base = self.latency.value if self.latency.value is not None else 0.0
+        if self.batcher is None:
+            return base
+        waves = 1 + self.batcher.depth // self.batcher.max_batch
+        return base * waves + self.batcher.max_wait_ms
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A ranked row for one member and how it was made."""
+
+    member_id: int
+    title_ids: np.ndarray
+    scores: np.ndarray
+    model_used: str
+    model_version: str
+    fallback_reason: str | None
+    switched: bool
+    latency_ms: float
+
+
+class Router:
+    """Chooses and calls a tier per request.
+
+    Args:
+        popular: a fitted non-personalised ranker: the last resort and the cold-start answer.
+        default_budget_ms: budget of requests that state none.
+        headroom: fraction of the budget a tier's estimate may use (the rest absorbs noise).
+    """
+
+    def __init__(self, popular: Recommender, *, default_budget_ms: float = 50.0, headroom: float = 0.8) -> None:
+        if not popular.is_fitted:
+            raise ConfigError("the popularity fallback must be fitted before serving")
+        if not 0 < headroom <= 1:
+            raise ConfigError(f"headroom must be in (0, 1], got {headroom}")
+        self.tiers: dict[str, Tier] = {}
+        self.popular = popular
+        self.default_budget_ms = default_budget_ms
+        self.headroom = headroom
+        self._popular_order = np.argsort(-np.asarray(popular.score_index(np.array([0]))[0]), kind="stable")
+
+    # ---- tiers -------------------------------------------------------------------------
+    def set_tier(self, name: str, model: Recommender, version: str, *, batcher: MicroBatcher | None = None) -> Tier:
+        """Install or hot-swap a tier. In-flight requests finish on the model they started with."""
+        if name not in ORDER:
+            raise ConfigError(f"tier must be one of {ORDER}, got {name!r}")
+        old = self.tiers.get(name)
+        if old is not None:
+            old.model, old.version, old.loaded_at = model, version, time.time()  # one reference swap each
+            return old
+        tier = Tier(name, model, version, batcher)
+        self.tiers[name] = tier
+        return tier
+
+    def available(self) -> list[str]:
+        return [n for n in ORDER if n in self.tiers]
+
+    # ---- choice ------------------------------------------------------------------------
+    def plan(self, mode: str, budget_ms: float) -> tuple[list[str], bool]:
+        """Tiers to try in order, and whether ``auto`` switched down from the best tier for the budget."""
+        if mode not in MODES:
+            raise ConfigError(f"model must be one of {MODES}, got {mode!r}")
+        names = self.available()
+        if mode != "auto":
+            start = ORDER.index(mode)
+            return [n for n in names if ORDER.index(n) >= start], False
+        fits = [n for n in names if self.tiers[n].estimate_ms() <= budget_ms * self.headroom]
+        if not fits:
+            return names[-1:], bool(names) and names[-1] != names[0]
+        first = names.index(fits[0])
+        return names[first:], first > 0
+
+    # ---- serving -----------------------------------------------------------------------
+    async def recommend(self, member_id: int, k: int, *, mode: str = "auto", budget_ms: float | None = None) -> Answer:
+        start = time.perf_counter()
+        budget = self.default_budget_ms if budget_ms is None else budget_ms
+        deadline = start + budget / 1000.0
+        plan, switched = self.plan(mode, budget)
+        reason: str | None = None
+        for i, name in enumerate(plan):
+            tier = self.tiers[name]
+            model, version = tier.model, tier.version
+            if member_id not in model.members_:
+                reason = "unknown_member"
+                break
+            lighter = plan[i + 1 :]
+            try:
+                model, version, idx, scores = await self._call(tier, model, version, member_id, k, deadline, lighter)
+            except TimeoutError:
+                reason = "deadline"
+                continue
+            except Exception:  # noqa: BLE001 - any model failure falls back to a lighter tier
+                reason = "error"
+                continue
+            return Answer(member_id, model.titles_.ids[idx], scores, name, version, reason, switched,
+                          (time.perf_counter() - start) * 1000.0)  # fmt: skip
+        return self._popular_answer(member_id, k, reason or "no_model", switched, start)
+
+    async def _call(
+        self, tier: Tier, model: Recommender, version: str, member_id: int, k: int, deadline: float, lighter: list[str]
+    ) -> tuple[Recommender, str, np.ndarray, np.ndarray]:
+        """``(model, version, title positions, scores)``; the model returned is the one that
+        computed the row (a batch may run on a model swapped in after the request arrived)."""
+        u = int(model.members_.positions(member_id)[0])
+        if tier.batcher is None:
+            t0 = time.perf_counter()
+            idx, scores = model.recommend_index(np.array([u]), k)
+            tier.latency.observe((time.perf_counter() - t0) * 1000.0)
+            return model, version, idx[0], scores[0]
+        # Leave time for the next lighter tier to answer if this one runs late.
+        reserve = sum(self.tiers[n].estimate_ms() for n in lighter[:1]) / 1000.0
+        timeout = max(deadline - time.perf_counter() - reserve, 0.0)
+        result = await asyncio.wait_for(tier.batcher.submit(u, k), timeout=timeout)
+        if result.model is not model and member_id not in result.model.members_:
+            raise LookupError("member unknown to the swapped-in model")
+        return result.model, result.version, result.title_idx, result.scores
+
+    def _popular_answer(self, member_id: int, k: int, reason: str, switched: bool, start: float) -> Answer:
+        pop = self.popular
+        order = self._popular_order
+        if member_id in pop.members_:
+            seen = pop.seen_[int(pop.members_.positions(member_id)[0])].indices
+            if seen.size:
+                order = order[~np.isin(order, seen)]
+        top = order[:k]
+        scores = np.asarray(pop.score_index(np.array([0]))[0][top], np.float32)
+        return Answer(member_id, pop.titles_.ids[top], scores, "popular", "popular", reason, switched,
+                      (time.perf_counter() - start) * 1000.0)  # fmt: skip

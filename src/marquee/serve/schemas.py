@@ -1,0 +1,76 @@
+"""Wire types of the service.
+
+The hot path decodes and validates with msgspec (one C pass, errors that name the field);
+the same shapes are declared in pydantic for FastAPI's OpenAPI docs. A test keeps them equal.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Context", "RecommendationRequest", "RecommendationResponse", "RequestDoc", "ResponseDoc", "ScoredTitle"]
+
+MAX_K = 500
+MAX_BODY_BYTES = 64 * 1024
+Device = Literal["tv", "mobile", "web", "tablet", "console", "other"]
+
+
+class Context(msgspec.Struct, forbid_unknown_fields=True):
+    device: Device | None = None
+    local_hour: Annotated[int, msgspec.Meta(ge=0, le=23)] | None = None
+
+
+class RecommendationRequest(msgspec.Struct, forbid_unknown_fields=True):
+    member_id: Annotated[int, msgspec.Meta(ge=0)]
+    k: Annotated[int, msgspec.Meta(ge=1, le=MAX_K)] = 10
+    context: Context | None = None
+    latency_budget_ms: Annotated[float, msgspec.Meta(gt=0, le=60_000)] | None = None
+    model: Literal["auto", "heavy", "light"] = "auto"
+
+
+class ScoredTitle(msgspec.Struct):
+    title_id: int
+    score: float
+
+
+class RecommendationResponse(msgspec.Struct):
+    member_id: int
+    items: list[ScoredTitle]
+    model_used: str
+    model_version: str
+    fallback_reason: str | None
+    latency_ms: float
+
+
+# ---- the same shapes for the OpenAPI document -------------------------------------------
+class ContextDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="Context")
+    device: Device | None = Field(None, description="Device class of the session.")
+    local_hour: int | None = Field(None, ge=0, le=23, description="Member's local hour, 0-23.")
+
+
+class RequestDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="RecommendationRequest")
+    member_id: int = Field(..., ge=0, description="The member (MovieLens user_id for the demo data).")
+    k: int = Field(10, ge=1, le=MAX_K, description="How many titles to return.")
+    context: ContextDoc | None = None
+    latency_budget_ms: float | None = Field(None, gt=0, le=60_000, description="Server-side budget; default from the service config.")
+    model: Literal["auto", "heavy", "light"] = Field("auto", description="auto: best model that fits the budget.")
+
+
+class ScoredTitleDoc(BaseModel):
+    title_id: int
+    score: float
+
+
+class ResponseDoc(BaseModel):
+    model_config = ConfigDict(title="RecommendationResponse")
+    member_id: int
+    items: list[ScoredTitleDoc]
+    model_used: str = Field(..., description="heavy, light or popular.")
+    model_version: str = Field(..., description="Registry reference of the model that answered.")
+    fallback_reason: str | None = Field(None, description="Why a lighter model answered (unknown_member, deadline, error); null when none.")
+    latency_ms: float = Field(..., description="Server-side latency of this request.")

@@ -1,0 +1,116 @@
+"""Router and micro-batcher: choice by budget, fallbacks, hot swaps, batching."""
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+from marquee.errors import ConfigError
+from marquee.rank import EASE, ItemKNN, MostPopular
+from marquee.serve.batching import MicroBatcher
+from marquee.serve.router import Router
+from marquee.testing import block_interactions
+
+DATA = block_interactions()
+
+
+class Slow(EASE):
+    """EASE that takes ``delay`` seconds per call, or raises when ``fail`` is set."""
+
+    delay = 0.0
+    fail = False
+
+    def recommend_index(self, member_idx, k=10, **kw):
+        if self.fail:
+            raise RuntimeError("boom")
+        time.sleep(self.delay)
+        return super().recommend_index(member_idx, k, **kw)
+
+
+def _router(heavy_delay=0.0, heavy_fail=False, max_batch=8, max_wait_ms=1.0):
+    router = Router(MostPopular().fit(DATA), default_budget_ms=200)
+    heavy = Slow(l2=5.0).fit(DATA)
+    heavy.delay, heavy.fail = heavy_delay, heavy_fail
+    batcher = MicroBatcher(lambda: (router.tiers["heavy"].model, router.tiers["heavy"].version), max_batch=max_batch, max_wait_ms=max_wait_ms,
+                           on_batch=lambda n, ms: router.tiers["heavy"].latency.observe(ms))  # fmt: skip
+    router.set_tier("heavy", heavy, "ease:1", batcher=batcher)
+    router.set_tier("light", ItemKNN(neighbors=10).fit(DATA), "knn:1")
+    return router
+
+
+def test_heavy_when_the_budget_allows_and_light_when_it_does_not():
+    router = _router()
+    answer = asyncio.run(router.recommend(1000, 5, budget_ms=500))
+    assert (answer.model_used, answer.fallback_reason, answer.switched) == ("heavy", None, False)
+    router.tiers["heavy"].latency.observe(80.0)  # heavy now estimated at ~80 ms
+    router.tiers["light"].latency.value = 0.1
+    answer = asyncio.run(router.recommend(1000, 5, budget_ms=20))
+    assert (answer.model_used, answer.fallback_reason, answer.switched) == ("light", None, True)
+    assert len(answer.title_ids) == 5
+
+
+def test_explicit_modes_and_bad_mode():
+    router = _router()
+    assert asyncio.run(router.recommend(1000, 3, mode="light")).model_used == "light"
+    assert asyncio.run(router.recommend(1000, 3, mode="heavy")).model_used == "heavy"
+    with pytest.raises(ConfigError, match="model must be one of"):
+        asyncio.run(router.recommend(1000, 3, mode="fastest"))
+
+
+def test_error_falls_back_to_light():
+    answer = asyncio.run(_router(heavy_fail=True).recommend(1000, 5))
+    assert (answer.model_used, answer.fallback_reason) == ("light", "error")
+
+
+def test_missed_deadline_falls_back_within_budget():
+    router = _router(heavy_delay=0.3)
+    answer = asyncio.run(router.recommend(1000, 5, mode="heavy", budget_ms=60))
+    assert (answer.model_used, answer.fallback_reason) == ("light", "deadline")
+    assert answer.latency_ms < 100
+
+
+def test_unknown_member_gets_popular_cold_start():
+    answer = asyncio.run(_router().recommend(999_999, 4))
+    assert (answer.model_used, answer.fallback_reason) == ("popular", "unknown_member")
+    pop = MostPopular().fit(DATA).recommend([1000], k=4, exclude_seen=False).title_ids[0]
+    np.testing.assert_array_equal(answer.title_ids, pop)
+
+
+def test_popular_answer_excludes_seen_titles_of_known_members():
+    router = Router(MostPopular().fit(DATA))
+    answer = asyncio.run(router.recommend(1000, 5))
+    assert answer.fallback_reason == "no_model"
+    seen = set(DATA.titles.ids[DATA.matrix()[0].indices].tolist())
+    assert not seen & set(answer.title_ids.tolist())
+
+
+def test_batches_form_under_load_and_match_unbatched_results():
+    router = _router(max_batch=8, max_wait_ms=20.0)
+    sizes = []
+    batcher = router.tiers["heavy"].batcher
+    batcher.on_batch = lambda n, ms: sizes.append(n)
+
+    async def many():
+        return await asyncio.gather(*(router.recommend(1000 + u, 5, mode="heavy", budget_ms=5000) for u in range(20)))
+
+    answers = asyncio.run(many())
+    assert sum(sizes) == 20 and max(sizes) == 8 and len(sizes) == 3
+    direct = router.tiers["heavy"].model.recommend(np.arange(1000, 1020), 5).title_ids
+    np.testing.assert_array_equal(np.stack([a.title_ids for a in answers]), direct)
+
+
+def test_hot_swap_under_load_fails_no_request():
+    router = _router(max_batch=4, max_wait_ms=2.0)
+    replacement = Slow(l2=50.0).fit(DATA)
+
+    async def run():
+        tasks = [asyncio.create_task(router.recommend(1000 + u % 60, 5, mode="heavy", budget_ms=5000)) for u in range(200)]
+        await asyncio.sleep(0.001)
+        router.set_tier("heavy", replacement, "ease:2")
+        return await asyncio.gather(*tasks)
+
+    answers = asyncio.run(run())
+    assert all(a.model_used == "heavy" and a.fallback_reason is None for a in answers)
+    assert {a.model_version for a in answers} <= {"ease:1", "ease:2"}
+    assert answers[-1].model_version == "ease:2"
