@@ -66,16 +66,26 @@ def test_evaluate_rejects_unknown_model(home):
     assert result.exit_code == 2 and "unknown model 'nope'" in result.output
 
 
-def test_train_then_recommend(home):
-    result = runner.invoke(app, ["train", "ease", "-d", "toy"])
+def test_train_registers_then_recommend_promote_rollback(home):
+    for _ in range(2):
+        result = runner.invoke(app, ["train", "ease", "-d", "toy"])
+        assert result.exit_code == 0, result.output
+    assert "registered ease:2" in result.output and "ease@production: 1 -> 2" in result.output
+    result = runner.invoke(app, ["recommend", "--member", "3", "--model", "ease@production", "-d", "toy", "-k", "5"])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["recommend", "--member", "3", "--model", "ease", "-d", "toy", "-k", "5"])
-    assert result.exit_code == 0, result.output
-    assert "member 3" in result.output
+    assert "member 3 · ease:2" in result.output
     result = runner.invoke(app, ["recommend", "--member", "99999", "--model", "ease", "-d", "toy"])
     assert result.exit_code == 4 and "unknown member id 99999" in result.output
-    result = runner.invoke(app, ["recommend", "--member", "3", "--model", "als", "-d", "toy"])
-    assert result.exit_code == 2 and "marquee train als" in result.output
+    result = runner.invoke(app, ["recommend", "--member", "3", "--model", "als@production", "-d", "toy"])
+    assert result.exit_code == 4 and "no model named 'als'" in result.output
+    result = runner.invoke(app, ["models", "list"])
+    assert result.exit_code == 0 and "EASE" in result.output
+    result = runner.invoke(app, ["models", "rollback", "ease"])
+    assert result.exit_code == 0 and "2 -> 1 (rollback)" in result.output
+    result = runner.invoke(app, ["models", "promote", "ease", "2", "--reason", "fixed"])
+    assert result.exit_code == 0 and "1 -> 2" in result.output
+    result = runner.invoke(app, ["models", "history", "ease"])
+    assert result.exit_code == 0 and "rollback" in result.output and "fixed" in result.output
 
 
 def test_missing_dataset_says_how_to_get_one(home):

@@ -148,63 +148,68 @@ def _export(result, path: Path) -> None:  # type: ignore[no-untyped-def]
                 w.writerow([u, rank, item])
 
 
-def _model_dir(home: Path | None, dataset: str, model: str) -> Path:
-    from marquee import config
-
-    return config.home(home) / "models" / dataset / model
-
-
 def train(
     model: str = typer.Argument(..., help=f"Model to train: one of {ALL_MODELS}."),
     dataset: str = DATASET_OPTION,
     config: Path | None = CONFIG_OPTION,
     tune: bool = typer.Option(True, "--tune/--no-tune", help="Choose hyperparameters on the leave-one-out validation split first."),
-    out: Path | None = typer.Option(None, help="Directory to save the model [default: $MARQUEE_HOME/models/DATASET/MODEL]."),
+    name: str | None = typer.Option(None, help="Registry name [default: the model's name]."),
+    promote: str | None = typer.Option("production", help="Alias to point at the new version ('' to leave aliases alone)."),
     home: Path = HOME_OPTION,
 ) -> None:
-    """Train a model on the whole dataset (after tuning on validation) and save it (safetensors + manifest)."""
+    """Train a model on the whole dataset (after tuning on validation) and register it with its provenance."""
+    from marquee import config as mconfig
     from marquee.data import leave_one_out
-    from marquee.evaluate import build_candidates, tune as tune_candidate
+    from marquee.evaluate import build_candidates
+    from marquee.evaluate import tune as tune_candidate
+    from marquee.serve import ModelRegistry
 
     (candidate,) = build_candidates([model], _models_config(config), tune=tune)
     ds = load_dataset(dataset, home)
     params: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    split_fp = None
     if candidate.grid:
         sp = leave_one_out(ds.interactions)
+        split_fp = sp.fingerprint()
         bars = _Bars([candidate])
         with bars.progress:
-            params, _ = tune_candidate(candidate, sp, listener=bars)
+            params, trials = tune_candidate(candidate, sp, listener=bars)
+        metrics = {"tuned_on": "leave_one_out validation ndcg@10", "validation_ndcg@10": max(t.value for t in trials), "trials": len(trials)}
         err_console.print(f"chosen on validation: {params}")
     with console.status(f"fitting {model} on all {len(ds.interactions):,} interactions"):
         fitted = candidate.build(params).fit(ds.interactions)
-    target = out or _model_dir(home, ds.name, model)
-    fitted.save(target, metadata={"dataset": ds.name, "data_fingerprint": ds.interactions.fingerprint()})
-    console.print(f"{fitted!r} fitted in {fitted.fit_seconds_:.2f}s → {target}")
+    registry = ModelRegistry(mconfig.home(home) / "registry")
+    mv = registry.register(
+        name or model, fitted, data_fingerprint=ds.interactions.fingerprint(), split_fingerprint=split_fp,
+        metrics={**metrics, "dataset": ds.name}, description=f"{fitted!r} on all of {ds.name}",
+    )  # fmt: skip
+    console.print(f"{fitted!r} fitted in {fitted.fit_seconds_:.2f}s → registered {mv.ref} ({mv.path})")
+    if promote:
+        move = registry.set_alias(mv.name, promote, mv.version, actor="marquee train", reason="trained")
+        console.print(f"{mv.name}@{promote}: {move.from_version or '-'} -> {move.to_version}")
 
 
 def recommend(
     member: list[int] = typer.Option(..., "--member", help="Member id (MovieLens user_id); repeat for several."),
-    model: str = typer.Option("ease", help="Trained model name (see `marquee train`)."),
+    model: str = typer.Option("sasrec@production", help="Registry reference: name@alias, name:version or name (latest)."),
     k: int = typer.Option(10, "-k", min=1, max=500, help="How many titles."),
     dataset: str = DATASET_OPTION,
-    model_dir: Path | None = typer.Option(None, help="Load the model from this directory instead."),
     home: Path = HOME_OPTION,
 ) -> None:
-    """Show a member's top-k titles from a trained model."""
+    """Show a member's top-k titles from a registered model."""
+    from marquee import config as mconfig
     from marquee.data import open_dataset
-    from marquee.rank import Recommender
+    from marquee.serve import ModelRegistry
 
-    path = model_dir or _model_dir(home, dataset, model)
-    if not (path / "manifest.json").is_file() and model_dir is None:
-        raise ConfigError(f"no trained {model!r} model for {dataset!r} at {path}; run `marquee train {model} --dataset {dataset}` first")
-    ranker = Recommender.load(path)
+    mv, ranker = ModelRegistry(mconfig.home(home) / "registry").load(model)
     recs = ranker.recommend(member, k)
     try:
         catalog = open_dataset(dataset, home).catalog
     except Exception:  # noqa: BLE001 - names are a nicety; ids are the answer
         catalog = None
     for i, member_id in enumerate(recs.member_ids.tolist()):
-        table = Table(title=f"member {member_id} · {ranker.name}")
+        table = Table(title=f"member {member_id} · {mv.ref}")
         table.add_column("rank", justify="right")
         table.add_column("title_id", justify="right")
         table.add_column("title")

@@ -203,6 +203,8 @@ class ModelRegistry:
         """``"name:3"``, ``"name@production"`` or ``"name"`` (its latest version)."""
         if "@" in ref:
             name, alias = ref.split("@", 1)
+            if not self.versions(name):
+                raise UnknownIdError(f"no model named {name!r} in the registry at {self.root}; train one with `marquee train`")
             version = self.alias(name, alias)
             if version is None:
                 raise UnknownIdError(f"model {name!r} has no alias {alias!r}; set one with `marquee models promote`")
@@ -214,7 +216,7 @@ class ModelRegistry:
             return self.get(name, int(v))
         versions = self.versions(ref)
         if not versions:
-            raise UnknownIdError(f"no model named {ref!r} in the registry at {self.root}")
+            raise UnknownIdError(f"no model named {ref!r} in the registry at {self.root}; train one with `marquee train`")
         return versions[-1]
 
     def load(self, ref: str) -> tuple[ModelVersion, Recommender]:

@@ -1,0 +1,142 @@
+"""``marquee serve`` and ``marquee models``: the service and the registry from the shell."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from marquee.cli._common import DATASET_OPTION, HOME_OPTION, console, err_console, errors_to_exit, load_dataset
+from marquee.errors import ConfigError, MarqueeError
+
+models_app = typer.Typer(help="The model registry: versions with provenance, aliases, history, rollback.", no_args_is_help=True)
+
+URL_OPTION = typer.Option(None, "--url", envvar="MARQUEE_URL", help="A running service to hot-swap through its admin API (else the registry is changed directly).")
+
+
+def _registry(home: Path | None):  # type: ignore[no-untyped-def]
+    from marquee import config
+    from marquee.serve import ModelRegistry
+
+    return ModelRegistry(config.home(home) / "registry")
+
+
+def serve(
+    heavy: str | None = typer.Option("sasrec@production", help="Registry reference of the heavy model (name@alias, name:version or name)."),
+    light: str | None = typer.Option("ease@production", help="Registry reference of the light model."),
+    dataset: str = DATASET_OPTION,
+    host: str = typer.Option("127.0.0.1", envvar="MARQUEE_HOST", help="Interface to bind."),
+    port: int = typer.Option(8000, envvar="MARQUEE_PORT", help="Port to bind."),
+    budget_ms: float = typer.Option(50.0, envvar="MARQUEE_BUDGET_MS", help="Latency budget of requests that state none."),
+    max_batch: int = typer.Option(32, envvar="MARQUEE_MAX_BATCH", help="Most requests in one heavy-model batch."),
+    max_wait_ms: float = typer.Option(2.0, envvar="MARQUEE_MAX_WAIT_MS", help="Longest a heavy request waits for its batch to fill."),
+    log_level: str = typer.Option("info", envvar="MARQUEE_LOG_LEVEL", help="debug, info, warning or error."),
+    home: Path = HOME_OPTION,
+) -> None:
+    """Serve recommendations over HTTP with per-request model switching (docs at /docs).
+
+    The popularity fallback is fitted on DATASET at start. The admin API is enabled when
+    MARQUEE_ADMIN_TOKEN is set."""
+    import uvicorn
+
+    from marquee.rank import MostPopular
+    from marquee.serve.app import Service, create_app
+    from marquee.serve.logs import configure_json_logging
+    from marquee.serve.router import Router
+
+    configure_json_logging(log_level)
+    ds = load_dataset(dataset, home)
+    router = Router(MostPopular().fit(ds.interactions), default_budget_ms=budget_ms)
+    service = Service(router, _registry(home), admin_token=os.environ.get("MARQUEE_ADMIN_TOKEN") or None, max_batch=max_batch, max_wait_ms=max_wait_ms)
+    for tier, ref in (("heavy", heavy), ("light", light)):
+        if ref:
+            service.load(tier, ref)
+    err_console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs); tiers: {router.available() or ['popular only']}")
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+
+
+@models_app.command("list")
+@errors_to_exit
+def list_(name: str | None = typer.Argument(None, help="Only this model."), home: Path = HOME_OPTION) -> None:
+    """Registered versions with their provenance and aliases."""
+    reg = _registry(home)
+    table = Table(title=f"registry {reg.root}")
+    for col in ("model", "version", "aliases", "class", "data", "split", "code", "parent", "created"):
+        table.add_column(col)
+    for mv in reg.versions(name):
+        aliases = ", ".join(a for a, v in reg.aliases(mv.name).items() if v == mv.version)
+        parent = f"{mv.parent[0]}:{mv.parent[1]}" if mv.parent else ""
+        table.add_row(mv.name, str(mv.version), aliases, mv.cls.split(":")[-1], mv.data_fingerprint or "", mv.split_fingerprint or "",
+                      mv.code_version, parent, mv.created_at[:19])  # fmt: skip
+    console.print(table)
+
+
+@models_app.command("history")
+@errors_to_exit
+def history(
+    name: str = typer.Argument(..., help="Model name."),
+    alias: str | None = typer.Option(None, help="Only this alias."),
+    home: Path = HOME_OPTION,
+) -> None:
+    """Every alias move: which version served when, who moved it and why."""
+    table = Table(title=f"alias history of {name}")
+    for col in ("at (UTC)", "alias", "from", "to", "kind", "actor", "reason"):
+        table.add_column(col)
+    for m in _registry(home).history(name, alias):
+        table.add_row(m.at[:23], m.alias, str(m.from_version or "-"), str(m.to_version), m.kind, m.actor, m.reason)
+    console.print(table)
+
+
+def _admin_call(url: str, path: str, body: dict) -> dict:
+    import httpx
+
+    token = os.environ.get("MARQUEE_ADMIN_TOKEN")
+    if not token:
+        raise ConfigError("set MARQUEE_ADMIN_TOKEN to the service's admin token to use --url")
+    try:
+        r = httpx.post(url.rstrip("/") + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    except httpx.HTTPError as exc:
+        raise ConfigError(f"could not reach {url}: {exc}") from None
+    if r.status_code != 200:
+        raise MarqueeError(f"the service refused ({r.status_code}): {r.text}")
+    return r.json()
+
+
+@models_app.command("promote")
+@errors_to_exit
+def promote(
+    name: str = typer.Argument(..., help="Model name."),
+    version: int = typer.Argument(..., help="Version to point the alias at."),
+    alias: str = typer.Option("production", help="Alias to move."),
+    reason: str = typer.Option("", help="Why (recorded in the history)."),
+    url: str | None = URL_OPTION,
+    home: Path = HOME_OPTION,
+) -> None:
+    """Point NAME@ALIAS at VERSION (through a running service with --url, which hot-swaps)."""
+    if url:
+        console.print(json.dumps(_admin_call(url, "/admin/models/promote", {"name": name, "version": version, "alias": alias, "reason": reason})))
+        return
+    reg = _registry(home)
+    reg.load(f"{name}:{version}")  # refuse a damaged artifact before moving anything
+    m = reg.set_alias(name, alias, version, actor=os.environ.get("USER", "cli"), reason=reason)
+    console.print(f"{name}@{alias}: {m.from_version or '-'} -> {m.to_version}")
+
+
+@models_app.command("rollback")
+@errors_to_exit
+def rollback(
+    name: str = typer.Argument(..., help="Model name."),
+    alias: str = typer.Option("production", help="Alias to move back one step."),
+    reason: str = typer.Option("rollback", help="Why (recorded in the history)."),
+    url: str | None = URL_OPTION,
+    home: Path = HOME_OPTION,
+) -> None:
+    """Move NAME@ALIAS back one step along its promotions."""
+    if url:
+        console.print(json.dumps(_admin_call(url, "/admin/models/rollback", {"name": name, "alias": alias, "reason": reason})))
+        return
+    m = _registry(home).rollback(name, alias, actor=os.environ.get("USER", "cli"), reason=reason)
+    console.print(f"{name}@{alias}: {m.from_version} -> {m.to_version} (rollback)")
