@@ -19,13 +19,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 ## make run: set up, fetch MovieLens-100K, tune/evaluate every ranker, print the leaderboard,
-## register the heavy (SASRec) and light (EASE) models, and serve on http://127.0.0.1:8000.
+## register the heavy model (SASRec) and its distilled light student, and serve on http://127.0.0.1:8000.
 run: install
 	$(BIN)/marquee data fetch movielens-100k
 	$(BIN)/marquee evaluate --report reports/leaderboard.html --json reports/leaderboard.json --export-recs reports/test_top10.csv
 	$(BIN)/marquee train sasrec --no-tune
-	$(BIN)/marquee train ease
-	$(BIN)/marquee serve --heavy sasrec@production --light ease@production
+	$(BIN)/marquee distill --teacher sasrec@production
+	$(BIN)/marquee serve --heavy sasrec@production --light sasrec-student@production
 
 ## make test: set up with the test extras and run the suite.
 test: install

@@ -98,3 +98,12 @@ def test_query_runs_sql_and_reports_bad_sql(home):
     assert result.exit_code == 0 and "320" in result.output
     result = runner.invoke(app, ["data", "query", "select nope from interactions", "-d", "toy"])
     assert result.exit_code == 2 and "the query failed" in result.output
+
+
+def test_distill_registers_a_student_with_its_parent(home):
+    assert runner.invoke(app, ["train", "ease", "-d", "toy", "--no-tune"]).exit_code == 0
+    result = runner.invoke(app, ["distill", "--teacher", "ease@production", "-d", "toy", "--factors", "8", "--steps", "50"])
+    assert result.exit_code == 0, result.output
+    assert "registered ease-student:1 (parent ease:1)" in " ".join(result.output.split())
+    result = runner.invoke(app, ["distill", "--teacher", "ease@production", "--student", "tower"])
+    assert result.exit_code == 2 and "unknown student kind 'tower'" in result.output

@@ -19,6 +19,7 @@ app.command("train")(errors_to_exit(ranking.train))
 app.command("evaluate")(errors_to_exit(ranking.evaluate))
 app.command("recommend")(errors_to_exit(ranking.recommend))
 app.command("serve")(errors_to_exit(serving.serve))
+app.command("distill")(errors_to_exit(serving.distill))
 app.add_typer(serving.models_app, name="models")
 
 

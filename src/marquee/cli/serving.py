@@ -26,7 +26,7 @@ def _registry(home: Path | None):  # type: ignore[no-untyped-def]
 
 def serve(
     heavy: str | None = typer.Option("sasrec@production", help="Registry reference of the heavy model (name@alias, name:version or name)."),
-    light: str | None = typer.Option("ease@production", help="Registry reference of the light model."),
+    light: str | None = typer.Option("sasrec-student@production", help="Registry reference of the light model."),
     dataset: str = DATASET_OPTION,
     host: str = typer.Option("127.0.0.1", envvar="MARQUEE_HOST", help="Interface to bind."),
     port: int = typer.Option(8000, envvar="MARQUEE_PORT", help="Port to bind."),
@@ -140,3 +140,39 @@ def rollback(
         return
     m = _registry(home).rollback(name, alias, actor=os.environ.get("USER", "cli"), reason=reason)
     console.print(f"{name}@{alias}: {m.from_version} -> {m.to_version} (rollback)")
+
+
+def distill(
+    teacher: str = typer.Option("sasrec@production", help="Registry reference of the heavy teacher."),
+    student: str = typer.Option("distilled", help="Student kind: 'distilled' (factor model, one matrix product per member)."),
+    name: str | None = typer.Option(None, help="Registry name of the student [default: <teacher name>-student]."),
+    factors: int = typer.Option(64, help="Student latent dimensions."),
+    temperature: float = typer.Option(0.5, help="Distillation temperature on per-member standardised teacher scores."),
+    steps: int = typer.Option(400, help="Full-batch training steps."),
+    dataset: str = DATASET_OPTION,
+    promote: str | None = typer.Option("production", help="Alias to point at the student ('' to leave aliases alone)."),
+    home: Path = HOME_OPTION,
+) -> None:
+    """Distil a light student from a heavy teacher and register it with the teacher as its parent."""
+    from marquee.rank.distill import Distilled
+
+    if student != "distilled":
+        raise ConfigError(f"unknown student kind {student!r}; available: distilled")
+    reg = _registry(home)
+    tv, teacher_model = reg.load(teacher)
+    ds = load_dataset(dataset, home)
+    if tv.data_fingerprint is not None and tv.data_fingerprint != ds.interactions.fingerprint():
+        raise ConfigError(
+            f"{tv.ref} was trained on data {tv.data_fingerprint}, but {ds.name} is {ds.interactions.fingerprint()}; "
+            "distil on the teacher's own data (--dataset)"
+        )
+    with console.status(f"distilling {tv.ref} into a {factors}-factor student"):
+        model = Distilled(factors=factors, temperature=temperature, steps=steps).fit(ds.interactions, teacher=teacher_model)
+    mv = reg.register(
+        name or f"{tv.name}-student", model, data_fingerprint=ds.interactions.fingerprint(), split_fingerprint=tv.split_fingerprint,
+        metrics={"teacher": tv.ref, "dataset": ds.name}, parent=tv.ref, description=f"{model!r} distilled from {tv.ref}",
+    )  # fmt: skip
+    console.print(f"{model!r} distilled in {model.fit_seconds_:.1f}s → registered {mv.ref} (parent {tv.ref})")
+    if promote:
+        move = reg.set_alias(mv.name, promote, mv.version, actor="marquee distill", reason=f"distilled from {tv.ref}")
+        console.print(f"{mv.name}@{promote}: {move.from_version or '-'} -> {move.to_version}")
