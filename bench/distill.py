@@ -1,0 +1,94 @@
+"""Teacher vs distilled student: quality under the ranking protocol and per-request latency.
+
+SASRec (the teacher) is fitted on train+validation of the leave-one-out split, the student is
+distilled from it on the same data, both are evaluated on test (95% bootstrap intervals), and
+``recommend_index`` is timed at batch 1 and batch 32 (median of repeated calls, warm). Writes
+bench/results/distill.json and the table between the ``distill`` markers of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _latency_ms(model, members: np.ndarray, batch: int, repeats: int) -> float:
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        model.recommend_index(members[:batch], 10)
+    times = []
+    for _ in range(repeats):
+        rows = rng.choice(members, size=batch, replace=False)
+        start = time.perf_counter()
+        model.recommend_index(rows, 10)
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))
+
+
+def main() -> None:
+    import torch
+
+    from marquee.data import leave_one_out
+    from marquee.data.movielens import fetch_movielens_100k
+    from marquee.evaluate import evaluate
+    from marquee.rank import SASRec
+    from marquee.rank.distill import Distilled
+
+    split = leave_one_out(fetch_movielens_100k().interactions)
+    fit, holdout = split.stage("test")
+    teacher = SASRec().fit(fit)
+    student = Distilled().fit(fit, teacher=teacher)
+    members = holdout.member_idx
+    rows = []
+    for name, model in (("SASRec (teacher)", teacher), ("Distilled student", student)):
+        ev = evaluate(model, holdout)
+        rows.append({
+            "model": name,
+            "fit_seconds": model.fit_seconds_,
+            "ndcg@10": ev.interval("ndcg@10").to_dict(),
+            "hr@10": ev.interval("hr@10").to_dict(),
+            "batch1_ms": _latency_ms(model, members, 1, 300),
+            "batch32_ms": _latency_ms(model, members, 32, 100),
+        })
+    t, s = rows
+    diff = evaluate(student, holdout).compare(evaluate(teacher, holdout), "ndcg@10")
+    lines = [
+        f"Split `{split.fingerprint()}`; torch {torch.__version__}, {torch.get_num_threads()} threads. "
+        "Latency: median wall time of one `recommend_index` call (score every title, exclude seen, top 10), warm.",
+        "",
+        "| model | NDCG@10 | HR@10 | fit s | batch 1 ms | batch 32 ms | batch 32 ms per member |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        n, h = r["ndcg@10"], r["hr@10"]
+        lines.append(
+            f"| {r['model']} | {n['estimate']:.4f} [{n['low']:.4f}, {n['high']:.4f}] | {h['estimate']:.4f} [{h['low']:.4f}, {h['high']:.4f}] "
+            f"| {r['fit_seconds']:.1f} | {r['batch1_ms']:.3f} | {r['batch32_ms']:.3f} | {r['batch32_ms'] / 32:.4f} |"
+        )
+    lines += [
+        "",
+        f"Student / teacher: NDCG@10 {s['ndcg@10']['estimate'] / t['ndcg@10']['estimate']:.1%} "
+        f"(paired difference {diff.difference.estimate:+.4f} [{diff.difference.low:+.4f}, {diff.difference.high:+.4f}]); "
+        f"latency {t['batch1_ms'] / s['batch1_ms']:.0f}x lower at batch 1, {t['batch32_ms'] / s['batch32_ms']:.0f}x at batch 32. "
+        "Int8 quantization: not measured yet.",
+    ]
+    table = "\n".join(lines)
+    print(table)
+    (ROOT / "bench" / "results" / "distill.json").write_text(json.dumps(rows, indent=2) + "\n")
+    bench_md = ROOT / "BENCHMARKS.md"
+    text = bench_md.read_text()
+    start, end = "<!-- distill:start -->", "<!-- distill:end -->"
+    if start not in text:
+        text += f"\n## Distillation (bench/distill.py)\n\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    bench_md.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+
+
+if __name__ == "__main__":
+    main()
