@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import numpy as np
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -89,8 +90,6 @@ class Service:
 
     def _warm(self, model: Any) -> None:
         # First calls pay for allocations and lazy initialisation; don't let a member pay them.
-        import numpy as np
-
         for _ in range(3):
             model.recommend_index(np.array([0]), 10)
 
