@@ -23,7 +23,7 @@ from safetensors.numpy import load_file, save_file
 import marquee
 from marquee.errors import ArtifactError
 
-__all__ = ["ARTIFACT_FORMAT", "read_artifact", "write_artifact"]
+__all__ = ["ARTIFACT_FORMAT", "read_artifact", "verify_artifact", "write_artifact"]
 
 ARTIFACT_FORMAT = 1
 ARRAYS = "arrays.safetensors"
@@ -66,8 +66,8 @@ def write_artifact(directory: str | os.PathLike[str], arrays: dict[str, np.ndarr
     return target
 
 
-def read_artifact(directory: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read and verify an artifact; returns ``(manifest, arrays)``.
+def verify_artifact(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Check an artifact's format and checksum without loading its arrays; returns the manifest.
 
     Raises:
         ArtifactError: missing files, unknown format, or a checksum mismatch.
@@ -89,6 +89,17 @@ def read_artifact(directory: str | os.PathLike[str]) -> tuple[dict[str, Any], di
     actual = _sha256(d / ARRAYS)
     if actual != expected:
         raise ArtifactError(f"{d / ARRAYS} fails its checksum (sha256 {actual[:12]}…, manifest says {str(expected)[:12]}…); the file is damaged or was changed")
+    return manifest
+
+
+def read_artifact(directory: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read and verify an artifact; returns ``(manifest, arrays)``.
+
+    Raises:
+        ArtifactError: missing files, unknown format, or a checksum mismatch.
+    """
+    d = Path(directory)
+    manifest = verify_artifact(d)
     try:
         arrays = load_file(str(d / ARRAYS))
     except (SafetensorError, OSError) as exc:

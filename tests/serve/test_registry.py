@@ -86,3 +86,13 @@ def test_a_second_registry_object_sees_the_same_state(registry, data):
     registry.set_alias("home", "candidate", 1)
     other = ModelRegistry(registry.root)
     assert other.aliases("home") == {"candidate": 1}
+
+
+def test_alias_never_moves_onto_a_damaged_artifact(registry, data):
+    registry.register("home", EASE().fit(data))
+    mv = registry.register("home", EASE(l2=9.0).fit(data))
+    registry.set_alias("home", "production", 1)
+    (mv.path / "arrays.safetensors").write_bytes(b"damaged")
+    with pytest.raises(ArtifactError, match="fails its checksum"):
+        registry.set_alias("home", "production", 2)
+    assert registry.alias("home", "production") == 1

@@ -119,9 +119,7 @@ def promote(
     if url:
         console.print(json.dumps(_admin_call(url, "/admin/models/promote", {"name": name, "version": version, "alias": alias, "reason": reason})))
         return
-    reg = _registry(home)
-    reg.load(f"{name}:{version}")  # refuse a damaged artifact before moving anything
-    m = reg.set_alias(name, alias, version, actor=os.environ.get("USER", "cli"), reason=reason)
+    m = _registry(home).set_alias(name, alias, version, actor=os.environ.get("USER", "cli"), reason=reason)
     console.print(f"{name}@{alias}: {m.from_version or '-'} -> {m.to_version}")
 
 

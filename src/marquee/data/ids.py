@@ -44,15 +44,17 @@ class IdIndex:
         return int(self.ids.size)
 
     def __contains__(self, value: object) -> bool:
-        if not isinstance(value, int | np.integer):
-            return False
-        i = np.searchsorted(self.ids, value)
-        return bool(i < self.ids.size and self.ids[i] == value)
+        return isinstance(value, int | np.integer) and self.position(int(value)) is not None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, IdIndex) and np.array_equal(self.ids, other.ids)
 
     __hash__ = None  # type: ignore[assignment]
+
+    def position(self, value: int) -> int | None:
+        """Dense position of one external id, or ``None`` if unknown (one lookup, for hot paths)."""
+        i = int(np.searchsorted(self.ids, value))
+        return i if i < self.ids.size and self.ids[i] == value else None
 
     def contains(self, values: np.ndarray) -> np.ndarray:
         """(n,) bool: which of ``values`` are known."""

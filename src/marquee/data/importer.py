@@ -129,8 +129,8 @@ def _parse_numeric(col: pa.ChunkedArray, name: str, problems: _Problems, *, inte
     else:
         text = _as_text(col)
         empty = pc.or_kleene(pc.is_null(text), pc.equal(pc.utf8_trim_whitespace(text), "")).to_numpy(zero_copy_only=False)
-        ok = pc.match_substring_regex(text, _INT if integer else _FLOAT).to_numpy(zero_copy_only=False)
-        ok = np.where(np.asarray(ok, dtype=object) == None, False, ok).astype(bool)  # noqa: E711
+        matched = pc.match_substring_regex(text, _INT if integer else _FLOAT)
+        ok = pc.fill_null(matched, False).to_numpy(zero_copy_only=False)
         if required:
             problems.flag(empty, name, "value is missing", text)
         problems.flag(~ok & ~empty, name, f"not {'an integer' if integer else 'a number'}", text)

@@ -9,7 +9,7 @@ import numpy as np
 
 from marquee.data.interactions import Interactions
 from marquee.errors import ConfigError
-from marquee.rank._validate import require
+from marquee.rank._validate import ints, non_negative, positive
 from marquee.rank.base import Recommender
 
 __all__ = ["Distilled", "DistilledConfig"]
@@ -37,15 +37,10 @@ class DistilledConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        o = "DistilledConfig"
-        for name in ("factors", "steps"):
-            value = getattr(self, name)
-            require(isinstance(value, int) and not isinstance(value, bool) and value >= 1, o, name, "an int >= 1", value)
-        require(isinstance(self.temperature, int | float) and self.temperature > 0, o, "temperature", "> 0", self.temperature)
-        require(isinstance(self.observed_weight, int | float) and self.observed_weight >= 0, o, "observed_weight", ">= 0", self.observed_weight)
-        require(isinstance(self.learning_rate, int | float) and self.learning_rate > 0, o, "learning_rate", "> 0", self.learning_rate)
-        require(isinstance(self.l2, int | float) and self.l2 >= 0, o, "l2", ">= 0", self.l2)
-        require(isinstance(self.seed, int) and not isinstance(self.seed, bool), o, "seed", "an int", self.seed)
+        ints(self, "factors", "steps")
+        ints(self, "seed", minimum=None)
+        positive(self, "temperature", "learning_rate")
+        non_negative(self, "observed_weight", "l2")
 
 
 class Distilled(Recommender):

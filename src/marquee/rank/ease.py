@@ -8,7 +8,7 @@ import numpy as np
 import scipy.linalg
 
 from marquee.data.interactions import Interactions
-from marquee.rank._validate import require
+from marquee.rank._validate import positive
 from marquee.rank.base import Recommender
 
 __all__ = ["EASE", "EASEConfig"]
@@ -23,7 +23,7 @@ class EASEConfig:
     l2: float = 500.0
 
     def __post_init__(self) -> None:
-        require(isinstance(self.l2, int | float) and self.l2 > 0, "EASEConfig", "l2", "> 0", self.l2)
+        positive(self, "l2")
 
 
 class EASE(Recommender):

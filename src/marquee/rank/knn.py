@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from marquee.data.interactions import Interactions
-from marquee.rank._validate import require
+from marquee.rank._validate import ints
 from marquee.rank.base import Recommender
 
 __all__ = ["ItemKNN", "ItemKNNConfig"]
@@ -23,7 +23,7 @@ class ItemKNNConfig:
     neighbors: int = 100
 
     def __post_init__(self) -> None:
-        require(isinstance(self.neighbors, int) and self.neighbors >= 1, "ItemKNNConfig", "neighbors", "an int >= 1", self.neighbors)
+        ints(self, "neighbors")
 
 
 class ItemKNN(Recommender):

@@ -8,17 +8,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from marquee.data.interactions import Interactions
-from marquee.rank._validate import require
+from marquee.rank._validate import ints, non_negative, positive
 from marquee.rank.base import Recommender
 
 __all__ = ["ALS", "ALSConfig", "BPR", "BPRConfig"]
-
-
-def _check_common(owner: str, factors: int, regularization: float, iterations: int, seed: int) -> None:
-    require(isinstance(factors, int) and factors >= 1, owner, "factors", "an int >= 1", factors)
-    require(isinstance(regularization, int | float) and regularization >= 0, owner, "regularization", ">= 0", regularization)
-    require(isinstance(iterations, int) and iterations >= 1, owner, "iterations", "an int >= 1", iterations)
-    require(isinstance(seed, int), owner, "seed", "an int", seed)
 
 
 class _FactorModel(Recommender):
@@ -58,8 +51,10 @@ class ALSConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check_common("ALSConfig", self.factors, self.regularization, self.iterations, self.seed)
-        require(isinstance(self.alpha, int | float) and self.alpha > 0, "ALSConfig", "alpha", "> 0", self.alpha)
+        ints(self, "factors", "iterations")
+        ints(self, "seed", minimum=None)
+        non_negative(self, "regularization")
+        positive(self, "alpha")
 
 
 class ALS(_FactorModel):
@@ -99,9 +94,10 @@ class BPRConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check_common("BPRConfig", self.factors, self.regularization, self.iterations, self.seed)
-        lr = self.learning_rate
-        require(isinstance(lr, int | float) and lr > 0, "BPRConfig", "learning_rate", "> 0", lr)
+        ints(self, "factors", "iterations")
+        ints(self, "seed", minimum=None)
+        non_negative(self, "regularization")
+        positive(self, "learning_rate")
 
 
 class BPR(_FactorModel):

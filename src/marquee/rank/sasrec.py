@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +12,7 @@ from torch import nn
 
 from marquee.data.interactions import Interactions
 from marquee.random import as_generator
-from marquee.rank._validate import require
+from marquee.rank._validate import ints, non_negative, positive, require
 from marquee.rank.base import Recommender
 
 __all__ = ["SASRec", "SASRecConfig"]
@@ -47,18 +46,12 @@ class SASRecConfig:
 
     def __post_init__(self) -> None:
         o = "SASRecConfig"
-        for name in ("max_len", "hidden", "blocks", "heads", "epochs", "batch_size"):
-            value = getattr(self, name)
-            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-            require(ok, o, name, "an int >= 1", value)
+        ints(self, "max_len", "hidden", "blocks", "heads", "epochs", "batch_size")
+        ints(self, "seed", minimum=None)
         require(self.hidden % self.heads == 0, o, "heads", f"a divisor of hidden={self.hidden}", self.heads)
-        p = self.dropout
-        require(isinstance(p, int | float) and 0 <= p < 1, o, "dropout", "in [0, 1)", p)
-        lr = self.learning_rate
-        require(isinstance(lr, int | float) and lr > 0, o, "learning_rate", "> 0", lr)
-        wd = self.weight_decay
-        require(isinstance(wd, int | float) and wd >= 0, o, "weight_decay", ">= 0", wd)
-        require(isinstance(self.seed, int) and not isinstance(self.seed, bool), o, "seed", "an int", self.seed)
+        non_negative(self, "dropout", "weight_decay")
+        require(self.dropout < 1, o, "dropout", "in [0, 1)", self.dropout)
+        positive(self, "learning_rate")
 
 
 class _Block(nn.Module):
@@ -142,8 +135,8 @@ class SASRec(Recommender):
     Config = SASRecConfig
     name = "sasrec"
 
-    def _fit(self, data: Interactions, progress: Callable[[int, float], None] | None = None) -> None:
-        """Train on each member's last ``max_len + 1`` titles; ``progress(epoch, mean_loss)`` if given."""
+    def _fit(self, data: Interactions) -> None:
+        """Train on each member's last ``max_len + 1`` titles."""
         c = self.config
         self.history_indptr_ = data.member_indptr.astype(np.int64)
         self.history_items_ = data.title_idx.astype(np.int64)
@@ -159,8 +152,7 @@ class SASRec(Recommender):
             params = self.net_.parameters()
             opt = torch.optim.AdamW(params, lr=c.learning_rate, betas=(0.9, 0.98), weight_decay=c.weight_decay)
             self.net_.train()
-            for epoch in range(c.epochs):
-                total = 0.0
+            for _ in range(c.epochs):
                 for batch in self._batches(lengths, rng):
                     # Batches hold similar lengths, so most left padding can be cropped away.
                     n = int(lengths[batch].max())
@@ -171,9 +163,6 @@ class SASRec(Recommender):
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
-                    total += loss.item() * len(batch)
-                if progress is not None:
-                    progress(epoch, total / max(len(seqs), 1))
         self.net_.eval()
 
     def _batches(self, lengths: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:

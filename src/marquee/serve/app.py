@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from marquee.errors import MarqueeError
+from marquee.rank.base import Recommender
 from marquee.serve.batching import MicroBatcher
 from marquee.serve.metrics import ServiceMetrics
 from marquee.serve.registry import ModelRegistry, ModelVersion
@@ -75,6 +76,10 @@ class Service:
 
         A refused artifact raises and leaves the tier serving what it served."""
         mv, model = self.registry.load(ref)
+        self._install(tier, ref, mv, model)
+        return mv
+
+    def _install(self, tier: str, ref: str, mv: ModelVersion, model: Recommender) -> None:
         batcher = None
         if tier == "heavy" and "heavy" not in self.router.tiers:
             batcher = MicroBatcher(
@@ -86,9 +91,8 @@ class Service:
         self.served[tier] = _Served(ref, mv)
         self.metrics.served(tier, mv.ref)
         log.info("model loaded", extra={"tier": tier, "ref": ref, "version": mv.ref, "code_version": mv.code_version})
-        return mv
 
-    def _warm(self, model: Any) -> None:
+    def _warm(self, model: Recommender) -> None:
         # First calls pay for allocations and lazy initialisation; don't let a member pay them.
         for _ in range(3):
             model.recommend_index(np.array([0]), 10)
@@ -110,11 +114,11 @@ class Service:
     def _move_alias(self, name: str, alias: str, version: int, move: Any) -> dict[str, Any]:
         ref = f"{name}@{alias}"
         tiers = [tier for tier, served in self.served.items() if served.ref == ref]
-        if tiers:
-            self.registry.load(f"{name}:{version}")  # verify first: a refused artifact moves nothing
+        # Load (and verify) the target once, before anything moves: a refused artifact moves nothing.
+        loaded = self.registry.load(f"{name}:{version}") if tiers else None
         moved = move()
         for tier in tiers:
-            self.load(tier, ref)
+            self._install(tier, ref, *loaded)
         log.info("alias moved", extra={"alias": ref, "from_version": moved.from_version, "to_version": moved.to_version, "tiers": tiers})
         return {"alias": ref, "from_version": moved.from_version, "to_version": moved.to_version, "reloaded": tiers}
 

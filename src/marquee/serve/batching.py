@@ -113,6 +113,3 @@ class MicroBatcher:
         for row, (_, k_req, fut) in enumerate(batch):
             if not fut.done():  # a waiter may have given up (deadline)
                 fut.set_result(BatchResult(idx[row, :k_req], scores[row, :k_req], model, version, len(batch), ms))
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from marquee import config
-from marquee.artifacts import read_artifact
+from marquee.artifacts import verify_artifact
 from marquee.errors import ArtifactError, ConfigError, UnknownIdError
 from marquee.provenance import code_version
 from marquee.rank.base import Recommender
@@ -152,7 +152,7 @@ class ModelRegistry:
         metrics_json = json.dumps(metrics or {}, sort_keys=True, default=str)
         staging = self.root / "models" / name / f".staging-{os.getpid()}-{time.monotonic_ns()}"
         model.save(staging, metadata={"registry_name": name, "code_version": code_version()})
-        manifest, _ = read_artifact(staging)
+        manifest = json.loads((staging / "manifest.json").read_text())  # just written; its arrays need no re-read
         sha = manifest["files"]["arrays.safetensors"]["sha256"]
         try:
             with self._db(write=True) as con:
@@ -223,6 +223,18 @@ class ModelRegistry:
         """Load and verify a version. A corrupt artifact raises :class:`ArtifactError` and
         changes nothing — whatever is serving keeps serving."""
         mv = self.resolve(ref)
+        self._check_registered(mv)
+        return mv, Recommender.load(mv.path)  # verifies the arrays against the manifest
+
+    def verify(self, name: str, version: int) -> ModelVersion:
+        """Check a version's artifact (checksums, registered identity) without loading it."""
+        mv = self.get(name, version)
+        self._check_registered(mv)
+        verify_artifact(mv.path)
+        return mv
+
+    @staticmethod
+    def _check_registered(mv: ModelVersion) -> None:
         try:
             manifest = json.loads((mv.path / "manifest.json").read_text())
             recorded = manifest["files"]["arrays.safetensors"]["sha256"]
@@ -230,7 +242,6 @@ class ModelRegistry:
             raise ArtifactError(f"{mv.ref}: manifest at {mv.path} is missing or damaged ({exc})") from None
         if recorded != mv.artifact_sha256:
             raise ArtifactError(f"{mv.ref}: the artifact on disk is not the one registered (checksum differs); re-register it")
-        return mv, Recommender.load(mv.path)  # verifies the arrays against the manifest
 
     # ---- aliases -----------------------------------------------------------------------
     def alias(self, name: str, alias: str) -> int | None:
@@ -248,7 +259,7 @@ class ModelRegistry:
 
     def _move(self, name: str, alias: str, version: int, actor: str, reason: str, kind: str) -> AliasMove:
         self._check_name("alias", alias)
-        self.get(name, version)  # must exist
+        self.verify(name, version)  # an alias never moves onto a damaged or missing artifact
         with self._db(write=True) as con:
             row = con.execute("SELECT version FROM aliases WHERE name = ? AND alias = ?", (name, alias)).fetchone()
             before = row[0] if row else None

@@ -89,7 +89,9 @@ class Router:
         self.popular = popular
         self.default_budget_ms = default_budget_ms
         self.headroom = headroom
-        self._popular_order = np.argsort(-np.asarray(popular.score_index(np.array([0]))[0]), kind="stable")
+        # Popularity is the same for every member: rank it once, not per request.
+        self._popular_scores = np.asarray(popular.score_index(np.array([0]))[0], np.float32)
+        self._popular_order = np.argsort(-self._popular_scores, kind="stable")
 
     # ---- tiers -------------------------------------------------------------------------
     def set_tier(self, name: str, model: Recommender, version: str, *, batcher: MicroBatcher | None = None) -> Tier:
@@ -132,12 +134,13 @@ class Router:
         for i, name in enumerate(plan):
             tier = self.tiers[name]
             model, version = tier.model, tier.version
-            if member_id not in model.members_:
+            u = model.members_.position(member_id)
+            if u is None:
                 reason = "unknown_member"
                 break
             lighter = plan[i + 1 :]
             try:
-                model, version, idx, scores = await self._call(tier, model, version, member_id, k, deadline, lighter)
+                model, version, idx, scores = await self._call(tier, model, version, member_id, u, k, deadline, lighter)
             except TimeoutError:
                 reason = "deadline"
                 continue
@@ -149,11 +152,11 @@ class Router:
         return self._popular_answer(member_id, k, reason or "no_model", switched, start)
 
     async def _call(
-        self, tier: Tier, model: Recommender, version: str, member_id: int, k: int, deadline: float, lighter: list[str]
+        self, tier: Tier, model: Recommender, version: str, member_id: int, u: int, k: int, deadline: float, lighter: list[str]
     ) -> tuple[Recommender, str, np.ndarray, np.ndarray]:
-        """``(model, version, title positions, scores)``; the model returned is the one that
-        computed the row (a batch may run on a model swapped in after the request arrived)."""
-        u = int(model.members_.positions(member_id)[0])
+        """``(model, version, title positions, scores)`` for the member at position ``u`` of
+        ``model``; the model returned is the one that computed the row (a batch may run on a
+        model swapped in after the request arrived)."""
         if tier.batcher is None:
             t0 = time.perf_counter()
             idx, scores = model.recommend_index(np.array([u]), k)
@@ -163,18 +166,20 @@ class Router:
         reserve = sum(self.tiers[n].estimate_ms() for n in lighter[:1]) / 1000.0
         timeout = max(deadline - time.perf_counter() - reserve, 0.0)
         result = await asyncio.wait_for(tier.batcher.submit(u, k), timeout=timeout)
-        if result.model is not model and member_id not in result.model.members_:
-            raise LookupError("member unknown to the swapped-in model")
+        if result.model is not model and result.model.members_.position(member_id) != u:
+            # The swapped-in model indexes members differently: this row is someone else's.
+            raise LookupError("member position differs in the swapped-in model")
         return result.model, result.version, result.title_idx, result.scores
 
     def _popular_answer(self, member_id: int, k: int, reason: str, switched: bool, start: float) -> Answer:
         pop = self.popular
         order = self._popular_order
-        if member_id in pop.members_:
-            seen = pop.seen_[int(pop.members_.positions(member_id)[0])].indices
+        u = pop.members_.position(member_id)
+        if u is not None:
+            seen = pop.seen_.indices[pop.seen_.indptr[u] : pop.seen_.indptr[u + 1]]
             if seen.size:
                 order = order[~np.isin(order, seen)]
         top = order[:k]
-        scores = np.asarray(pop.score_index(np.array([0]))[0][top], np.float32)
+        scores = self._popular_scores[top]
         return Answer(member_id, pop.titles_.ids[top], scores, "popular", "popular", reason, switched,
                       (time.perf_counter() - start) * 1000.0)  # fmt: skip
