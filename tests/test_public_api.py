@@ -11,7 +11,7 @@ import marquee.rank
 
 def test_exported_names():
     assert set(marquee.data.__all__) == {
-        "INTERACTION_SCHEMA", "Catalog", "Dataset", "Holdout", "IdIndex", "Interactions", "Members", "Split",
+        "INTERACTION_SCHEMA", "Catalog", "Dataset", "Holdout", "IdIndex", "Interactions", "LoggedFeedback", "Members", "Split",
         "dataset_dir", "global_temporal", "leave_one_out", "open_dataset", "tie_keys",
     }  # fmt: skip
     assert {"EASE", "ItemKNN", "MostPopular", "ALS", "BPR", "SASRec", "Recommender", "Recommendations", "RANKERS"} <= set(marquee.rank.__all__)

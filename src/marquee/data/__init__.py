@@ -1,7 +1,8 @@
-"""Data: value types (catalog, members, interaction log), datasets on disk, fetchers, importers, splits."""
+"""Data: value types (catalog, members, interaction log, logged bandit feedback), datasets on disk, fetchers, importers, splits."""
 
 from marquee.data.catalog import Catalog, Members
 from marquee.data.dataset import Dataset, dataset_dir, open_dataset
+from marquee.data.feedback import LoggedFeedback
 from marquee.data.ids import IdIndex
 from marquee.data.interactions import INTERACTION_SCHEMA, Interactions, tie_keys
 from marquee.data.split import Holdout, Split, global_temporal, leave_one_out
@@ -13,6 +14,7 @@ __all__ = [
     "Holdout",
     "IdIndex",
     "Interactions",
+    "LoggedFeedback",
     "Members",
     "Split",
     "dataset_dir",

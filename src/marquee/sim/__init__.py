@@ -1,0 +1,5 @@
+"""Simulated worlds with known answers, for tests, benchmarks and what-if studies."""
+
+from marquee.sim.bandit import SyntheticBandit
+
+__all__ = ["SyntheticBandit"]
