@@ -107,3 +107,15 @@ def test_distill_registers_a_student_with_its_parent(home):
     assert "registered ease-student:1 (parent ease:1)" in " ".join(result.output.split())
     result = runner.invoke(app, ["distill", "--teacher", "ease@production", "--student", "tower"])
     assert result.exit_code == 2 and "unknown student kind 'tower'" in result.output
+
+
+def test_quantize_registers_an_int8_variant_with_its_parent(home):
+    assert runner.invoke(app, ["train", "sasrec", "-d", "toy", "--no-tune"]).exit_code == 0
+    result = runner.invoke(app, ["quantize", "sasrec@production", "--promote", "production"])
+    assert result.exit_code == 0, result.output
+    assert "registered sasrec-int8:1 (parent sasrec:1)" in " ".join(result.output.split())
+    result = runner.invoke(app, ["recommend", "--member", "3", "--model", "sasrec-int8@production", "-d", "toy"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["train", "ease", "-d", "toy", "--no-tune"]).exit_code == 0
+    result = runner.invoke(app, ["quantize", "ease@production"])
+    assert result.exit_code == 2 and "implemented for SASRec, got EASE" in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from marquee.cli import data, ranking, serving
+from marquee.cli import experiment
 from marquee.cli._common import errors_to_exit
 
 app = typer.Typer(
@@ -20,7 +21,9 @@ app.command("evaluate")(errors_to_exit(ranking.evaluate))
 app.command("recommend")(errors_to_exit(ranking.recommend))
 app.command("serve")(errors_to_exit(serving.serve))
 app.command("distill")(errors_to_exit(serving.distill))
+app.command("quantize")(errors_to_exit(serving.quantize))
 app.add_typer(serving.models_app, name="models")
+app.add_typer(experiment.app, name="experiment")
 
 
 def main() -> None:

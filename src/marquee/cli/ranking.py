@@ -179,6 +179,8 @@ def train(
         err_console.print(f"chosen on validation: {params}")
     with console.status(f"fitting {model} on all {len(ds.interactions):,} interactions"):
         fitted = candidate.build(params).fit(ds.interactions)
+    with console.status("exporting the serving graph"):
+        fitted.for_serving()  # saved with the model, checked against the trained weights
     registry = ModelRegistry(mconfig.home(home) / "registry")
     mv = registry.register(
         name or model, fitted, data_fingerprint=ds.interactions.fingerprint(), split_fingerprint=split_fp,

@@ -174,3 +174,27 @@ def distill(
     if promote:
         move = reg.set_alias(mv.name, promote, mv.version, actor="marquee distill", reason=f"distilled from {tv.ref}")
         console.print(f"{mv.name}@{promote}: {move.from_version or '-'} -> {move.to_version}")
+
+
+def quantize(
+    model: str = typer.Argument("sasrec@production", help="Registry reference of the model to quantize (a SASRec)."),
+    name: str | None = typer.Option(None, help="Registry name of the int8 variant [default: <name>-int8]."),
+    promote: str | None = typer.Option("", help="Alias to point at the int8 variant ('' to leave aliases alone)."),
+    home: Path = HOME_OPTION,
+) -> None:
+    """Make an int8 variant of a registered SASRec (ONNX Runtime dynamic quantization) and register it
+    with the source as its parent. Compare it with `bench/distill.py` before serving it."""
+    from marquee.rank.quantize import quantize as make_int8
+
+    reg = _registry(home)
+    source, fitted = reg.load(model)
+    with console.status(f"exporting and quantizing {source.ref}"):
+        q = make_int8(fitted)  # type: ignore[arg-type]
+    mv = reg.register(
+        name or f"{source.name}-int8", q, data_fingerprint=source.data_fingerprint, split_fingerprint=source.split_fingerprint,
+        metrics={"source": source.ref}, parent=source.ref, description=f"int8 (ONNX Runtime dynamic quantization) of {source.ref}",
+    )  # fmt: skip
+    console.print(f"int8 graph {len(q.graph_) / 1e6:.2f} MB (fp32 {len(fitted.graph_) / 1e6:.2f} MB) → registered {mv.ref} (parent {source.ref})")
+    if promote:
+        move = reg.set_alias(mv.name, promote, mv.version, actor="marquee quantize", reason=f"int8 of {source.ref}")
+        console.print(f"{mv.name}@{promote}: {move.from_version or '-'} -> {move.to_version}")

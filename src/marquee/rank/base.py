@@ -192,6 +192,13 @@ class Recommender(ABC):
         idx, vals = self.recommend_index(self.members_.positions(member_ids), k, exclude_seen=exclude_seen)
         return Recommendations(member_ids, self.titles_.ids[idx], vals)
 
+    def for_serving(self, *, threads: int = 1) -> Self:
+        """Switch to the fastest inference path that keeps scores equal within float tolerance
+        (e.g. an ONNX Runtime graph); ``threads`` bounds its thread pool. Returns ``self``.
+        Most rankers score with one matrix product already and have nothing to switch."""
+        self._check_fitted()
+        return self
+
     # ---- persistence -----------------------------------------------------------------------
     @abstractmethod
     def _state(self) -> dict[str, np.ndarray]:

@@ -66,11 +66,15 @@ class _Block(nn.Module):
         self.ffn = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, hidden))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """(b, n, d) -> (b, n, d), or (b, 1, d) for the last position only when ``last_only``
+        (what scoring needs from the final block: its other queries are computed and dropped)."""
         b, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        if last_only:
+            x, q, mask = x[:, -1:], q[:, :, -1:], mask[:, :, -1:]
         att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        x = x + self.drop(self.out(att.transpose(1, 2).reshape(b, n, d)))
+        x = x + self.drop(self.out(att.transpose(1, 2).reshape(b, x.shape[1], d)))
         return x + self.drop(self.ffn(self.norm2(x)))
 
 
@@ -90,21 +94,32 @@ class _Net(nn.Module):
         with torch.no_grad():
             self.items.weight[0].zero_()
 
-    def forward(self, seq: torch.Tensor) -> torch.Tensor:
-        """(b, n) left-padded shifted titles -> (b, n, hidden) states."""
+    def forward(self, seq: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """(b, n) left-padded shifted titles -> (b, n, hidden) states, or (b, 1, hidden) with ``last_only``."""
         n = seq.shape[1]
         x = self.drop(self.items(seq) * self.scale + self.positions.weight[-n:])
         # Causal, ignoring padded keys; every position may see itself so no row is empty.
         causal = torch.ones(n, n, dtype=torch.bool, device=seq.device).tril()
         mask = (causal & (seq != 0)[:, None, :]) | torch.eye(n, dtype=torch.bool, device=seq.device)
         mask = mask[:, None]
-        for block in self.blocks:
-            x = block(x, mask)
+        for i, block in enumerate(self.blocks):
+            x = block(x, mask, last_only and i == len(self.blocks) - 1)
         return self.norm(x)
 
     def logits(self, states: torch.Tensor) -> torch.Tensor:
         """Scores of every real title (shared input/output embeddings)."""
         return states @ self.items.weight[1:].T
+
+
+class _Scorer(nn.Module):
+    """(b, n) sequences -> (b, n_titles) scores of the next title: the graph that is served."""
+
+    def __init__(self, net: _Net) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        return self.net.logits(self.net(seq, last_only=True)[:, -1])
 
 
 def _mask_seen(logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -181,19 +196,45 @@ class SASRec(Recommender):
         return out
 
     def score_index(self, member_idx: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Scores of every title, in groups of members with similar history lengths.
+
+        Each group is cropped to its longest history: left padding is masked out of attention,
+        so cropping changes no score, and most ML-100K members have far fewer titles than
+        ``max_len``. A group grows while padding stays under 30% of its cells.
+        """
         self._check_fitted()
         member_idx = np.asarray(member_idx, dtype=np.int64)
         out = np.empty((member_idx.size, len(self.titles_)), np.float32)
-        self.net_.eval()
-        with torch.inference_mode():
-            for start in range(0, member_idx.size, batch_size):
-                seq = torch.from_numpy(self._sequences(member_idx[start : start + batch_size], self.config.max_len))
-                out[start : start + len(seq)] = self.net_.logits(self.net_(seq)[:, -1]).numpy()
+        lengths = np.minimum(self.history_indptr_[member_idx + 1] - self.history_indptr_[member_idx], self.config.max_len)
+        for group in _length_groups(np.maximum(lengths, 1), batch_size):
+            seq = self._sequences(member_idx[group], max(int(lengths[group].max()), 1))
+            out[group] = self._run(seq)
         return out
+
+    def _run(self, seq: np.ndarray) -> np.ndarray:
+        session = getattr(self, "session_", None)
+        if session is not None:
+            return session.run(seq)
+        with torch.inference_mode():
+            return _Scorer(self.net_.eval())(torch.from_numpy(seq)).numpy()
+
+    def for_serving(self, *, threads: int = 1) -> SASRec:
+        """Score through ONNX Runtime from now on (exported and checked against torch on first
+        use, then saved with the model); ``threads`` sizes its intra-op pool."""
+        from marquee.rank import onnx_runtime
+
+        self._check_fitted()
+        if getattr(self, "graph_", None) is None:
+            probe = self._sequences(np.arange(min(len(self.members_), 8)), min(self.config.max_len, 16))
+            self.graph_ = onnx_runtime.export(_Scorer(self.net_.eval()), probe, max_len=self.config.max_len)
+        self.session_ = onnx_runtime.Session(self.graph_, threads=threads)
+        return self
 
     def _state(self) -> dict[str, np.ndarray]:
         weights = {f"net.{k}": v.detach().cpu().numpy().copy() for k, v in self.net_.state_dict().items()}
-        return {**weights, "history_indptr": self.history_indptr_, "history_items": self.history_items_}
+        graph = getattr(self, "graph_", None)
+        extra = {} if graph is None else {"onnx_graph": np.frombuffer(graph, np.uint8)}
+        return {**weights, "history_indptr": self.history_indptr_, "history_items": self.history_items_, **extra}
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:
         self.history_indptr_ = np.asarray(state["history_indptr"], np.int64)
@@ -204,3 +245,21 @@ class SASRec(Recommender):
         weights = {k[4:]: torch.from_numpy(np.array(v)) for k, v in state.items() if k.startswith("net.")}
         self.net_.load_state_dict(weights, strict=True)
         self.net_.eval()
+        if "onnx_graph" in state:
+            self.graph_ = np.asarray(state["onnx_graph"], np.uint8).tobytes()
+
+
+def _length_groups(lengths: np.ndarray, batch_size: int, slack: float = 1.3) -> list[np.ndarray]:
+    """Positions of ``lengths`` grouped by similar length: sorted, a group closes when padding to
+    its longest member would exceed ``slack`` x its real cells, or at ``batch_size`` members."""
+    order = np.argsort(lengths, kind="stable")
+    groups, start, cells = [], 0, 0
+    for i, pos in enumerate(order.tolist()):
+        n = int(lengths[pos])
+        if i > start and ((i - start + 1) * n > slack * (cells + n) or i - start == batch_size):
+            groups.append(order[start:i])
+            start, cells = i, 0
+        cells += n
+    if order.size:
+        groups.append(order[start:])
+    return groups
