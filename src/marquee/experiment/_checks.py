@@ -1,0 +1,39 @@
+"""Validation shared by the experiment configs: each check names the owner, field, expectation and value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marquee.errors import ConfigError
+
+
+def require(condition: bool, owner: str, field: str, expected: str, got: object) -> None:
+    """Raise a :class:`ConfigError` naming the field, what was expected and what was given."""
+    if not condition:
+        raise ConfigError(f"{owner}.{field} must be {expected}, got {got!r}")
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def name(value: object, owner: str, field: str = "name") -> None:
+    """A non-empty string without leading/trailing whitespace."""
+    require(isinstance(value, str) and bool(value) and value == value.strip(), owner, field, "a non-empty string", value)
+
+
+def unique(names: list[str], owner: str, field: str) -> None:
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise ConfigError(f"{owner}.{field} names {n!r} twice; give each a distinct name")
+        seen.add(n)
+
+
+def known_keys(data: Any, allowed: set[str], owner: str) -> None:
+    """A mapping read from a file holds only known keys (a misspelled key is an error, not ignored)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{owner} must be a table/object, got {type(data).__name__}")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(f"{owner} has unknown key {unknown[0]!r}; expected some of {sorted(allowed)}")
