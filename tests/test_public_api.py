@@ -38,3 +38,22 @@ def test_library_never_imports_the_cli():
     code = "import sys, marquee.evaluate, marquee.rank, marquee.data; print([m for m in sys.modules if m.startswith('marquee.cli')])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_experiment_exports_and_stays_light():
+    import marquee.experiment
+
+    assert set(marquee.experiment.__all__) == {
+        "CUPED", "AdjustedStats", "Allocator", "Assignment", "Comparison", "Decision", "EventTable", "Experiment",
+        "ExperimentConfig", "Exposure", "ExposureSink", "ExposureTable", "Guardrail", "GuardrailResult", "GuardrailStatus",
+        "Holdout", "Layer", "MeanStats", "MemberAssignments", "MemorySink", "Metric", "ParquetSink", "RatioStats", "Readout",
+        "SampleRatio", "SequencePoint", "Totals", "Variant", "Verdict", "Welch", "adjust", "adjust_p_values", "aggregate",
+        "always_valid_p_value", "analyze", "bucket", "check_guardrail", "compare", "confidence_sequence", "decide",
+        "fieller_interval", "log_exposures", "pooled_theta", "read_totals", "relative_lift", "sample_ratio_test", "simulate",
+        "welch", "write_demo", "write_html_report",
+    }  # fmt: skip
+    for name in marquee.experiment.__all__:
+        assert hasattr(marquee.experiment, name), f"marquee.experiment.{name}"
+    code = "import sys, marquee.experiment; print(sorted(m for m in sys.modules if m in ('duckdb', 'matplotlib', 'torch') or m.startswith('marquee.cli')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"

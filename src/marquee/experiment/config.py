@@ -146,6 +146,8 @@ class Metric:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Metric:
         _checks.known_keys(data, {f.name for f in fields(cls)}, f"metric {data.get('name', '?')!r}" if isinstance(data, dict) else "metric")
+        if "name" not in data:
+            raise ConfigError(f"a [[metrics]] table has no name: {data}")
         events = data.get("events", ())
         return cls(**(data | {"events": (events,) if isinstance(events, str) else tuple(events)}))
 

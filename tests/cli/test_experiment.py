@@ -1,0 +1,46 @@
+"""``marquee experiment``: simulate a test, analyse it, look up assignments — as a user would."""
+
+import json
+
+from typer.testing import CliRunner
+
+from marquee.cli.main import app
+
+runner = CliRunner()
+
+
+def test_simulate_then_analyze_writes_table_report_and_json(tmp_path):
+    result = runner.invoke(app, ["experiment", "simulate", str(tmp_path / "demo"), "--members", "3000", "--lift", "0.2", "--days", "10"])
+    assert result.exit_code == 0, result.output
+    assert "next: marquee experiment analyze" in result.output
+    report, js = tmp_path / "r.html", tmp_path / "r.json"
+    result = runner.invoke(app, ["experiment", "analyze", str(tmp_path / "demo" / "experiment.json"), "--report", str(report), "--json", str(js)])
+    assert result.exit_code == 0, result.output
+    assert "watch_minutes (primary)" in result.output and "sample ratio:" in result.output
+    assert any(word in result.output for word in ("SHIP", "KEEP RUNNING", "STOP FOR HARM"))
+    assert report.read_text().startswith("<!doctype html>")
+    assert json.loads(js.read_text())["decision"]["decision"] in ("ship", "keep running", "stop for harm")
+
+
+def test_bad_plan_is_one_line_with_exit_code(tmp_path):
+    (tmp_path / "plan.json").write_text(json.dumps({"name": "x", "variants": ["c", "t"], "primary": "m", "metrics": [], "alpah": 0.1}))
+    result = runner.invoke(app, ["experiment", "analyze", str(tmp_path / "plan.json")])
+    assert result.exit_code == 2
+    assert "ConfigError" in result.output and "unknown key 'alpah'" in result.output and "Traceback" not in result.output
+
+
+def test_missing_table_exits_with_data_error(tmp_path):
+    runner.invoke(app, ["experiment", "simulate", str(tmp_path), "--members", "200"])
+    (tmp_path / "events.parquet").unlink()
+    result = runner.invoke(app, ["experiment", "analyze", str(tmp_path / "experiment.json"), "--no-report"])
+    assert result.exit_code == 3 and "events.parquet: file does not exist" in result.output
+
+
+def test_assign_shows_each_layer(tmp_path):
+    (tmp_path / "alloc.toml").write_text(
+        '[[layers]]\nname = "home"\n[[layers.experiments]]\nname = "row-order"\nvariants = ["control", "new"]\n'
+        '[[holdouts]]\nname = "global"\nfraction = 0.1\n'
+    )
+    result = runner.invoke(app, ["experiment", "assign", str(tmp_path / "alloc.toml"), "-m", "0", "-m", "1"])
+    assert result.exit_code == 0, result.output
+    assert "holdout: global" in result.output and "row-order" in result.output
