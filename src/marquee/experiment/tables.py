@@ -216,6 +216,7 @@ def aggregate(
     import duckdb
 
     con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
     try:
@@ -288,45 +289,40 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: ExperimentConfig, exposur
         f"FROM events_raw WHERE CAST({ee} AS VARCHAR) IN ({used_sql})"
     )
     con.execute("CREATE TEMP TABLE units AS SELECT member_id, min(variant) AS variant, min(ts) AS t0, count(DISTINCT variant) AS k FROM x GROUP BY member_id")
-    first, last_exposure, n_units = con.execute("SELECT min(t0), max(t0), count(*) FROM units").fetchone()  # type: ignore[misc]
+    first, n_units = con.execute("SELECT min(t0), count(*) FROM units").fetchone()  # type: ignore[misc]
     if not n_units:
         where = f" with {xt.experiment} = {config.name!r}" if xt.experiment else ""
         raise DataError(f"no exposures{where}", source=xs.label)
     start = config.start if config.start is not None else math.floor(first / DAY) * DAY
+    window = f"t0 >= {_num(start)}" + (f" AND t0 < {_num(config.end)}" if config.end is not None else "")
+    con.execute(f"CREATE TEMP TABLE valid AS SELECT * FROM units WHERE k = 1 AND {window}")
+    excluded, outside = con.execute(f"SELECT count(*) FILTER (WHERE k > 1), count(*) FILTER (WHERE k = 1 AND NOT ({window})) FROM units").fetchone()  # type: ignore[misc]
+
+    # One pass over the events: per member and day after exposure, and (day -1) the pre-period.
+    names = [p.name for p in plain]
+    cols = [f"a{i}" for i in range(len(plain))]
+    cuped = [i for i, p in enumerate(plain) if p.cuped]
+    aggs = ", ".join(f"{_agg(p)} AS {c}" for p, c in zip(plain, cols, strict=True))
+    lookback = config.pre_period_days * DAY if cuped else 0.0
+    until = f" AND e.ts < {_num(config.end)}" if config.end is not None else ""
+    con.execute(
+        f"CREATE TEMP TABLE member_days AS SELECT e.member_id, u.variant, "
+        f"CASE WHEN e.ts >= u.t0 THEN CAST(floor((e.ts - {_num(start)}) / {DAY}) AS INTEGER) ELSE -1 END AS day, {aggs}, max(e.ts) AS last_ts "
+        f"FROM e JOIN valid u ON e.member_id = u.member_id WHERE e.ts >= u.t0 - {_num(lookback)}{until} GROUP BY ALL"
+    )
     if config.end is not None:
         end = config.end
     else:
-        last_event = con.execute("SELECT max(ts) FROM e").fetchone()[0]  # type: ignore[index]
-        end = max(last_exposure, last_event if last_event is not None else last_exposure) + 1.0
+        last_exposure, last_event = con.execute("SELECT (SELECT max(t0) FROM valid), (SELECT max(last_ts) FROM member_days WHERE day >= 0)").fetchone()  # type: ignore[misc]
+        end = max(x for x in (last_exposure, last_event, start) if x is not None) + 1.0
     n_days = max(1, math.ceil((end - start) / DAY))
-    con.execute(f"CREATE TEMP TABLE valid AS SELECT * FROM units WHERE k = 1 AND t0 >= {_num(start)} AND t0 < {_num(end)}")
-    excluded, outside = con.execute(
-        f"SELECT count(*) FILTER (WHERE k > 1), count(*) FILTER (WHERE k = 1 AND (t0 < {_num(start)} OR t0 >= {_num(end)})) FROM units"
-    ).fetchone()  # type: ignore[misc]
 
-    names = [p.name for p in plain]
-    cols = [f"a{i}" for i in range(len(plain))]
     def day_of(expr: str) -> str:
         return f"least(greatest(CAST(floor(({expr} - {_num(start)}) / {DAY}) AS INTEGER), 0), {n_days - 1})"
 
-    aggs = ", ".join(f"{_agg(p)} AS {c}" for p, c in zip(plain, cols, strict=True))
-    con.execute(
-        f"CREATE TEMP TABLE daily AS SELECT e.member_id, u.variant, {day_of('e.ts')} AS day, {aggs} "
-        f"FROM e JOIN valid u ON e.member_id = u.member_id WHERE e.ts >= u.t0 AND e.ts < {_num(end)} GROUP BY ALL"
-    )
-    cuped = [i for i, p in enumerate(plain) if p.cuped]
-    if cuped:
-        pre_aggs = ", ".join(
-            (f"CAST(count(*) FILTER (WHERE event IN ({', '.join(_lit(e) for e in plain[i].events)})) > 0 AS DOUBLE)" if plain[i].aggregate == "any" else _agg(plain[i]))
-            + f" AS x{i}"
-            for i in cuped
-        )
-        con.execute(
-            f"CREATE TEMP TABLE pre AS SELECT e.member_id, {pre_aggs} FROM e JOIN valid u ON e.member_id = u.member_id "
-            f"WHERE e.ts >= u.t0 - {_num(config.pre_period_days * DAY)} AND e.ts < u.t0 GROUP BY ALL"
-        )
-    else:
-        con.execute("CREATE TEMP TABLE pre AS SELECT member_id FROM valid LIMIT 0")
+    con.execute(f"CREATE TEMP VIEW daily AS SELECT member_id, variant, day, {', '.join(cols)} FROM member_days WHERE day >= 0")
+    pre_cols_sql = ", ".join(f"CAST(a{i} > 0 AS DOUBLE) AS x{i}" if plain[i].aggregate == "any" else f"a{i} AS x{i}" for i in cuped)
+    con.execute(f"CREATE TEMP VIEW pre AS SELECT member_id{', ' if cuped else ''}{pre_cols_sql} FROM member_days WHERE day = -1")
 
     def now(i: int) -> str:
         return f"(CAST(c{i} > 0 AS DOUBLE))" if plain[i].aggregate == "any" else f"c{i}"
@@ -347,7 +343,7 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: ExperimentConfig, exposur
     changes = con.execute(
         f"SELECT variant, day, {', '.join(deltas)} FROM ("
         f"  SELECT d.variant, d.day, {', '.join(cols)}, {windows}{pre_cols} FROM daily d LEFT JOIN pre USING (member_id)"
-        f"  WINDOW w AS (PARTITION BY member_id ORDER BY day)"
+        f"  WINDOW w AS (PARTITION BY member_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
         f") GROUP BY ALL"
     ).fetchnumpy()
     entry_cols = "".join(f", sum(coalesce(x{i}, 0)) AS \"x:{i}\", sum(coalesce(x{i}, 0) ^ 2) AS \"xx:{i}\"" for i in cuped)
