@@ -40,7 +40,7 @@ def test_aggregated_path_equals_welch_on_transformed_values():
 
 
 def test_variance_reduction_at_correlation_0_7():
-    """2,000 seeded experiments, pre/post correlation 0.7: theory says 1 - 0.7² = 51% less variance."""
+    """2,000 seeded experiments, pre/post correlation 0.7: theory says 0.7² = 49% less variance (51% is left)."""
     rng = np.random.default_rng(42)
     runs, n = 2000, 500
     pre_a, post_a = _correlated(rng, (runs, n), 0.7)
@@ -50,7 +50,7 @@ def test_variance_reduction_at_correlation_0_7():
     plain = post_b.mean(axis=1) - post_a.mean(axis=1)
     measured = 1 - cuped.var() / plain.var()
     assert measured >= 0.45
-    assert np.mean(reported) == pytest.approx(0.51, abs=0.02)
+    assert np.mean(reported) == pytest.approx(0.49, abs=0.01)
     assert cuped.mean() == pytest.approx(0.05, abs=3 * cuped.std() / np.sqrt(runs))  # still unbiased
     # And the adjusted test keeps its size in A/A.
     fpr = np.mean(welch(a, adjust(_arm(pre_a, post_a), _arm(*_correlated(rng, (runs, n), 0.7)))[1]).p_value < 0.05)
