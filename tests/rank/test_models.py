@@ -6,6 +6,7 @@ import pytest
 from marquee.data import Interactions
 from marquee.errors import ConfigError
 from marquee.rank import EASE, ItemKNN, MostPopular, top_k
+from marquee.rank.base import top_k_row
 
 
 def _log(pairs, times=None):
@@ -71,3 +72,15 @@ def test_top_k_matches_full_sort_on_random_scores():
     idx, _ = top_k(scores, 7)
     expected = np.array([np.lexsort((np.arange(30), -row))[:7] for row in scores])
     np.testing.assert_array_equal(idx, expected)
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 29, 30, 40])
+def test_top_k_row_matches_top_k_with_ties_and_exclusions(k):
+    rng = np.random.default_rng(k)
+    scores = rng.integers(0, 4, size=(200, 30)).astype(np.float32)  # ties everywhere
+    scores[rng.random(scores.shape) < 0.3] = -np.inf  # excluded titles
+    idx, vals = top_k(scores, k)
+    for r, row in enumerate(scores):
+        one_idx, one_vals = top_k_row(row, k)
+        np.testing.assert_array_equal(one_idx, idx[r])
+        np.testing.assert_array_equal(one_vals, vals[r])

@@ -48,6 +48,11 @@ def serve(
     from marquee.serve.router import Router
 
     configure_json_logging(log_level)
+    # One BLAS/OpenMP thread: requests are the parallel unit, and a multi-threaded BLAS on a
+    # pinned or shared core spins against the event loop (10x batch latency seen under contention).
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
     ds = load_dataset(dataset, home)
     router = Router(MostPopular().fit(ds.interactions), default_budget_ms=budget_ms)
     service = Service(router, _registry(home), admin_token=os.environ.get("MARQUEE_ADMIN_TOKEN") or None, max_batch=max_batch, max_wait_ms=max_wait_ms)

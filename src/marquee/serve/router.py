@@ -159,9 +159,9 @@ class Router:
         model swapped in after the request arrived)."""
         if tier.batcher is None:
             t0 = time.perf_counter()
-            idx, scores = model.recommend_index(np.array([u]), k)
+            idx, scores = model.recommend_one(u, k)
             tier.latency.observe((time.perf_counter() - t0) * 1000.0)
-            return model, version, idx[0], scores[0]
+            return model, version, idx, scores
         # Leave time for the next lighter tier to answer if this one runs late.
         reserve = sum(self.tiers[n].estimate_ms() for n in lighter[:1]) / 1000.0
         timeout = max(deadline - time.perf_counter() - reserve, 0.0)

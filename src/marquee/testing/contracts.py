@@ -84,6 +84,16 @@ class RecommenderContract:
             assert len(set(recs.title_ids[row].tolist())) == 5
             assert np.all(np.diff(recs.scores[row]) <= 0)
 
+    def test_single_member_path_gives_the_batch_answer(self) -> None:
+        model, data = self.fitted()
+        rows = np.arange(min(data.n_members, 20))
+        for k in (1, 5, data.n_titles + 3):
+            idx, vals = model.recommend_index(rows, k)
+            for r in rows.tolist():
+                one_idx, one_vals = model.recommend_one(r, k)
+                np.testing.assert_array_equal(one_idx, idx[r])
+                np.testing.assert_allclose(one_vals, vals[r], rtol=1e-5, atol=1e-6)  # one row vs a batch product
+
     def test_k_larger_than_catalog_is_clamped(self) -> None:
         model, data = self.fitted()
         recs = model.recommend([1000], k=10_000, exclude_seen=False)

@@ -1,0 +1,399 @@
+"""Load benchmark of the inference service: the real server on 127.0.0.1, driven by wrk.
+
+The server is pinned to CPU 0 and wrk to CPU 1 (``taskset``), so the load generator never competes
+with the server. Models are fitted on the train+validation part of MovieLens-100K's leave-one-out
+split, so every answer can be scored against the member's held-out title: wrk's Lua script reads
+each response and adds its NDCG@10 to the tier that served it (the "served mix" quality).
+
+Runs, each bounded in time (``--seconds``, after a short warm-up):
+  * the light model behind a plain FastAPI handler (bench/plain_fastapi.py) and behind Marquee's
+    router, at 1/4/16/64 connections: the router's overhead as a measured ratio;
+  * heavy-only (micro-batched) and auto (50 ms budget) at 1/4/16/64 connections;
+  * heavy-only with micro-batching off (max batch 1) at 16 connections;
+  * auto at twice the request rate heavy-only sustained (wrk's ``delay`` paces each connection);
+  * promotion and rollback of both tiers through the admin API in the middle of a run.
+Server CPU per request = the server process's CPU time (all threads, /proc) over the requests
+answered in the run: the figure that survives a noisy machine.
+
+Writes bench/results/serving.json and the section between the ``serving`` markers of BENCHMARKS.md.
+Needs wrk (Debian: ``apt-get install wrk``) and taskset (util-linux).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SERVER_CPU, LOAD_CPU = "0", "1"
+TOKEN = "bench-token"
+BUDGET_MS = 50.0
+UNBOUNDED_MS = 60_000.0  # heavy-only runs: a budget that never forces a fallback
+
+LUA = r"""
+local members = {%(members)s}
+local heldout = {%(heldout)s}
+local mode, budget, k, pause = "%(mode)s", %(budget)s, %(k)d, %(delay)s
+local threads = {}
+local i = 0
+
+function setup(thread) table.insert(threads, thread) end
+
+function init(args)
+  i = math.random(#members)
+  served, gain, versions, statuses = {}, {}, {}, {}
+end
+
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+
+function request()
+  i = i %% #members + 1
+  local body = string.format('{"member_id":%%d,"k":%%d,"latency_budget_ms":%%s,"model":"%%s"}', members[i], k, budget, mode)
+  return wrk.format(nil, "/v1/recommendations", nil, body)
+end
+
+if pause > 0 then function delay() return pause end end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  if status ~= 200 then return end
+  local used = body:match('"model_used":"(%%a+)"') or "?"
+  local version = body:match('"model_version":"([^"]*)"') or "-"
+  local target = heldout[tonumber(body:match('"member_id":(%%d+)'))]
+  local g, rank = 0, 0
+  for tid in body:gmatch('"title_id":(%%d+)') do
+    rank = rank + 1
+    if tonumber(tid) == target then g = 1 / (math.log(rank + 1) / math.log(2)) end
+  end
+  served[used] = (served[used] or 0) + 1
+  gain[used] = (gain[used] or 0) + g
+  versions[version] = (versions[version] or 0) + 1
+end
+
+local function encode(t)
+  local parts = {}
+  for key, v in pairs(t) do table.insert(parts, string.format('"%%s":%%s', tostring(key), tostring(v))) end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+local function merge(name)
+  local out = {}
+  for _, thread in ipairs(threads) do
+    for key, v in pairs(thread:get(name) or {}) do out[key] = (out[key] or 0) + v end
+  end
+  return out
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  local lat = {}
+  for _, p in ipairs({50, 90, 99, 99.9}) do lat["p" .. p] = latency:percentile(p) end
+  lat["max"], lat["mean"] = latency.max, latency.mean
+  io.write(string.format(
+    'RESULT {"requests":%%d,"duration_us":%%d,"socket_errors":%%d,"latency_us":%%s,"served":%%s,"gain":%%s,"versions":%%s,"statuses":%%s}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, encode(lat),
+    encode(merge("served")), encode(merge("gain")), encode(merge("versions")), encode(merge("statuses"))))
+end
+"""
+
+
+# ---- setup ------------------------------------------------------------------------------------
+def prepare(home: Path, retrain: bool) -> dict[str, Any]:
+    """Fit (or reuse) SASRec and two distilled students on train+validation; register them."""
+    from marquee.data import Dataset, dataset_dir, leave_one_out
+    from marquee.data.movielens import fetch_movielens_100k
+    from marquee.rank import SASRec
+    from marquee.rank.distill import Distilled
+    from marquee.serve import ModelRegistry
+
+    full = fetch_movielens_100k()  # the shared cache, not the bench home
+    split = leave_one_out(full.interactions)
+    fit, holdout = split.stage("test")
+    ds = Dataset("ml-100k-fit", fit, full.catalog, full.members, info={"source": "movielens-100k train+validation (bench/serving.py)"})
+    ds.save(dataset_dir(ds.name, home))
+    reg = ModelRegistry(home / "registry")
+    fp = fit.fingerprint()
+    have = [mv for mv in reg.versions("sasrec") if mv.data_fingerprint == fp] if not retrain else []
+    if len(have) < 2 or len([mv for mv in reg.versions("sasrec-student") if mv.data_fingerprint == fp]) < 2:
+        shutil.rmtree(home / "registry", ignore_errors=True)
+        reg = ModelRegistry(home / "registry")
+        print("fitting SASRec and two students on train+validation (about two minutes)", flush=True)
+        teacher = SASRec().fit(fit).for_serving()
+        provenance = {"data_fingerprint": fp, "split_fingerprint": split.fingerprint()}
+        # Version 2 of each is what the promotion run swaps in: a retrained student, and the same
+        # SASRec weights registered again (a new version all the same: loaded, verified, swapped).
+        for _ in range(2):
+            reg.register("sasrec", teacher, **provenance)
+        for seed in (0, 1):
+            reg.register("sasrec-student", Distilled(seed=seed).fit(fit, teacher=teacher), parent="sasrec:1", **provenance)
+    for name in ("sasrec", "sasrec-student"):
+        if reg.aliases(name).get("production") != 1:
+            reg.set_alias(name, "production", 1, actor="bench", reason="bench start")
+    members = full.interactions.members.ids[holdout.member_idx]
+    targets = full.interactions.titles.ids[holdout.title_idx[holdout.indptr[:-1]]]
+    return {
+        "members": members.tolist(),
+        "heldout": dict(zip(members.tolist(), targets.tolist(), strict=True)),
+        "student_path": str(reg.get("sasrec-student", 1).path),
+        "split": split.fingerprint(),
+    }
+
+
+# ---- processes ----------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int, logs: Path) -> None:
+        self.name, self.port, self.url = name, port, f"http://127.0.0.1:{port}"
+        self.log = (logs / f"{name}.log").open("w")
+        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU, *argv], env={**os.environ, **env}, cwd=ROOT,
+                                     stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"{name} exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                if httpx.get(f"{self.url}/openapi.json", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise SystemExit(f"{name} did not start in 180 s; see {self.log.name}")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, all threads
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def marquee_server(name: str, home: Path, logs: Path, max_batch: int = 32) -> Server:
+    port = free_port()
+    argv = [str(BIN / "marquee"), "serve", "--heavy", "sasrec@production", "--light", "sasrec-student@production",
+            "--dataset", "ml-100k-fit", "--home", str(home), "--port", str(port), "--max-batch", str(max_batch)]  # fmt: skip
+    return Server(name, argv, {"MARQUEE_ADMIN_TOKEN": TOKEN}, port, logs)
+
+
+def plain_server(student_path: str, logs: Path) -> Server:
+    port = free_port()
+    argv = [str(BIN / "python"), "-m", "uvicorn", "bench.plain_fastapi:app", "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"]  # fmt: skip
+    return Server("plain-fastapi", argv, {"MARQUEE_BENCH_MODEL": student_path}, port, logs)
+
+
+def wrk(server: Server, script: Path, connections: int, seconds: float) -> dict[str, Any]:
+    cmd = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{connections}", f"-d{max(round(seconds), 1)}s", "--timeout", "5s", "-s", str(script), server.url]
+    cpu0 = server.cpu_seconds()
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    cpu1 = server.cpu_seconds()
+    line = next((ln for ln in out.splitlines() if ln.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no result:\n{out}")
+    r = json.loads(line[len("RESULT ") :])
+    n = r["requests"]
+    ok = r["statuses"].get("200", 0)
+    return {
+        "connections": connections,
+        "requests": n,
+        "rps": n / (r["duration_us"] / 1e6),
+        "p50_ms": r["latency_us"]["p50"] / 1000, "p99_ms": r["latency_us"]["p99"] / 1000,
+        "p999_ms": r["latency_us"]["p99.9"] / 1000, "max_ms": r["latency_us"]["max"] / 1000,
+        "non_2xx": n - ok, "socket_errors": r["socket_errors"],
+        "cpu_ms_per_request": 1000 * (cpu1 - cpu0) / max(n, 1),
+        "served": r["served"], "ndcg_by_tier": {t: r["gain"][t] / c for t, c in r["served"].items() if c},
+        "ndcg": sum(r["gain"].values()) / max(ok, 1), "versions": r["versions"],
+    }  # fmt: skip
+
+
+class Load:
+    def __init__(self, data: dict[str, Any], tmp: Path) -> None:
+        self.data, self.tmp = data, tmp
+
+    def script(self, mode: str, budget: float, delay_ms: float = 0.0, k: int = 10) -> Path:
+        path = self.tmp / f"{mode}-{budget}-{delay_ms}.lua"
+        path.write_text(LUA % {
+            "members": ",".join(map(str, self.data["members"])),
+            "heldout": ",".join(f"[{m}]={t}" for m, t in self.data["heldout"].items()),
+            "mode": mode, "budget": budget, "k": k, "delay": round(delay_ms, 3),
+        })  # fmt: skip
+        return path
+
+    def measure(self, server: Server, mode: str, budget: float, connections: int, seconds: float, delay_ms: float = 0.0) -> dict[str, Any]:
+        script = self.script(mode, budget, delay_ms)
+        wrk(server, script, connections, 1.0)  # warm-up: connections, caches, latency estimates
+        r = wrk(server, script, connections, seconds)
+        r.update(server=server.name, mode=mode, budget_ms=budget, delay_ms=delay_ms)
+        print(
+            f"{server.name:>15} {mode:>5} c={connections:<3} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f}  p99 {r['p99_ms']:6.2f}  "
+            f"p99.9 {r['p999_ms']:6.2f} ms  cpu {r['cpu_ms_per_request']:.3f} ms/req  non-2xx {r['non_2xx']}  served {r['served']}",
+            flush=True,
+        )
+        return r
+
+
+def admin(server: Server, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    resp = httpx.post(f"{server.url}{path}", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def promotion_under_load(load: Load, server: Server, seconds: float) -> dict[str, Any]:
+    """Promote version 2 of both tiers a third of the way in, roll both back at two thirds."""
+    script = load.script("auto", BUDGET_MS)
+    cmd = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", "-c16", f"-d{max(round(seconds), 1)}s", "--timeout", "5s", "-s", str(script), server.url]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    time.sleep(seconds / 3)
+    moves = [admin(server, "/admin/models/promote", {"name": n, "version": 2, "reason": "bench"}) for n in ("sasrec-student", "sasrec")]
+    time.sleep(seconds / 3)
+    moves += [admin(server, "/admin/models/rollback", {"name": n, "reason": "bench"}) for n in ("sasrec-student", "sasrec")]
+    out, _ = proc.communicate(timeout=seconds + 60)
+    r = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[len("RESULT ") :])
+    n = r["requests"]
+    result = {"requests": n, "failed": n - r["statuses"].get("200", 0) + r["socket_errors"], "versions": r["versions"], "moves": moves}
+    print(f"promotion under load: {n} requests, {result['failed']} failed, versions served {r['versions']}", flush=True)
+    return result
+
+
+# ---- report -----------------------------------------------------------------------------------
+def report(results: dict[str, Any]) -> str:
+    runs = results["runs"]
+
+    def find(server: str, mode: str, c: int) -> dict[str, Any]:
+        return next(r for r in runs if r["server"] == server and r["mode"] == mode and r["connections"] == c and not r["delay_ms"])
+
+    lines = [
+        f"{results['machine']}; server pinned to CPU {SERVER_CPU}, wrk (1 thread) to CPU {LOAD_CPU}; {results['seconds']:.0f} s per run "
+        f"after a 1 s warm-up; k = 10; members of the leave-one-out test split (`{results['split']}`), models fitted on train+validation.",
+        "",
+        "| server | mode | connections | req/s | p50 ms | p99 ms | p99.9 ms | server CPU ms/request | non-2xx | served (NDCG@10) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        mix = ", ".join(f"{t} {n} ({r['ndcg_by_tier'].get(t, 0):.3f})" for t, n in sorted(r["served"].items()))
+        label = r["mode"] + (f" (budget {r['budget_ms']:.0f} ms)" if r["mode"] == "auto" else "")
+        label += f", paced {r['delay_ms']:.1f} ms" if r["delay_ms"] else ""
+        lines.append(
+            f"| {r['server']} | {label} | {r['connections']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['p999_ms']:.2f} "
+            f"| {r['cpu_ms_per_request']:.3f} | {r['non_2xx'] + r['socket_errors']} | {mix} |"
+        )
+    light, plain = find("marquee", "light", 16), find("plain-fastapi", "light", 16)
+    heavy, unbatched = find("marquee", "heavy", 16), find("marquee-unbatched", "heavy", 16)
+    over = results["overload"]
+    heavy_ndcg = heavy["ndcg"]
+    p = results["promotion"]
+    lines += [
+        "",
+        f"- **Light path** (16 connections): {light['cpu_ms_per_request']:.3f} ms of server CPU per request vs "
+        f"{plain['cpu_ms_per_request']:.3f} ms for the plain FastAPI handler ({plain['cpu_ms_per_request'] / light['cpu_ms_per_request']:.1f}x less); "
+        f"throughput {light['rps']:,.0f} vs {plain['rps']:,.0f} req/s (**{light['rps'] / plain['rps']:.2f}x**); p99 {light['p99_ms']:.2f} ms.",
+        f"- **Heavy path** (16 connections): micro-batched {heavy['rps']:,.0f} req/s vs {unbatched['rps']:,.0f} unbatched "
+        f"(**{heavy['rps'] / unbatched['rps']:.2f}x**); server CPU {heavy['cpu_ms_per_request']:.3f} vs {unbatched['cpu_ms_per_request']:.3f} ms/request.",
+        f"- **Auto at {over['rps'] / results['heavy_capacity_rps']:.1f}x the heavy tier's capacity** ({over['rps']:,.0f} req/s offered and answered; "
+        f"heavy-only peaked at {results['heavy_capacity_rps']:,.0f}): p99 {over['p99_ms']:.2f} ms (budget {BUDGET_MS:.0f} ms), "
+        f"p99.9 {over['p999_ms']:.2f} ms, {over['non_2xx'] + over['socket_errors']} non-2xx; served mix NDCG@10 {over['ndcg']:.4f} = "
+        f"**{over['ndcg'] / heavy_ndcg:.1%}** of heavy-only ({heavy_ndcg:.4f}); mix {over['served']}.",
+        f"- **Promotion and rollback under load** (both tiers to version 2 and back, 16 connections): {p['requests']:,} requests, "
+        f"**{p['failed']} failed**; versions that answered: {p['versions']}.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured run")
+    parser.add_argument("--home", type=Path, default=Path.home() / ".cache" / "marquee" / "bench-serving", help="registry and data of the bench")
+    parser.add_argument("--retrain", action="store_true", help="refit the models even if the bench registry has them")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md and bench/results alone")
+    args = parser.parse_args()
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is not installed (Debian: apt-get install {'wrk' if tool == 'wrk' else 'util-linux'})")
+    if (os.cpu_count() or 1) < 2:
+        raise SystemExit("this benchmark pins the server and wrk to separate CPUs and needs two")
+
+    import onnxruntime
+    import torch
+
+    data = prepare(args.home, args.retrain)
+    tmp = Path(tempfile.mkdtemp(prefix="marquee-bench-"))
+    load = Load(data, tmp)
+    conns = (1, 4, 16, 64)
+    runs: list[dict[str, Any]] = []
+    results: dict[str, Any] = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+                   f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}",
+        "seconds": args.seconds, "split": data["split"], "runs": runs,
+    }  # fmt: skip
+    server = plain_server(data["student_path"], tmp)
+    try:
+        runs += [load.measure(server, "light", BUDGET_MS, c, args.seconds) for c in conns]
+    finally:
+        server.stop()
+    server = marquee_server("marquee", args.home, tmp)
+    try:
+        runs += [load.measure(server, "light", BUDGET_MS, c, args.seconds) for c in conns]
+        runs += [load.measure(server, "heavy", UNBOUNDED_MS, c, args.seconds) for c in conns]
+        runs += [load.measure(server, "auto", BUDGET_MS, c, args.seconds) for c in conns]
+        capacity = max(r["rps"] for r in runs if r["server"] == "marquee" and r["mode"] == "heavy")
+        results["heavy_capacity_rps"] = capacity
+        # Twice heavy's capacity, open-loop-like: 64 connections, each pausing so that together they
+        # offer 2x; one calibration run corrects the pause for the time requests spend in flight.
+        target, c = 2 * capacity, 64
+        pause = 1000 * c / target
+        trial = load.measure(server, "auto", BUDGET_MS, c, args.seconds, delay_ms=pause)
+        in_flight_ms = max(1000 * c / trial["rps"] - pause, 0.0)
+        over = load.measure(server, "auto", BUDGET_MS, c, args.seconds, delay_ms=max(pause - in_flight_ms, 0.1))
+        runs.append(over)
+        results["overload"] = over
+        results["promotion"] = promotion_under_load(load, server, max(args.seconds * 2, 9.0))
+    finally:
+        server.stop()
+    server = marquee_server("marquee-unbatched", args.home, tmp, max_batch=1)
+    try:
+        runs.append(load.measure(server, "heavy", UNBOUNDED_MS, 16, args.seconds))
+    finally:
+        server.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+    table = report(results)
+    print(table)
+    if args.no_write:
+        return
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / "serving.json").write_text(json.dumps(results, indent=2) + "\n")
+    bench_md = ROOT / "BENCHMARKS.md"
+    text = bench_md.read_text()
+    start, end = "<!-- serving:start -->", "<!-- serving:end -->"
+    if start not in text:
+        text += f"\n## Serving under load (bench/serving.py)\n\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    bench_md.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+
+
+if __name__ == "__main__":
+    main()
