@@ -3,9 +3,11 @@
 import subprocess
 import sys
 
+import marquee.bandit
 import marquee.data
 import marquee.evaluate
 import marquee.metrics
+import marquee.ope
 import marquee.rank
 
 
@@ -17,7 +19,9 @@ def test_exported_names():
     assert {"EASE", "ItemKNN", "MostPopular", "ALS", "BPR", "SASRec", "Recommender", "Recommendations", "RANKERS"} <= set(marquee.rank.__all__)
     assert {"evaluate", "run_protocol", "tune", "Leaderboard", "write_html_report"} <= set(marquee.evaluate.__all__)
     assert {"ndcg", "hit_rate", "mrr", "coverage", "bootstrap_mean", "paired_comparison"} <= set(marquee.metrics.__all__)
-    for module in (marquee.data, marquee.rank, marquee.evaluate, marquee.metrics):
+    assert {"IPS", "SNIPS", "DirectMethod", "DoublyRobust", "SelfNormalizedDR", "SwitchDR", "DRShrinkage", "RewardModel", "Estimate", "evaluate"} <= set(marquee.ope.__all__)
+    assert {"EpsilonGreedy", "LinUCB", "LinearTS", "BernoulliTS", "OffPolicyLearner", "Policy", "Decider", "DecisionSink", "InMemoryDecisionLog"} <= set(marquee.bandit.__all__)
+    for module in (marquee.data, marquee.rank, marquee.evaluate, marquee.metrics, marquee.ope, marquee.bandit):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 
