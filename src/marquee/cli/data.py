@@ -12,7 +12,7 @@ from marquee.errors import ConfigError
 
 app = typer.Typer(help="Fetch, import and inspect datasets.", no_args_is_help=True)
 
-FETCHABLE = ("movielens-100k",)
+FETCHABLE = ("movielens-100k", "open-bandit")
 
 
 @app.command("fetch")
@@ -22,9 +22,15 @@ def fetch(
     force: bool = typer.Option(False, "--force", help="Fetch again even if cached."),
     home: Path = HOME_OPTION,
 ) -> None:
-    """Fetch a public dataset, verify its checksum and cache it as Parquet (later calls are offline)."""
+    """Fetch a public dataset, verify its checksum and cache it (later calls are offline)."""
     from marquee.data.movielens import NAME, fetch_movielens_100k
 
+    if name == "open-bandit":
+        from marquee.data.open_bandit import summary_lines
+
+        for line in summary_lines(home, force=force, log=lambda m: err_console.print(m, highlight=False)):
+            console.print(line, highlight=False)
+        return
     if name != NAME:
         raise ConfigError(f"unknown dataset {name!r}; fetchable: {', '.join(FETCHABLE)}")
     ds = fetch_movielens_100k(home, force=force, log=lambda m: err_console.print(m, highlight=False))

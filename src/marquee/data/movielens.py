@@ -12,16 +12,13 @@ import hashlib
 import io
 import os
 import re
-import subprocess
-import sys
-import tempfile
 import zipfile
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from marquee.data._wheel import files_from_wheel
 from marquee.data.catalog import Catalog, Members
 from marquee.data.dataset import Dataset, dataset_dir
 from marquee.data.interactions import Interactions
@@ -113,22 +110,9 @@ def _download_grouplens(connect_timeout: float) -> bytes:
 
 
 def _files_from_recbole_wheel() -> dict[str, bytes]:
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", tmp, RECBOLE_REQUIREMENT]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        wheel = Path(tmp) / RECBOLE_WHEEL
-        if proc.returncode != 0 or not wheel.is_file():
-            raise FetchError(f"pip download failed: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}")
-        content = wheel.read_bytes()
-    digest = hashlib.sha256(content).hexdigest()
-    if digest != RECBOLE_WHEEL_SHA256:
-        raise FetchError(f"checksum mismatch: SHA-256 {digest}, expected {RECBOLE_WHEEL_SHA256}")
-    with zipfile.ZipFile(io.BytesIO(content)) as zf:
-        return {
-            name.removeprefix(RECBOLE_PREFIX): zf.read(name)
-            for name in zf.namelist()
-            if name.startswith(RECBOLE_PREFIX) and name.rsplit(".", 1)[-1] in ("inter", "item", "user")
-        }
+    keep = lambda name: name.startswith(RECBOLE_PREFIX) and name.rsplit(".", 1)[-1] in ("inter", "item", "user")  # noqa: E731
+    files = files_from_wheel(RECBOLE_REQUIREMENT, RECBOLE_WHEEL, RECBOLE_WHEEL_SHA256, keep)
+    return {name.removeprefix(RECBOLE_PREFIX): content for name, content in files.items()}
 
 
 def _column(rows: list[list[str]], j: int) -> list[str]:
