@@ -89,7 +89,7 @@ def simulate(
     n_post = rng.poisson(sessions_per_day * engagement * lift_a * post_days)
     who = np.concatenate([np.repeat(np.arange(n_members), n_pre), np.repeat(np.arange(n_members), n_post)])
     lo = np.concatenate([np.repeat(t0 - pre_days * DAY, n_pre), np.repeat(t0, n_post)])
-    hi = np.concatenate([np.repeat(t0, n_pre), np.repeat(np.full(n_members, end), n_post)])
+    hi = np.concatenate([np.repeat(t0, n_pre), np.repeat(np.maximum(t0, end - 1), n_post)])  # everything inside [start, end)
     session_t = lo + rng.uniform(0, 1, who.size) * (hi - lo)
     post = np.concatenate([np.zeros(n_pre.sum(), bool), np.ones(n_post.sum(), bool)])
 
