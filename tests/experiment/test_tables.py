@@ -150,6 +150,12 @@ def test_bad_exposures_name_file_row_column(tmp_path, small_config, exposures, m
          r"events\.parquet, row 3, column 'timestamp': timestamp is missing"),
         ({"member_id": [1], "kind": ["play"], "value": [1.0], "timestamp": [5.0]},
          r"events\.parquet, column 'event': missing event column"),
+        ({"member_id": [1, None], "event": ["play", "play"], "value": [1.0, 1.0], "timestamp": [5.0, 6.0]},
+         r"events\.parquet, row 2, column 'member_id': member id is missing"),
+        ({"member_id": [1, 2, 3], "event": ["play", "session", "play"], "value": [1.0, float("nan"), float("inf")], "timestamp": [5.0, 6.0, 7.0]},
+         r"events\.parquet, row 3, column 'value': value is not finite, got inf"),  # the session's NaN is not summed: no error
+        ({"member_id": [1, 2], "event": ["play", "play"], "value": [1.0, 2.0], "timestamp": [5.0, float("-inf")]},
+         r"events\.parquet, row 2, column 'timestamp': timestamp is not finite, got -inf"),
     ],
 )
 def test_bad_events_name_file_row_column(tmp_path, small_config, events, match):

@@ -17,6 +17,7 @@ variant and day:
 
 from __future__ import annotations
 
+import glob
 import math
 import os
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from marquee.errors import DataError
 from marquee.experiment.analysis import MeanStats, RatioStats, Statistic
@@ -63,6 +65,24 @@ class _Source:
     file_expr: str
     row_expr: str
     types: dict[str, str]
+    table: pa.Table | None = None
+    files: tuple[str, ...] = ()
+
+    def null_free(self, column: str) -> bool:
+        """True when metadata proves ``column`` has no nulls (Arrow null counts, Parquet row-group statistics)."""
+        if self.table is not None:
+            return self.table.column(column).null_count == 0
+        if not self.files:
+            return False
+        for f in self.files:
+            meta = pq.read_metadata(f)
+            for g in range(meta.num_row_groups):
+                group = meta.row_group(g)
+                chunk = next((group.column(i) for i in range(group.num_columns) if group.column(i).path_in_schema == column), None)
+                stats = chunk.statistics if chunk is not None else None
+                if stats is None or not stats.has_null_count or stats.null_count > 0:
+                    return False
+        return True
 
 
 def _open(con: duckdb.DuckDBPyConnection, view: str, path: str | None, table: pa.Table | None, what: str) -> _Source:
@@ -72,6 +92,7 @@ def _open(con: duckdb.DuckDBPyConnection, view: str, path: str | None, table: pa
         con.register(f"{view}_arrow", table.append_column("__marquee_row", pa.array(np.arange(1, table.num_rows + 1))))
         con.execute(f"CREATE TEMP VIEW {view} AS SELECT * FROM {view}_arrow")
         label, file_expr, row_expr = f"<{what} table>", _lit(f"<{what} table>"), "__marquee_row"
+        files = ()
     else:
         if path is None:
             raise DataError(f"no {what} table: set [{what}].path in the config or pass the table", source="config")
@@ -99,12 +120,17 @@ def _open(con: duckdb.DuckDBPyConnection, view: str, path: str | None, table: pa
         except Exception as exc:  # duckdb raises its own hierarchy; the file is what matters
             raise DataError(f"cannot be read as Parquet: {exc}", source=path) from None
         label, file_expr, row_expr = path, "__marquee_file", "file_row_number + 1"
+        files = tuple(sorted(glob.glob(pattern, recursive=True)))
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
     except Exception as exc:
         raise DataError(f"cannot be read as Parquet: {exc}", source=label) from None
     types = {row[0]: str(row[1]) for row in described if row[0] not in ("__marquee_row", "__marquee_file", "file_row_number")}
-    return _Source(view, label, file_expr, row_expr, types)
+    return _Source(view, label, file_expr, row_expr, types, table, files)
+
+
+def _floating(kind: str) -> bool:
+    return kind.startswith(("FLOAT", "DOUBLE"))
 
 
 def _column(src: _Source, column: str, role: str) -> str:
@@ -266,27 +292,34 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: ExperimentConfig, exposur
     ], exp_filter)  # fmt: skip
     used = sorted({e for p in plain for e in p.events})
     em, ee, ets = _ident(et.member_id), _ident(et.event), _ident(et.timestamp)
+    ev_text = ee if es.types[et.event] == "VARCHAR" else f"CAST({ee} AS VARCHAR)"  # a bare column lets DuckDB push the filter into the scan
     used_sql = ", ".join(_lit(e) for e in used)
-    ev_checks = [
-        (f"{em} IS NULL", et.member_id, "member id is missing", "NULL"),
-        (f"{ets} IS NULL", et.timestamp, "timestamp is missing", "NULL"),
-        (f"NOT isfinite({e_ts})", et.timestamp, "timestamp is not finite, got {value}", ets),
-    ]
+    # The events table is the big one: checks that metadata (null counts) or types rule out are skipped.
+    ev_checks = []
+    if not es.null_free(et.member_id):
+        ev_checks.append((f"{em} IS NULL", et.member_id, "member id is missing", "NULL"))
+    if not es.null_free(et.timestamp):
+        ev_checks.append((f"{ets} IS NULL", et.timestamp, "timestamp is missing", "NULL"))
+    if _floating(es.types[et.timestamp]):
+        ev_checks.append((f"NOT isfinite({e_ts})", et.timestamp, "timestamp is not finite, got {value}", ets))
     value_sql = "1.0"
+    summed_events = sorted({e for p in plain if p.aggregate == "sum" for e in p.events})
+    value_checks = []
     if needs_value:
         ev_ = _ident(et.value)  # type: ignore[arg-type]
-        summed = ", ".join(_lit(e) for e in sorted({e for p in plain if p.aggregate == "sum" for e in p.events}))
-        ev_checks += [
-            (f"CAST({ee} AS VARCHAR) IN ({summed}) AND {ev_} IS NULL", et.value, "value is missing", "NULL"),
-            (f"CAST({ee} AS VARCHAR) IN ({summed}) AND NOT isfinite(CAST({ev_} AS DOUBLE))", et.value, "value is not finite, got {value}", ev_),
-        ]
+        summed = ", ".join(_lit(e) for e in summed_events)
+        if not es.null_free(et.value):  # type: ignore[arg-type]
+            ev_checks.append((f"{ev_text} IN ({summed}) AND {ev_} IS NULL", et.value, "value is missing", "NULL"))
+        if _floating(es.types[et.value]):  # type: ignore[index]
+            # Found cheaply after aggregation (a non-finite value makes its sum non-finite), located only then.
+            value_checks.append((f"{ev_text} IN ({summed}) AND NOT isfinite(CAST({ev_} AS DOUBLE))", et.value, "value is not finite, got {value}", ev_))
         value_sql = f"CAST({ev_} AS DOUBLE)"
-    _first_bad(con, es, ev_checks, f"CAST({ee} AS VARCHAR) IN ({used_sql})")
+    _first_bad(con, es, ev_checks, f"{ev_text} IN ({used_sql})")
 
     con.execute(f"CREATE TEMP VIEW x AS SELECT {m} AS member_id, CAST({v} AS VARCHAR) AS variant, {x_ts} AS ts FROM exposures_raw WHERE {exp_filter}")
     con.execute(
-        f"CREATE TEMP VIEW e AS SELECT {em} AS member_id, CAST({ee} AS VARCHAR) AS event, {e_ts} AS ts, {value_sql} AS value "
-        f"FROM events_raw WHERE CAST({ee} AS VARCHAR) IN ({used_sql})"
+        f"CREATE TEMP VIEW e AS SELECT {em} AS member_id, {ev_text} AS event, {e_ts} AS ts, {value_sql} AS value "
+        f"FROM events_raw WHERE {ev_text} IN ({used_sql})"
     )
     con.execute("CREATE TEMP TABLE units AS SELECT member_id, min(variant) AS variant, min(ts) AS t0, count(DISTINCT variant) AS k FROM x GROUP BY member_id")
     first, n_units = con.execute("SELECT min(t0), count(*) FROM units").fetchone()  # type: ignore[misc]
@@ -306,10 +339,13 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: ExperimentConfig, exposur
     lookback = config.pre_period_days * DAY if cuped else 0.0
     until = f" AND e.ts < {_num(config.end)}" if config.end is not None else ""
     con.execute(
-        f"CREATE TEMP TABLE member_days AS SELECT e.member_id, u.variant, "
+        f"CREATE TEMP TABLE member_days AS SELECT e.member_id, any_value(u.variant) AS variant, "
         f"CASE WHEN e.ts >= u.t0 THEN CAST(floor((e.ts - {_num(start)}) / {DAY}) AS INTEGER) ELSE -1 END AS day, {aggs}, max(e.ts) AS last_ts "
-        f"FROM e JOIN valid u ON e.member_id = u.member_id WHERE e.ts >= u.t0 - {_num(lookback)}{until} GROUP BY ALL"
+        f"FROM e JOIN valid u ON e.member_id = u.member_id WHERE e.ts >= u.t0 - {_num(lookback)}{until} GROUP BY e.member_id, day"
     )
+    summed_cols = [c for p, c in zip(plain, cols, strict=True) if p.aggregate == "sum"]
+    if value_checks and con.execute(f"SELECT count(*) FROM member_days WHERE NOT ({' AND '.join(f'isfinite({c})' for c in summed_cols)})").fetchone()[0]:  # type: ignore[index]
+        _first_bad(con, es, value_checks, f"{ev_text} IN ({used_sql})")
     if config.end is not None:
         end = config.end
     else:
