@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
@@ -39,7 +38,8 @@ class Response(BaseModel):
 
 @app.post("/v1/recommendations", response_model=Response)
 async def recommend(req: Request) -> Response:
-    idx, scores = model.recommend_index(np.array([model.members_.position(req.member_id)]), req.k)
-    titles = model.titles_.ids[idx[0]]
-    items = [Item(title_id=t, score=s) for t, s in zip(titles.tolist(), scores[0].tolist(), strict=True)]
+    # The same single-member model call as Marquee's router makes, so the ratio measures the serving stack.
+    idx, scores = model.recommend_one(model.members_.position(req.member_id), req.k)
+    titles = model.titles_.ids[idx]
+    items = [Item(title_id=t, score=s) for t, s in zip(titles.tolist(), scores.tolist(), strict=True)]
     return Response(member_id=req.member_id, items=items, model_used="light")

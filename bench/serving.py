@@ -10,7 +10,8 @@ Runs, each bounded in time (``--seconds``, after a short warm-up):
     router, at 1/4/16/64 connections: the router's overhead as a measured ratio;
   * heavy-only (micro-batched) and auto (50 ms budget) at 1/4/16/64 connections;
   * heavy-only with micro-batching off (max batch 1) at 16 connections;
-  * auto at twice the request rate heavy-only sustained (wrk's ``delay`` paces each connection);
+  * auto at twice the request rate heavy-only sustains with p99 within the budget (512 connections
+    paced by wrk's ``delay``, recalibrated until the achieved rate is within 5% of the target);
   * promotion and rollback of both tiers through the admin API in the middle of a run.
 Server CPU per request = the server process's CPU time (all threads, /proc) over the requests
 answered in the run: the figure that survives a noisy machine.
@@ -202,7 +203,7 @@ def marquee_server(name: str, home: Path, logs: Path, max_batch: int = 32) -> Se
 def plain_server(student_path: str, logs: Path) -> Server:
     port = free_port()
     argv = [str(BIN / "python"), "-m", "uvicorn", "bench.plain_fastapi:app", "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"]  # fmt: skip
+            "--log-level", "warning", "--no-access-log", "--no-proxy-headers", "--no-server-header", "--loop", "uvloop", "--http", "httptools"]  # fmt: skip
     return Server("plain-fastapi", argv, {"MARQUEE_BENCH_MODEL": student_path}, port, logs)
 
 
@@ -313,8 +314,9 @@ def report(results: dict[str, Any]) -> str:
         f"throughput {light['rps']:,.0f} vs {plain['rps']:,.0f} req/s (**{light['rps'] / plain['rps']:.2f}x**); p99 {light['p99_ms']:.2f} ms.",
         f"- **Heavy path** (16 connections): micro-batched {heavy['rps']:,.0f} req/s vs {unbatched['rps']:,.0f} unbatched "
         f"(**{heavy['rps'] / unbatched['rps']:.2f}x**); server CPU {heavy['cpu_ms_per_request']:.3f} vs {unbatched['cpu_ms_per_request']:.3f} ms/request.",
-        f"- **Auto at {over['rps'] / results['heavy_capacity_rps']:.1f}x the heavy tier's capacity** ({over['rps']:,.0f} req/s offered and answered; "
-        f"heavy-only peaked at {results['heavy_capacity_rps']:,.0f}): p99 {over['p99_ms']:.2f} ms (budget {BUDGET_MS:.0f} ms), "
+        f"- **Auto at {over['rps'] / results['heavy_capacity_rps']:.2f}x the heavy tier's capacity** ({over['rps']:,.0f} req/s answered, "
+        f"{over['target_rps']:,.0f} targeted by {over['connections']} paced connections; "
+        f"heavy-only sustains {results['heavy_capacity_rps']:,.0f} with p99 within the budget): p99 {over['p99_ms']:.2f} ms (budget {BUDGET_MS:.0f} ms), "
         f"p99.9 {over['p999_ms']:.2f} ms, {over['non_2xx'] + over['socket_errors']} non-2xx; served mix NDCG@10 {over['ndcg']:.4f} = "
         f"**{over['ndcg'] / heavy_ndcg:.1%}** of heavy-only ({heavy_ndcg:.4f}); mix {over['served']}.",
         f"- **Promotion and rollback under load** (both tiers to version 2 and back, 16 connections): {p['requests']:,} requests, "
@@ -359,15 +361,23 @@ def main() -> None:
         runs += [load.measure(server, "light", BUDGET_MS, c, args.seconds) for c in conns]
         runs += [load.measure(server, "heavy", UNBOUNDED_MS, c, args.seconds) for c in conns]
         runs += [load.measure(server, "auto", BUDGET_MS, c, args.seconds) for c in conns]
-        capacity = max(r["rps"] for r in runs if r["server"] == "marquee" and r["mode"] == "heavy")
+        # What heavy-only sustains: its best throughput with p99 still within the budget.
+        heavy_runs = [r for r in runs if r["server"] == "marquee" and r["mode"] == "heavy"]
+        within = [r["rps"] for r in heavy_runs if r["p99_ms"] <= BUDGET_MS] or [heavy_runs[0]["rps"]]
+        capacity = max(within)
         results["heavy_capacity_rps"] = capacity
-        # Twice heavy's capacity, open-loop-like: 64 connections, each pausing so that together they
-        # offer 2x; one calibration run corrects the pause for the time requests spend in flight.
-        target, c = 2 * capacity, 64
+        # Twice heavy's capacity, close to open loop: 512 connections, each pausing between its
+        # requests so that together they offer 2x; as responses slow down a closed loop would offer
+        # less, so the pause is recalibrated from the achieved rate until it is within 5% of target.
+        target, c = 2 * capacity, 512
         pause = 1000 * c / target
-        trial = load.measure(server, "auto", BUDGET_MS, c, args.seconds, delay_ms=pause)
-        in_flight_ms = max(1000 * c / trial["rps"] - pause, 0.0)
-        over = load.measure(server, "auto", BUDGET_MS, c, args.seconds, delay_ms=max(pause - in_flight_ms, 0.1))
+        for _ in range(4):
+            over = load.measure(server, "auto", BUDGET_MS, c, args.seconds, delay_ms=pause)
+            if abs(over["rps"] / target - 1) <= 0.05:
+                break
+            in_flight_ms = 1000 * c / over["rps"] - pause
+            pause = max(1000 * c / target - in_flight_ms, 0.1)
+        over["target_rps"] = target
         runs.append(over)
         results["overload"] = over
         results["promotion"] = promotion_under_load(load, server, max(args.seconds * 2, 9.0))

@@ -77,3 +77,11 @@ def test_id_index_positions_and_unknown():
     assert 10 in index and 11 not in index
     with pytest.raises(UnknownIdError, match="unknown member id 11"):
         index.positions([10, 11])
+
+
+@pytest.mark.parametrize("ids", [[5, 6, 7, 8], [5, 7, 8, 20], [0], [3, 4]])
+def test_id_index_single_lookup_agrees_with_batch_lookup(ids):
+    index = IdIndex(np.array(ids), "member")
+    for value in range(-2, 25):
+        expected = int(index.positions([value])[0]) if value in ids else None
+        assert index.position(value) == expected

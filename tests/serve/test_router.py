@@ -114,3 +114,50 @@ def test_hot_swap_under_load_fails_no_request():
     assert all(a.model_used == "heavy" and a.fallback_reason is None for a in answers)
     assert {a.model_version for a in answers} <= {"ease:1", "ease:2"}
     assert answers[-1].model_version == "ease:2"
+
+
+def test_a_tier_judged_too_slow_is_probed_again_once_its_estimate_is_stale():
+    router = _router()
+    heavy = router.tiers["heavy"]
+    heavy.latency.stale_after_s = 0.05
+    heavy.latency.observe(500.0)  # a past overload
+    router.tiers["light"].latency.value = 0.1
+    assert asyncio.run(router.recommend(1000, 5, budget_ms=100)).model_used == "light"
+    time.sleep(0.1)
+    probe = asyncio.run(router.recommend(1000, 5, budget_ms=100))
+    assert (probe.model_used, probe.fallback_reason) == ("heavy", None)
+    assert heavy.latency.value < 100  # the fresh measurement replaced the stale one
+    assert asyncio.run(router.recommend(1000, 5, budget_ms=100)).model_used == "heavy"
+
+
+def test_only_one_probe_per_staleness_period():
+    router = _router()
+    heavy = router.tiers["heavy"]
+    heavy.latency.stale_after_s = 0.05
+    heavy.latency.observe(500.0)
+    time.sleep(0.1)
+    now = time.monotonic()
+    assert heavy.wants_probe(now) and not heavy.wants_probe(now + 0.01)
+
+
+def test_a_lagging_event_loop_sends_auto_requests_to_the_lighter_tier():
+    router = _router()
+    router.tiers["heavy"].latency.observe(5.0)
+    router.tiers["light"].latency.value = 0.1
+    assert router.plan("auto", 50.0) == (["heavy", "light"], False)
+    router.loop_lag.value = 38.0  # the loop runs timers 38 ms late: heavy's 5 ms + wait no longer fit
+    assert router.plan("auto", 50.0) == (["light"], True)
+
+
+def test_loop_watch_measures_lag():
+    router = _router()
+
+    async def main():
+        task = asyncio.create_task(router.watch_loop(interval_s=0.002))
+        await asyncio.sleep(0.02)
+        time.sleep(0.05)  # block the loop: the next timer fires ~50 ms late
+        await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(main())
+    assert router.loop_lag.value > 5.0

@@ -34,6 +34,10 @@ class IdIndex:
             raise DataError(f"{self.kind} ids must be strictly increasing; build with IdIndex.from_values")
         ids.setflags(write=False)
         object.__setattr__(self, "ids", ids)
+        # Ids that run without gaps (1..n, as most catalogs number them) map to positions by one
+        # subtraction: the serving path looks up a member per request.
+        contiguous = ids.size > 0 and int(ids[-1]) - int(ids[0]) + 1 == ids.size
+        object.__setattr__(self, "_first", int(ids[0]) if contiguous else None)
 
     @classmethod
     def from_values(cls, values: np.ndarray, kind: str = "id") -> IdIndex:
@@ -53,7 +57,10 @@ class IdIndex:
 
     def position(self, value: int) -> int | None:
         """Dense position of one external id, or ``None`` if unknown (one lookup, for hot paths)."""
-        i = int(np.searchsorted(self.ids, value))
+        if self._first is not None:
+            i = value - self._first
+            return i if 0 <= i < self.ids.size else None
+        i = int(self.ids.searchsorted(value))
         return i if i < self.ids.size and self.ids[i] == value else None
 
     def contains(self, values: np.ndarray) -> np.ndarray:

@@ -57,7 +57,7 @@ def top_k_row(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     vectorised calls: the single-request serving path, where each numpy call's fixed cost counts."""
     m = scores.size
     k = min(k, m)
-    part = np.argpartition(scores, m - k)[m - k :] if k < m else np.arange(m)
+    part = scores.argpartition(m - k)[m - k :] if k < m else np.arange(m)
     vals = scores[part]
     idx = part[np.lexsort((part, -vals))]
     if k < m:
@@ -188,10 +188,15 @@ class Recommender(ABC):
             idx_out[start : start + rows.size], val_out[start : start + rows.size] = top_k(scores, k)
         return idx_out, val_out
 
+    def score_one(self, member_idx: int) -> np.ndarray:
+        """(n_titles,) float32 scores of one member position, in a new array the caller may change.
+        Override where one row is much cheaper than a batch (e.g. a matrix-vector product)."""
+        return np.array(self.score_index(np.array([member_idx]))[0], dtype=np.float32, copy=True)
+
     def recommend_one(self, member_idx: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (title positions, scores) of one member position, seen titles excluded: the
         same answer as ``recommend_index([member_idx], k)`` row 0, with less per-call overhead."""
-        scores = np.array(self.score_index(np.array([member_idx]))[0], dtype=np.float32, copy=True)
+        scores = self.score_one(member_idx)
         indptr = self.seen_.indptr
         scores[self.seen_.indices[indptr[member_idx] : indptr[member_idx + 1]]] = -np.inf
         return top_k_row(scores, k)

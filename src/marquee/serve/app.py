@@ -9,6 +9,8 @@ OpenAPI docs. Health, readiness, metrics and the token-protected admin API are p
 
 from __future__ import annotations
 
+import asyncio
+
 import hmac
 import logging
 import time
@@ -68,6 +70,7 @@ class Service:
         self.max_batch = max_batch
         self.max_wait_ms = max_wait_ms
         self.metrics = ServiceMetrics()
+        self.metrics.loop_lag.set_function(lambda: (router.loop_lag.value or 0.0) / 1000.0)
         self.served: dict[str, _Served] = {}
         self.started = time.time()
 
@@ -141,13 +144,18 @@ class _HotPath:
     def __init__(self, service: Service, app: FastAPI) -> None:
         self.service = service
         self.app = app
+        self._watch: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        if self._watch is None or self._watch.done() or self._watch.get_loop() is not asyncio.get_running_loop():
+            # On the serving loop, which exists only once requests arrive (test clients may bring new loops).
+            self._watch = asyncio.get_running_loop().create_task(self.service.router.watch_loop())
         status, body = await self._handle(scope, receive)
-        self.service.metrics.requests.labels(PATH, str(status)).inc()
+        metrics = self.service.metrics
+        metrics.child(metrics.requests, PATH, str(status)).inc()
         await send({"type": "http.response.start", "status": status, "headers": _JSON})
         await send({"type": "http.response.body", "body": body})
 
@@ -174,11 +182,11 @@ class _HotPath:
         service = self.service
         answer = await service.router.recommend(req.member_id, req.k, mode=req.model, budget_ms=req.latency_budget_ms)
         m = service.metrics
-        m.latency.labels(answer.model_used).observe(answer.latency_ms / 1000.0)
+        m.child(m.latency, answer.model_used).observe(answer.latency_ms / 1000.0)
         if answer.switched:
-            m.switches.labels(answer.model_used).inc()
+            m.child(m.switches, answer.model_used).inc()
         if answer.fallback_reason is not None:
-            m.fallbacks.labels(answer.fallback_reason).inc()
+            m.child(m.fallbacks, answer.fallback_reason).inc()
             log.info("fallback", extra={"member_id": req.member_id, "reason": answer.fallback_reason, "model_used": answer.model_used})
         items = [ScoredTitle(t, s) for t, s in zip(answer.title_ids.tolist(), answer.scores.tolist(), strict=True)]
         resp = RecommendationResponse(req.member_id, items, answer.model_used, answer.model_version, answer.fallback_reason, round(answer.latency_ms, 3))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["ServiceMetrics"]
@@ -14,6 +16,7 @@ class ServiceMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.requests = Counter("marquee_requests", "Requests by endpoint and HTTP status.", ["endpoint", "status"], registry=r)
         self.latency = Histogram(
@@ -26,7 +29,17 @@ class ServiceMetrics:
             "marquee_batch_size", "Requests per heavy-model batch.", buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=r
         )
         self.batch_latency = Histogram("marquee_batch_latency_seconds", "Heavy-model batch compute time.", buckets=_LATENCY_BUCKETS, registry=r)
+        self.loop_lag = Gauge("marquee_event_loop_lag_seconds", "How late the serving event loop runs timers (smoothed).", registry=r)
         self.model_info = Gauge("marquee_model_info", "1 for the model version serving each tier.", ["tier", "version"], registry=r)
+
+    def child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """``metric.labels(*labels)``, cached: label lookup takes a lock and hashing per call, and
+        the hot path records three metrics per request."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def served(self, tier: str, version: str) -> None:
         for sample in list(self.model_info.collect()[0].samples):

@@ -4,7 +4,9 @@ Tiers, best first: ``heavy`` (e.g. SASRec, micro-batched), ``light`` (e.g. a dis
 model, scored inline), and ``popular``, which always answers. ``auto`` estimates each tier's
 latency from live measurements — an exponentially weighted mean of recent service times, plus
 the heavy tier's queue (depth / max_batch more batches to wait for, plus the batching wait) —
-and takes the best tier whose estimate fits the budget. A tier that errors or misses its
+and takes the best tier whose estimate fits the budget less the event loop's current lag (on a
+saturated core every request waits for the loop before any model runs). A tier left unused
+because it was too slow is probed again once its estimate is stale. A tier that errors or misses its
 deadline hands the request to the next lighter one, so a member gets an answer whenever a
 cheaper one exists. The router knows nothing of HTTP.
 """
@@ -28,14 +30,28 @@ ORDER = ("heavy", "light")
 
 
 class LatencyEstimate:
-    """Exponentially weighted mean of observed milliseconds (``alpha`` = weight of the newest)."""
+    """Exponentially weighted mean of observed milliseconds (``alpha`` = weight of the newest).
 
-    def __init__(self, alpha: float = 0.2, initial_ms: float | None = None) -> None:
+    An estimate not refreshed for ``stale_after_s`` describes a load that has passed: the next
+    observation replaces it instead of being blended in.
+    """
+
+    def __init__(self, alpha: float = 0.2, initial_ms: float | None = None, stale_after_s: float = 1.0) -> None:
         self.alpha = alpha
         self.value = initial_ms
+        self.stale_after_s = stale_after_s
+        self.updated = time.monotonic()
 
-    def observe(self, ms: float) -> None:
-        self.value = ms if self.value is None else self.alpha * ms + (1 - self.alpha) * self.value
+    def observe(self, ms: float, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if self.value is None or now - self.updated > self.stale_after_s:
+            self.value = ms
+        else:
+            self.value = self.alpha * ms + (1 - self.alpha) * self.value
+        self.updated = now
+
+    def is_stale(self, now: float) -> bool:
+        return now - self.updated > self.stale_after_s
 
 
 @dataclass
@@ -48,6 +64,7 @@ class Tier:
     batcher: MicroBatcher | None = None
     latency: LatencyEstimate = field(default_factory=LatencyEstimate)
     loaded_at: float = field(default_factory=time.time)
+    probed_at: float = 0.0
 
     def estimate_ms(self) -> float:
         base = self.latency.value if self.latency.value is not None else 0.0
@@ -55,6 +72,15 @@ class Tier:
             return base
         waves = 1 + self.batcher.depth // self.batcher.max_batch
         return base * waves + self.batcher.max_wait_ms
+
+    def wants_probe(self, now: float) -> bool:
+        """True, once per staleness period, for a tier that ``auto`` has stopped choosing: its
+        estimate only changes when it serves, so without a probe a tier judged too slow once
+        would stay unused after the load that slowed it had gone."""
+        if not self.latency.is_stale(now) or now - self.probed_at <= self.latency.stale_after_s:
+            return False
+        self.probed_at = now
+        return True
 
 
 @dataclass(frozen=True)
@@ -86,6 +112,9 @@ class Router:
         if not 0 < headroom <= 1:
             raise ConfigError(f"headroom must be in (0, 1], got {headroom}")
         self.tiers: dict[str, Tier] = {}
+        #: How late the event loop runs timers: the wait every request pays before any model runs.
+        #: When the heavy tier's worker thread and the loop share a core, this is what rises first.
+        self.loop_lag = LatencyEstimate(alpha=0.3, initial_ms=0.0)
         self.popular = popular
         self.default_budget_ms = default_budget_ms
         self.headroom = headroom
@@ -118,11 +147,21 @@ class Router:
         if mode != "auto":
             start = ORDER.index(mode)
             return [n for n in names if ORDER.index(n) >= start], False
-        fits = [n for n in names if self.tiers[n].estimate_ms() <= budget_ms * self.headroom]
+        now = time.monotonic()
+        allowed = budget_ms * self.headroom - (self.loop_lag.value or 0.0)
+        # A probe is safe: if the tier is still slow, the request falls back at its deadline.
+        fits = [n for n in names if self.tiers[n].estimate_ms() <= allowed or self.tiers[n].wants_probe(now)]
         if not fits:
             return names[-1:], bool(names) and names[-1] != names[0]
         first = names.index(fits[0])
         return names[first:], first > 0
+
+    async def watch_loop(self, interval_s: float = 0.005) -> None:
+        """Measure the event loop's lag forever (run as a task on the serving loop)."""
+        while True:
+            start = time.monotonic()
+            await asyncio.sleep(interval_s)
+            self.loop_lag.observe(max((time.monotonic() - start - interval_s) * 1000.0, 0.0))
 
     # ---- serving -----------------------------------------------------------------------
     async def recommend(self, member_id: int, k: int, *, mode: str = "auto", budget_ms: float | None = None) -> Answer:
