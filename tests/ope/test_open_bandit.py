@@ -25,3 +25,17 @@ def test_known_answer_and_bts_from_random_logs(marquee_home):
         # 46 clicks behind the estimate, 69 behind the truth: each is uncertain by 12-16%.
         assert e.relative_error(truth) < 0.5, f"{e.estimator}: {e.value:.5f} vs {truth:.5f}"
         assert 0 < e.interval.low < e.value < e.interval.high
+
+
+def test_cli_ope_open_bandit(marquee_home, monkeypatch):
+    from typer.testing import CliRunner
+
+    from marquee.cli.main import app
+
+    monkeypatch.setenv("MARQUEE_HOME", str(marquee_home))
+    runner = CliRunner()
+    result = runner.invoke(app, ["ope", "open-bandit", "--campaign", "women", "--behavior", "random", "--target", "bts", "--bootstrap", "50"])
+    assert result.exit_code == 0, result.output
+    assert "truth 0.00460, 46 clicks" in result.output and "switch_dr" in result.output
+    same = runner.invoke(app, ["ope", "open-bandit", "--behavior", "bts", "--target", "bts"])
+    assert same.exit_code == 2 and "evaluate one policy from the other's log" in same.output

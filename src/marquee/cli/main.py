@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from marquee.cli import data, ranking, serving
+from marquee.cli import ope
 from marquee.cli import experiment
 from marquee.cli._common import errors_to_exit
 
@@ -16,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data.app, name="data")
+app.add_typer(ope.app, name="ope")
 app.command("train")(errors_to_exit(ranking.train))
 app.command("evaluate")(errors_to_exit(ranking.evaluate))
 app.command("recommend")(errors_to_exit(ranking.recommend))
