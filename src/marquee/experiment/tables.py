@@ -17,6 +17,7 @@ variant and day:
 
 from __future__ import annotations
 
+import functools
 import glob
 import math
 import os
@@ -72,17 +73,22 @@ class _Source:
         """True when metadata proves ``column`` has no nulls (Arrow null counts, Parquet row-group statistics)."""
         if self.table is not None:
             return self.table.column(column).null_count == 0
-        if not self.files:
-            return False
-        for f in self.files:
-            meta = pq.read_metadata(f)
-            for g in range(meta.num_row_groups):
-                group = meta.row_group(g)
-                chunk = next((group.column(i) for i in range(group.num_columns) if group.column(i).path_in_schema == column), None)
-                stats = chunk.statistics if chunk is not None else None
-                if stats is None or not stats.has_null_count or stats.null_count > 0:
-                    return False
-        return True
+        return bool(self.files) and all(_parquet_nulls(f, os.stat(f).st_mtime_ns).get(column, 1) == 0 for f in self.files)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parquet_nulls(path: str, mtime_ns: int) -> dict[str, int]:
+    """Null count per top-level column from a Parquet footer; a column without statistics counts as 1 (unknown)."""
+    meta = pq.read_metadata(path)
+    out: dict[str, int] = {}
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for i in range(group.num_columns):
+            chunk = group.column(i)
+            stats = chunk.statistics
+            known = stats is not None and stats.has_null_count
+            out[chunk.path_in_schema] = out.get(chunk.path_in_schema, 0) + (stats.null_count if known else 1)
+    return out
 
 
 def _open(con: duckdb.DuckDBPyConnection, view: str, path: str | None, table: pa.Table | None, what: str) -> _Source:
@@ -251,14 +257,25 @@ def aggregate(
         con.close()
 
 
-def _aggregate(con: duckdb.DuckDBPyConnection, config: ExperimentConfig, exposures: pa.Table | None, events: pa.Table | None) -> Totals:
-    xt, et = config.exposures, config.events
-    xs = _open(con, "exposures_raw", xt.path, exposures, "exposures")
-    es = _open(con, "events_raw", et.path, events, "events")
-    plain = [m for m in config.metrics if not m.is_ratio]
-    needs_value = any(m.aggregate == "sum" for m in plain)
+@dataclass(frozen=True)
+class _Columns:
+    """SQL expressions for the checked input columns, in Marquee's terms."""
 
-    # Columns and types.
+    x_member: str
+    x_variant: str
+    x_ts: str
+    x_filter: str
+    e_member: str
+    e_event: str
+    e_ts: str
+    e_value: str
+    used: str
+
+
+def _columns(config: ExperimentConfig, xs: _Source, es: _Source) -> _Columns:
+    """Check that every configured column exists with a usable type; build the expressions that read them."""
+    xt, et = config.exposures, config.events
+    plain = [m for m in config.metrics if not m.is_ratio]
     mk_x, mk_e = _member_kind(xs, xt.member_id), _member_kind(es, et.member_id)
     if mk_x != mk_e:
         raise DataError(
@@ -267,59 +284,70 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: ExperimentConfig, exposur
         )  # fmt: skip
     _column(xs, xt.variant, "variant")
     x_ts, e_ts = _time_expr(xs, xt.timestamp), _time_expr(es, et.timestamp)
-    _column(es, et.event, "event")
-    exp_filter = "TRUE"
+    event_kind = _column(es, et.event, "event")
+    x_filter = "TRUE"
     if xt.experiment is not None:
         _column(xs, xt.experiment, "experiment")
-        exp_filter = f"CAST({_ident(xt.experiment)} AS VARCHAR) = {_lit(config.name)}"
-    if needs_value:
+        x_filter = f"CAST({_ident(xt.experiment)} AS VARCHAR) = {_lit(config.name)}"
+    value = "1.0"
+    if any(m.aggregate == "sum" for m in plain):
         if et.value is None:
             raise DataError("a 'sum' metric needs a value column; set [events].value", source=es.label)
         kind = _column(es, et.value, "value")
         if not kind.startswith(_NUMERIC):
             raise DataError(f"values must be numeric, got {kind}", source=es.label, column=et.value)
+        value = f"CAST({_ident(et.value)} AS DOUBLE)"
+    # A bare text column lets DuckDB push the event filter into the Parquet scan.
+    event = _ident(et.event) if event_kind == "VARCHAR" else f"CAST({_ident(et.event)} AS VARCHAR)"
+    used = ", ".join(_lit(e) for e in sorted({e for p in plain for e in p.events}))
+    return _Columns(_ident(xt.member_id), _ident(xt.variant), x_ts, x_filter, _ident(et.member_id), event, e_ts, value, used)
 
-    # Rows.
-    m, v, t = _ident(xt.member_id), _ident(xt.variant), _ident(xt.timestamp)
+
+def _check_rows(con: duckdb.DuckDBPyConnection, config: ExperimentConfig, xs: _Source, es: _Source, c: _Columns) -> list[tuple[str, str, str, str]]:
+    """Stop at the first bad row; return the checks on values that are cheaper to run after aggregating."""
+    xt, et = config.exposures, config.events
     designed = ", ".join(_lit(n) for n in (x.name for x in config.variants))
+    t = _ident(xt.timestamp)
     _first_bad(con, xs, [
-        (f"{m} IS NULL", xt.member_id, "member id is missing", "NULL"),
-        (f"{v} IS NULL", xt.variant, "variant is missing", "NULL"),
+        (f"{c.x_member} IS NULL", xt.member_id, "member id is missing", "NULL"),
+        (f"{c.x_variant} IS NULL", xt.variant, "variant is missing", "NULL"),
         (f"{t} IS NULL", xt.timestamp, "timestamp is missing", "NULL"),
-        (f"CAST({v} AS VARCHAR) NOT IN ({designed})", xt.variant,
-         "unknown variant {value!r}; the design has " + str([x.name for x in config.variants]) + " (fix the data or the config's variants)", v),
-        (f"NOT isfinite({x_ts})", xt.timestamp, "timestamp is not finite, got {value}", t),
-    ], exp_filter)  # fmt: skip
-    used = sorted({e for p in plain for e in p.events})
-    em, ee, ets = _ident(et.member_id), _ident(et.event), _ident(et.timestamp)
-    ev_text = ee if es.types[et.event] == "VARCHAR" else f"CAST({ee} AS VARCHAR)"  # a bare column lets DuckDB push the filter into the scan
-    used_sql = ", ".join(_lit(e) for e in used)
-    # The events table is the big one: checks that metadata (null counts) or types rule out are skipped.
-    ev_checks = []
+        (f"CAST({c.x_variant} AS VARCHAR) NOT IN ({designed})", xt.variant,
+         "unknown variant {value!r}; the design has " + str([x.name for x in config.variants]) + " (fix the data or the config's variants)", c.x_variant),
+        (f"NOT isfinite({c.x_ts})", xt.timestamp, "timestamp is not finite, got {value}", t),
+    ], c.x_filter)  # fmt: skip
+    # The events table is the big one: checks that metadata (null counts) or column types rule out are skipped.
+    checks, deferred = [], []
     if not es.null_free(et.member_id):
-        ev_checks.append((f"{em} IS NULL", et.member_id, "member id is missing", "NULL"))
+        checks.append((f"{c.e_member} IS NULL", et.member_id, "member id is missing", "NULL"))
     if not es.null_free(et.timestamp):
-        ev_checks.append((f"{ets} IS NULL", et.timestamp, "timestamp is missing", "NULL"))
+        checks.append((f"{_ident(et.timestamp)} IS NULL", et.timestamp, "timestamp is missing", "NULL"))
     if _floating(es.types[et.timestamp]):
-        ev_checks.append((f"NOT isfinite({e_ts})", et.timestamp, "timestamp is not finite, got {value}", ets))
-    value_sql = "1.0"
-    summed_events = sorted({e for p in plain if p.aggregate == "sum" for e in p.events})
-    value_checks = []
-    if needs_value:
-        ev_ = _ident(et.value)  # type: ignore[arg-type]
-        summed = ", ".join(_lit(e) for e in summed_events)
+        checks.append((f"NOT isfinite({c.e_ts})", et.timestamp, "timestamp is not finite, got {value}", _ident(et.timestamp)))
+    summed = ", ".join(_lit(e) for e in sorted({e for p in config.metrics if p.aggregate == "sum" and not p.is_ratio for e in p.events}))
+    if summed:
+        value = _ident(et.value)  # type: ignore[arg-type]
         if not es.null_free(et.value):  # type: ignore[arg-type]
-            ev_checks.append((f"{ev_text} IN ({summed}) AND {ev_} IS NULL", et.value, "value is missing", "NULL"))
+            checks.append((f"{c.e_event} IN ({summed}) AND {value} IS NULL", et.value, "value is missing", "NULL"))  # type: ignore[arg-type]
         if _floating(es.types[et.value]):  # type: ignore[index]
-            # Found cheaply after aggregation (a non-finite value makes its sum non-finite), located only then.
-            value_checks.append((f"{ev_text} IN ({summed}) AND NOT isfinite(CAST({ev_} AS DOUBLE))", et.value, "value is not finite, got {value}", ev_))
-        value_sql = f"CAST({ev_} AS DOUBLE)"
-    _first_bad(con, es, ev_checks, f"{ev_text} IN ({used_sql})")
+            # A non-finite value makes its member's sum non-finite: found cheaply after aggregating, located only then.
+            deferred.append((f"{c.e_event} IN ({summed}) AND NOT isfinite({c.e_value})", et.value, "value is not finite, got {value}", value))  # type: ignore[arg-type]
+    _first_bad(con, es, checks, f"{c.e_event} IN ({c.used})")
+    return deferred  # type: ignore[return-value]
 
-    con.execute(f"CREATE TEMP VIEW x AS SELECT {m} AS member_id, CAST({v} AS VARCHAR) AS variant, {x_ts} AS ts FROM exposures_raw WHERE {exp_filter}")
+
+def _aggregate(con: duckdb.DuckDBPyConnection, config: ExperimentConfig, exposures: pa.Table | None, events: pa.Table | None) -> Totals:
+    xt = config.exposures
+    xs = _open(con, "exposures_raw", xt.path, exposures, "exposures")
+    es = _open(con, "events_raw", config.events.path, events, "events")
+    plain = [m for m in config.metrics if not m.is_ratio]
+    c = _columns(config, xs, es)
+    deferred = _check_rows(con, config, xs, es, c)
+
+    con.execute(f"CREATE TEMP VIEW x AS SELECT {c.x_member} AS member_id, CAST({c.x_variant} AS VARCHAR) AS variant, {c.x_ts} AS ts FROM exposures_raw WHERE {c.x_filter}")
     con.execute(
-        f"CREATE TEMP VIEW e AS SELECT {em} AS member_id, {ev_text} AS event, {e_ts} AS ts, {value_sql} AS value "
-        f"FROM events_raw WHERE {ev_text} IN ({used_sql})"
+        f"CREATE TEMP VIEW e AS SELECT {c.e_member} AS member_id, {c.e_event} AS event, {c.e_ts} AS ts, {c.e_value} AS value "
+        f"FROM events_raw WHERE {c.e_event} IN ({c.used})"
     )
     con.execute("CREATE TEMP TABLE units AS SELECT member_id, min(variant) AS variant, min(ts) AS t0, count(DISTINCT variant) AS k FROM x GROUP BY member_id")
     first, n_units = con.execute("SELECT min(t0), count(*) FROM units").fetchone()  # type: ignore[misc]
@@ -335,7 +363,7 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: ExperimentConfig, exposur
     names = [p.name for p in plain]
     cols = [f"a{i}" for i in range(len(plain))]
     cuped = [i for i, p in enumerate(plain) if p.cuped]
-    aggs = ", ".join(f"{_agg(p)} AS {c}" for p, c in zip(plain, cols, strict=True))
+    aggs = ", ".join(f"{_agg(p)} AS {col}" for p, col in zip(plain, cols, strict=True))
     lookback = config.pre_period_days * DAY if cuped else 0.0
     until = f" AND e.ts < {_num(config.end)}" if config.end is not None else ""
     con.execute(
@@ -343,9 +371,9 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: ExperimentConfig, exposur
         f"CASE WHEN e.ts >= u.t0 THEN CAST(floor((e.ts - {_num(start)}) / {DAY}) AS INTEGER) ELSE -1 END AS day, {aggs}, max(e.ts) AS last_ts "
         f"FROM e JOIN valid u ON e.member_id = u.member_id WHERE e.ts >= u.t0 - {_num(lookback)}{until} GROUP BY e.member_id, day"
     )
-    summed_cols = [c for p, c in zip(plain, cols, strict=True) if p.aggregate == "sum"]
-    if value_checks and con.execute(f"SELECT count(*) FROM member_days WHERE NOT ({' AND '.join(f'isfinite({c})' for c in summed_cols)})").fetchone()[0]:  # type: ignore[index]
-        _first_bad(con, es, value_checks, f"{ev_text} IN ({used_sql})")
+    summed_cols = [col for p, col in zip(plain, cols, strict=True) if p.aggregate == "sum"]
+    if deferred and con.execute(f"SELECT count(*) FROM member_days WHERE NOT ({' AND '.join(f'isfinite({col})' for col in summed_cols)})").fetchone()[0]:  # type: ignore[index]
+        _first_bad(con, es, deferred, f"{c.e_event} IN ({c.used})")
     if config.end is not None:
         end = config.end
     else:
@@ -374,7 +402,7 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: ExperimentConfig, exposur
     pairs = sorted({(names.index(r.numerator), names.index(r.denominator)) for r in config.metrics if r.is_ratio})  # type: ignore[arg-type]
     for i, j in pairs:
         deltas.append(f"sum({now(i)} * {now(j)} - {before(i)} * {before(j)}) AS \"c:{i}|{j}\"")
-    windows = ", ".join(f"sum({c}) OVER w AS c{i}" for i, c in enumerate(cols))
+    windows = ", ".join(f"sum({col}) OVER w AS c{i}" for i, col in enumerate(cols))
     pre_cols = "".join(f", x{i}" for i in cuped)
     changes = con.execute(
         f"SELECT variant, day, {', '.join(deltas)} FROM ("
@@ -386,8 +414,8 @@ def _aggregate(con: duckdb.DuckDBPyConnection, config: ExperimentConfig, exposur
     entries = con.execute(
         f"SELECT variant, {day_of('t0')} AS day, CAST(count(*) AS DOUBLE) AS n{entry_cols} FROM valid LEFT JOIN pre USING (member_id) GROUP BY ALL"
     ).fetchnumpy()
-    counts = con.execute(f"SELECT {', '.join(f'count(*) FILTER (WHERE {c} <> 0)' for c in cols)} FROM daily").fetchone()
-    nonzero = {n: int(c) for n, c in zip(names, counts or (), strict=True)}
+    counts = con.execute(f"SELECT {', '.join(f'count(*) FILTER (WHERE {col} <> 0)' for col in cols)} FROM daily").fetchone()
+    nonzero = {n: int(k) for n, k in zip(names, counts or (), strict=True)}
 
     variants = tuple(x.name for x in config.variants)
     sums: dict[tuple[str, ...], np.ndarray] = {}
