@@ -58,3 +58,14 @@ def test_html_report(plan, tmp_path):
     assert page.startswith("<!doctype html>")
     assert page.count("data:image/png;base64,") == 2
     assert "stop for harm" in page and "rebuffer_rate" in page and "Confidence sequences over time" in page
+
+
+def test_fieller_relative_intervals_in_the_readout(small_tables):
+    exposures, events = small_tables
+    plan = demo_config(variants=("control", "a", "b"), sequential=False)
+    delta = analyze(ExperimentConfig.from_dict(plan), exposures=exposures, events=events)
+    fieller = analyze(ExperimentConfig.from_dict(plan | {"relative_interval": "fieller"}), exposures=exposures, events=events)
+    for d, f in zip(delta.fixed, fieller.fixed, strict=True):
+        assert f.relative.estimate == pytest.approx(d.relative.estimate)
+        assert f.relative.low == pytest.approx(d.relative.low, abs=0.03) and f.relative.high == pytest.approx(d.relative.high, abs=0.03)
+        assert (f.relative.low, f.relative.high) != (d.relative.low, d.relative.high)

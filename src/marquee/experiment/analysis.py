@@ -200,25 +200,41 @@ def relative_lift(control: Statistic, treatment: Statistic) -> tuple[ArrayLike, 
     return estimate, np.sqrt(var)
 
 
-def fieller_interval(control: Statistic, treatment: Statistic, alpha: float = 0.05) -> tuple[float, float]:
-    """Fieller's interval for ``m_b / m_a - 1`` (independent arms), Welch dof.
+def _control_parts(control: Statistic) -> tuple[float, float]:
+    """Per-member variance of the unadjusted values, and their covariance with the (adjusted) values.
 
-    Solves ``(m_b - ρ m_a)² ≤ t² (s_b² + ρ² s_a²)`` for ρ with ``s² = v / n``. When the control mean
-    is not itself distinguishable from 0 the set is unbounded and ``(-inf, inf)`` is returned.
+    Both equal ``variance`` unless the statistic is CUPED-adjusted (it has ``post``, ``pre`` and ``theta``).
     """
-    ma, mb = float(control.mean), float(treatment.mean)
-    sa2 = float(_safe_div(control.variance, control.n))
-    sb2 = float(_safe_div(treatment.variance, treatment.n))
-    t2 = float(stats.t.ppf(1 - alpha / 2, float(_dof(control, treatment)))) ** 2 if sa2 + sb2 > 0 else 0.0
-    a = ma * ma - t2 * sa2
-    b = -2 * ma * mb
-    c = mb * mb - t2 * sb2
-    disc = b * b - 4 * a * c
-    if a <= 0 or disc < 0:
+    if all(hasattr(control, k) for k in ("post", "pre", "theta", "covariance")):
+        post_var = float(control.post.variance)  # type: ignore[attr-defined]
+        return post_var, post_var - float(control.theta) * float(control.covariance)  # type: ignore[attr-defined]
+    v = float(control.variance)
+    return v, v
+
+
+def fieller_interval(control: Statistic, treatment: Statistic, alpha: float = 0.05) -> tuple[float, float]:
+    """Fieller's interval for the relative lift ``ρ = D / A``, ``D = m_b - m_a``, ``A`` the control's plain mean.
+
+    Solves ``(D - ρ A)² ≤ t² (var D - 2ρ cov(D, A) + ρ² var A)`` (Fieller 1954) with Welch's dof;
+    the correlation of ``D`` and ``A`` through the control arm is kept (and, with CUPED, that of
+    the adjusted and plain control means). When ``A`` is not itself distinguishable from 0 the set
+    is unbounded and ``(-inf, inf)`` is returned.
+    """
+    na, nb = float(control.n), float(treatment.n)
+    d = float(treatment.mean) - float(control.mean)
+    a = float(control.unadjusted_mean)
+    var_a_unadj, cov_a = _control_parts(control)
+    var_d = float(control.variance) / na + float(treatment.variance) / nb
+    var_a, cov_da = var_a_unadj / na, -cov_a / na
+    t2 = float(stats.t.ppf(1 - alpha / 2, float(_dof(control, treatment)))) ** 2 if var_d > 0 else 0.0
+    qa = a * a - t2 * var_a
+    qb = -2 * (d * a - t2 * cov_da)
+    qc = d * d - t2 * var_d
+    disc = qb * qb - 4 * qa * qc
+    if qa <= 0 or disc < 0:
         return float("-inf"), float("inf")
     root = np.sqrt(disc)
-    lo, hi = (-b - root) / (2 * a), (-b + root) / (2 * a)
-    return lo - 1.0, hi - 1.0
+    return (-qb - root) / (2 * qa), (-qb + root) / (2 * qa)
 
 
 @dataclass(frozen=True)
