@@ -128,3 +128,39 @@ def test_admin_disabled_without_token(service):
 def test_wire_schema_and_docs_schema_agree():
     fields = set(RecommendationRequest.__struct_fields__)
     assert fields == set(RequestDoc.model_fields)
+
+
+ALLOCATION = {
+    "layers": [{"name": "home", "experiments": [{"name": "row-order", "variants": [{"name": "control"}, {"name": "new"}]}]}],
+}
+
+
+def test_assignments_are_deterministic_and_logged_as_exposures(service, tmp_path):
+    from marquee.experiment import Allocator, ParquetSink
+
+    service.allocator = Allocator.from_dict(ALLOCATION)
+    service.exposures = ParquetSink(tmp_path / "exposures")
+    with TestClient(create_app(service)) as client:
+        r = client.get("/v1/assignments/42")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["member_id"] == 42 and body["holdouts"] == []
+        [a] = body["assignments"]
+        assert a["experiment"] == "row-order" and a["layer"] == "home"
+        assert a["variant"] == service.allocator.variants([42], "row-order")[0]  # same answer as the Python API
+        assert client.get("/v1/assignments/42").json() == body
+        assert client.get("/v1/assignments/43", params={"expose": "false"}).status_code == 200
+        r = client.get("/v1/assignments/-1")
+        assert r.status_code == 422 and "member_id" in r.json()["detail"]
+    # Leaving the client shuts the app down, which flushes the buffered exposures to Parquet.
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "exposures")
+    assert table.column("member_id").to_pylist() == [42, 42]  # 43 only looked, so it was not exposed
+    assert set(table.column("variant").to_pylist()) == {a["variant"]}
+
+
+def test_assignments_without_experiments_say_how_to_configure_them(client):
+    r = client.get("/v1/assignments/42")
+    assert r.status_code == 404
+    assert "start the service with --experiments FILE" in r.json()["detail"]

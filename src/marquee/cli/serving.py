@@ -34,6 +34,8 @@ def serve(
     max_batch: int = typer.Option(32, envvar="MARQUEE_MAX_BATCH", help="Most requests in one heavy-model batch."),
     max_wait_ms: float = typer.Option(2.0, envvar="MARQUEE_MAX_WAIT_MS", help="Longest a heavy request waits for its batch to fill."),
     log_level: str = typer.Option("info", envvar="MARQUEE_LOG_LEVEL", help="debug, info, warning or error."),
+    experiments: Path | None = typer.Option(None, envvar="MARQUEE_EXPERIMENTS", help="Allocation config (TOML/JSON [[layers]] of experiments) behind GET /v1/assignments/{member_id}."),
+    exposures: Path | None = typer.Option(None, envvar="MARQUEE_EXPOSURES", help="Directory of the exposure log (Parquet parts) [default: $MARQUEE_HOME/exposures]."),
     home: Path = HOME_OPTION,
 ) -> None:
     """Serve recommendations over HTTP with per-request model switching (docs at /docs).
@@ -55,14 +57,22 @@ def serve(
     threadpool_limits(limits=1)
     ds = load_dataset(dataset, home)
     router = Router(MostPopular().fit(ds.interactions), default_budget_ms=budget_ms)
-    service = Service(router, _registry(home), admin_token=os.environ.get("MARQUEE_ADMIN_TOKEN") or None, max_batch=max_batch, max_wait_ms=max_wait_ms)
+    allocator = sink = None
+    if experiments is not None:
+        from marquee import config
+        from marquee.experiment import Allocator, ParquetSink
+
+        allocator = Allocator.from_dict(config.load_config_file(experiments))
+        sink = ParquetSink(exposures or config.home(home) / "exposures", batch_rows=10_000)
+    service = Service(router, _registry(home), admin_token=os.environ.get("MARQUEE_ADMIN_TOKEN") or None, max_batch=max_batch,
+                      max_wait_ms=max_wait_ms, allocator=allocator, exposures=sink)  # fmt: skip
     for tier, ref in (("heavy", heavy), ("light", light)):
         if ref:
             service.load(tier, ref)
     err_console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs); tiers: {router.available() or ['popular only']}")
     # No access log (the service logs what matters as JSON), no proxy-header rewriting (it reads no
     # client address) and no Server header: each costs CPU on every request of the hot path.
-    uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False, lifespan="on",
                 proxy_headers=False, server_header=False)  # fmt: skip
 
 

@@ -10,21 +10,25 @@ OpenAPI docs. Health, readiness, metrics and the token-protected admin API are p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import hmac
 import logging
 import time
 from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
 import numpy as np
-from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi import FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from marquee.errors import MarqueeError
+from marquee.experiment.assignment import Allocator
+from marquee.experiment.exposure import Exposure, ExposureSink
 from marquee.rank.base import Recommender
 from marquee.serve.batching import MicroBatcher
 from marquee.serve.metrics import ServiceMetrics
@@ -62,9 +66,19 @@ class Service:
     """
 
     def __init__(
-        self, router: Router, registry: ModelRegistry, *, admin_token: str | None = None, max_batch: int = 32, max_wait_ms: float = 2.0
+        self,
+        router: Router,
+        registry: ModelRegistry,
+        *,
+        admin_token: str | None = None,
+        max_batch: int = 32,
+        max_wait_ms: float = 2.0,
+        allocator: Allocator | None = None,
+        exposures: ExposureSink | None = None,
     ) -> None:
         self.router = router
+        self.allocator = allocator
+        self.exposures = exposures
         self.registry = registry
         self.admin_token = admin_token
         self.max_batch = max_batch
@@ -94,6 +108,22 @@ class Service:
         self.served[tier] = _Served(ref, mv)
         self.metrics.served(tier, mv.ref)
         log.info("model loaded", extra={"tier": tier, "ref": ref, "version": mv.ref, "code_version": mv.code_version})
+
+    def assignments(self, member_id: int, *, expose: bool) -> dict[str, Any]:
+        """The member's variant in every running experiment; with ``expose``, each is also logged
+        as an exposure (the caller is about to render it)."""
+        if self.allocator is None:
+            raise HTTPException(404, "no_experiments: start the service with --experiments FILE (an allocation config)")
+        (found,) = self.allocator.assign([member_id])
+        if expose and self.exposures is not None and found.assignments:
+            now = time.time()
+            self.exposures.write([Exposure(member_id, a.experiment, a.variant, now) for a in found.assignments])
+        return found.to_dict()
+
+    def close(self) -> None:
+        """Make buffered exposures durable (called at shutdown)."""
+        if self.exposures is not None:
+            self.exposures.flush()
 
     def _warm(self, model: Recommender) -> None:
         # The fastest exact inference path (ONNX Runtime for SASRec), one thread: requests are the
@@ -127,6 +157,9 @@ class Service:
         log.info("alias moved", extra={"alias": ref, "from_version": moved.from_version, "to_version": moved.to_version, "tiers": tiers})
         return {"alias": ref, "from_version": moved.from_version, "to_version": moved.to_version, "reloaded": tiers}
 
+
+#: Buffered exposures are written out at least this often (and at shutdown).
+EXPOSURE_FLUSH_S = 5.0
 
 # ---- the hot path -------------------------------------------------------------------------
 _decoder = msgspec.json.Decoder(RecommendationRequest)
@@ -217,10 +250,25 @@ class RollbackBody(BaseModel):
 
 def create_app(service: Service) -> Any:
     """The ASGI application: the hot path in front of a FastAPI app."""
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async def flush_every(seconds: float) -> None:
+            while True:
+                await asyncio.sleep(seconds)
+                await asyncio.get_running_loop().run_in_executor(None, service.close)
+
+        flusher = asyncio.create_task(flush_every(EXPOSURE_FLUSH_S))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            service.close()
+
     app = FastAPI(
         title="Marquee inference service",
         version=__import__("marquee").__version__,
         description="Home-page rankings with per-request model switching under a latency budget.",
+        lifespan=lifespan,
     )
 
     def fail(status: int, code: str, detail: str) -> JSONResponse:
@@ -257,6 +305,13 @@ def create_app(service: Service) -> Any:
             "model_used": answer.model_used, "model_version": answer.model_version,
             "fallback_reason": answer.fallback_reason, "latency_ms": answer.latency_ms,
         }  # fmt: skip
+
+    @app.get("/v1/assignments/{member_id}", summary="The member's variant in every running experiment")
+    def assignments(
+        member_id: int = Path(..., ge=0, description="Member id."),
+        expose: bool = Query(True, description="Log an exposure for each assignment (false: only look)."),
+    ) -> dict[str, Any]:
+        return service.assignments(member_id, expose=expose)
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, Any]:
