@@ -10,7 +10,7 @@ Runs, each bounded in time (``--seconds``, after a short warm-up):
     router, at 1/4/16/64 connections: the router's overhead as a measured ratio;
   * heavy-only (micro-batched) and auto (50 ms budget) at 1/4/16/64 connections;
   * heavy-only with micro-batching off (max batch 1) at 16 connections;
-  * auto at twice the request rate heavy-only sustains with p99 within the budget (512 connections
+  * auto at twice the request rate heavy-only sustains with p99 within the budget (256 connections
     paced by wrk's ``delay``, recalibrated until the achieved rate is within 5% of the target);
   * promotion and rollback of both tiers through the admin API in the middle of a run.
 Server CPU per request = the server process's CPU time (all threads, /proc) over the requests
@@ -264,19 +264,26 @@ def admin(server: Server, path: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def promotion_under_load(load: Load, server: Server, seconds: float) -> dict[str, Any]:
-    """Promote version 2 of both tiers a third of the way in, roll both back at two thirds."""
-    script = load.script("auto", BUDGET_MS)
-    cmd = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", "-c16", f"-d{max(round(seconds), 1)}s", "--timeout", "5s", "-s", str(script), server.url]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    """Promote version 2 of both tiers a third of the way in, roll both back at two thirds, while
+    8 connections ask the light tier and 8 the heavy one."""
+    procs = []
+    for mode, budget in (("light", BUDGET_MS), ("heavy", UNBOUNDED_MS)):
+        script = load.script(mode, budget)
+        cmd = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", "-c8", f"-d{max(round(seconds), 1)}s", "--timeout", "5s", "-s", str(script), server.url]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True))
     time.sleep(seconds / 3)
     moves = [admin(server, "/admin/models/promote", {"name": n, "version": 2, "reason": "bench"}) for n in ("sasrec-student", "sasrec")]
     time.sleep(seconds / 3)
     moves += [admin(server, "/admin/models/rollback", {"name": n, "reason": "bench"}) for n in ("sasrec-student", "sasrec")]
-    out, _ = proc.communicate(timeout=seconds + 60)
-    r = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[len("RESULT ") :])
-    n = r["requests"]
-    result = {"requests": n, "failed": n - r["statuses"].get("200", 0) + r["socket_errors"], "versions": r["versions"], "moves": moves}
-    print(f"promotion under load: {n} requests, {result['failed']} failed, versions served {r['versions']}", flush=True)
+    result: dict[str, Any] = {"requests": 0, "failed": 0, "versions": {}, "moves": moves}
+    for proc in procs:
+        out, _ = proc.communicate(timeout=seconds + 60)
+        r = json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[len("RESULT ") :])
+        result["requests"] += r["requests"]
+        result["failed"] += r["requests"] - r["statuses"].get("200", 0) + r["socket_errors"]
+        for version, n in r["versions"].items():
+            result["versions"][version] = result["versions"].get(version, 0) + n
+    print(f"promotion under load: {result['requests']} requests, {result['failed']} failed, versions served {result['versions']}", flush=True)
     return result
 
 
@@ -319,7 +326,7 @@ def report(results: dict[str, Any]) -> str:
         f"heavy-only sustains {results['heavy_capacity_rps']:,.0f} with p99 within the budget): p99 {over['p99_ms']:.2f} ms (budget {BUDGET_MS:.0f} ms), "
         f"p99.9 {over['p999_ms']:.2f} ms, {over['non_2xx'] + over['socket_errors']} non-2xx; served mix NDCG@10 {over['ndcg']:.4f} = "
         f"**{over['ndcg'] / heavy_ndcg:.1%}** of heavy-only ({heavy_ndcg:.4f}); mix {over['served']}.",
-        f"- **Promotion and rollback under load** (both tiers to version 2 and back, 16 connections): {p['requests']:,} requests, "
+        f"- **Promotion and rollback under load** (both tiers to version 2 and back; 8 connections on each tier): {p['requests']:,} requests, "
         f"**{p['failed']} failed**; versions that answered: {p['versions']}.",
     ]
     return "\n".join(lines)
@@ -366,10 +373,10 @@ def main() -> None:
         within = [r["rps"] for r in heavy_runs if r["p99_ms"] <= BUDGET_MS] or [heavy_runs[0]["rps"]]
         capacity = max(within)
         results["heavy_capacity_rps"] = capacity
-        # Twice heavy's capacity, close to open loop: 512 connections, each pausing between its
+        # Twice heavy's capacity, close to open loop: 256 connections, each pausing between its
         # requests so that together they offer 2x; as responses slow down a closed loop would offer
         # less, so the pause is recalibrated from the achieved rate until it is within 5% of target.
-        target, c = 2 * capacity, 512
+        target, c = 2 * capacity, 256
         pause = 1000 * c / target
         for _ in range(4):
             over = load.measure(server, "auto", BUDGET_MS, c, args.seconds, delay_ms=pause)

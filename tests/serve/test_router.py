@@ -1,6 +1,7 @@
 """Router and micro-batcher: choice by budget, fallbacks, hot swaps, batching."""
 
 import asyncio
+import os
 import time
 
 import numpy as np
@@ -164,3 +165,13 @@ def test_loop_watch_measures_lag():
 
     # One ~50 ms observation moves the smoothed lag (alpha 0.3) by ~15 ms.
     assert asyncio.run(main()) > 5.0
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread niceness is a Linux feature")
+def test_batch_thread_yields_the_core_to_the_event_loop():
+    import threading
+
+    batcher = MicroBatcher(lambda: (None, ""), nice=5)
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    worker = batcher._executor.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
+    assert worker == min(base + 5, 19)

@@ -9,6 +9,8 @@ in-process model with per-request ``k`` and a queue depth the router can read, h
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +35,14 @@ class BatchResult:
     batch_ms: float
 
 
+def _yield_to_event_loop(nice: int) -> None:
+    if nice and hasattr(os, "setpriority"):
+        try:  # per-thread on Linux: the thread id names the thread, not the process
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        except OSError:  # not permitted here; the batcher works all the same
+            pass
+
+
 class MicroBatcher:
     """Collects ``submit`` calls into batches for a model's ``recommend_index``.
 
@@ -42,6 +52,10 @@ class MicroBatcher:
         max_batch: most requests in one call.
         max_wait_ms: longest a request waits for the batch to fill.
         on_batch: called with ``(batch_size, batch_ms)`` after each batch (metrics, latency estimates).
+        nice: scheduling niceness of the batch thread (Linux; 0 to leave it as is). When the worker
+            and the event loop share a core, the loop — which answers every light request and
+            all HTTP — should win: a heavy batch then takes longer, the router sees it and sends
+            more requests to the light tier, instead of every request waiting behind the batch.
     """
 
     def __init__(
@@ -51,6 +65,7 @@ class MicroBatcher:
         max_batch: int = 32,
         max_wait_ms: float = 2.0,
         on_batch: Callable[[int, float], None] | None = None,
+        nice: int = 10,
     ) -> None:
         if max_batch < 1:
             raise ConfigError(f"max_batch must be >= 1, got {max_batch}")
@@ -62,7 +77,7 @@ class MicroBatcher:
         self.on_batch = on_batch
         self._pending: list[tuple[int, int, asyncio.Future[BatchResult]]] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marquee-batch")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marquee-batch", initializer=_yield_to_event_loop, initargs=(nice,))
         self._lock: asyncio.Lock | None = None
         self.in_flight = 0
 
