@@ -278,6 +278,9 @@ def main() -> None:
         lines += [
             f"Reference pipeline (bench/ope_reference.py: {ref['reference']}, its own protocol, logistic regression, "
             f"{ref['bootstrap']} resamples, one thread, same machine): {ref['wall_seconds']:.0f} s, "
+            f"of which {sum(r['action_dist_seconds'] for r in ref['settings']):.0f} s simulating BTS slates; "
+            f"{sum(r.get('failed_resamples', 0) for r in ref['settings'])} of {ref['bootstrap'] * len(ref['settings'])} resamples "
+            "could not be fitted (a fold's slot without a click); "
             f"{ref['wall_seconds'] / real_s:.1f}x this benchmark's {real_s:.0f} s; its mean relative errors "
             + ", ".join(f"{k} {v:.3f}" for k, v in ref["mean_relative_error"].items()) + ".",
             "",

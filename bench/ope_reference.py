@@ -4,7 +4,8 @@ Runs Open Bandit Pipeline's own protocol (``examples/obd/evaluate_off_policy_est
 BernoulliTS with ``is_zozotown_prior=True`` and ``compute_batch_action_dist(n_sim=1e6)``, 20
 bootstrap resamples, ``RegressionModel`` with logistic regression (C=100, max_iter=10000, as in
 its ``conf/hyperparams.yaml``) and 3-fold cross-fitting, estimators DM, IPW and DR, for the six
-settings, on one thread. Writes bench/results/ope_reference.json (per-setting relative errors and
+settings, on one thread. A resample where a fold's slot has no click at all cannot be fitted by
+obp's per-slot regression (scikit-learn refuses one class); it is skipped and counted. Writes bench/results/ope_reference.json (per-setting relative errors and
 the wall time), which bench/ope.py reads.
 
 obp is not a Marquee dependency. Run this with a Python that has ``obp==0.4.1`` (it needs
@@ -55,20 +56,25 @@ def main() -> None:
             else:
                 policy = Random(**kwargs)
             t_dist = time.perf_counter()
-            single = policy.compute_batch_action_dist(n_sim=args.n_sim)
+            single = policy.compute_batch_action_dist(n_sim=args.n_sim) if evaluation == "bts" else policy.compute_batch_action_dist()
             dist_s = time.perf_counter() - t_dist
             truth = OpenBanditDataset.calc_on_policy_policy_value_estimate(behavior_policy=evaluation, campaign=campaign)
             errors: dict[str, list[float]] = {}
+            failed = 0
             for b in range(args.bootstrap):
                 feedback = obd.sample_bootstrap_bandit_feedback(random_state=b)
                 model = RegressionModel(
                     n_actions=obd.n_actions, len_list=obd.len_list, action_context=obd.action_context,
                     base_model=LogisticRegression(max_iter=10000, C=100, random_state=random_state),
                 )  # fmt: skip
-                q = model.fit_predict(
-                    context=feedback["context"], action=feedback["action"], reward=feedback["reward"],
-                    position=feedback["position"], pscore=feedback["pscore"], n_folds=3, random_state=random_state,
-                )  # fmt: skip
+                try:
+                    q = model.fit_predict(
+                        context=feedback["context"], action=feedback["action"], reward=feedback["reward"],
+                        position=feedback["position"], pscore=feedback["pscore"], n_folds=3, random_state=random_state,
+                    )  # fmt: skip
+                except ValueError:  # a fold's slot without a single click: its per-slot model cannot fit
+                    failed += 1
+                    continue
                 ope = OffPolicyEvaluation(bandit_feedback=feedback, ope_estimators=[DirectMethod(), InverseProbabilityWeighting(), DoublyRobust()])
                 dist = np.tile(single, (feedback["n_rounds"], 1, 1))
                 for name, err in ope.evaluate_performance_of_estimators(
@@ -78,10 +84,10 @@ def main() -> None:
             seconds = time.perf_counter() - t0
             rows.append({
                 "campaign": campaign, "behavior": behavior, "target": evaluation, "truth": float(truth),
-                "seconds": seconds, "action_dist_seconds": dist_s,
+                "seconds": seconds, "action_dist_seconds": dist_s, "failed_resamples": failed,
                 "errors": {k: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1))} for k, v in errors.items()},
             })  # fmt: skip
-            print(f"{campaign:5s} {behavior:>6} -> {evaluation:<6} {seconds:6.1f}s (action dist {dist_s:.1f}s) "
+            print(f"{campaign:5s} {behavior:>6} -> {evaluation:<6} {seconds:6.1f}s (action dist {dist_s:.1f}s, {failed} failed) "
                   + "  ".join(f"{k}={np.mean(v):.3f}" for k, v in errors.items()), flush=True)  # fmt: skip
     wall = time.perf_counter() - wall
     means = {k: float(np.mean([r["errors"][k]["mean"] for r in rows])) for k in rows[0]["errors"]}

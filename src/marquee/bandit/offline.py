@@ -8,8 +8,8 @@ from typing import Any, Self
 import numpy as np
 
 from marquee._validate import ints, positive, require
-from marquee.bandit.base import Policy, as_contexts
 from marquee.bandit._linear import argmax_ties
+from marquee.bandit.base import Policy, as_contexts
 from marquee.data.feedback import LoggedFeedback
 from marquee.errors import DataError, NotFittedError
 
