@@ -1,7 +1,6 @@
-"""Config checks shared by the bandit and off-policy-evaluation configs' ``__post_init__``.
+"""Config checks shared by every config's ``__post_init__`` (rankers, bandits, estimators).
 
-Each check names the config class, the field, what was expected and what was given. (The same
-four checks as :mod:`marquee.rank._validate`, without importing the rankers.)
+Each check names the config class, the field, what was expected and what was given.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from typing import Any
 
 from marquee.errors import ConfigError
 
-__all__ = ["build_config", "ints", "level", "non_negative", "positive", "require"]
+__all__ = ["build_config", "ints", "is_number", "level", "non_negative", "positive", "require"]
 
 
 def require(condition: bool, owner: str, field: str, expected: str, got: object) -> None:
@@ -24,7 +23,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -40,20 +39,20 @@ def positive(config: Any, *fields: str) -> None:
     """Each field is a number > 0."""
     for field in fields:
         value = getattr(config, field)
-        require(_is_number(value) and value > 0, type(config).__name__, field, "> 0", value)
+        require(is_number(value) and value > 0, type(config).__name__, field, "> 0", value)
 
 
 def non_negative(config: Any, *fields: str) -> None:
     """Each field is a number >= 0."""
     for field in fields:
         value = getattr(config, field)
-        require(_is_number(value) and value >= 0, type(config).__name__, field, ">= 0", value)
+        require(is_number(value) and value >= 0, type(config).__name__, field, ">= 0", value)
 
 
 def level(config: Any, field: str = "level") -> None:
     """A confidence level strictly between 0 and 1."""
     value = getattr(config, field)
-    require(_is_number(value) and 0 < value < 1, type(config).__name__, field, "in (0, 1)", value)
+    require(is_number(value) and 0 < value < 1, type(config).__name__, field, "in (0, 1)", value)
 
 
 def build_config(owner: str, config_cls: type, config: Any, params: dict[str, Any]) -> Any:

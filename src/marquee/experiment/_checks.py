@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from marquee._validate import is_number, require
 from marquee.errors import ConfigError
-
-
-def require(condition: bool, owner: str, field: str, expected: str, got: object) -> None:
-    """Raise a :class:`ConfigError` naming the field, what was expected and what was given."""
-    if not condition:
-        raise ConfigError(f"{owner}.{field} must be {expected}, got {got!r}")
-
-
-def is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def name(value: object, owner: str, field: str = "name") -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from marquee.data.interactions import Interactions
 from marquee.errors import ConfigError
-from marquee.rank._validate import ints, non_negative, positive
+from marquee._validate import ints, non_negative, positive
 from marquee.rank.base import Recommender
 
 __all__ = ["Distilled", "DistilledConfig"]

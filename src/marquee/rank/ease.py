@@ -8,7 +8,7 @@ import numpy as np
 import scipy.linalg
 
 from marquee.data.interactions import Interactions
-from marquee.rank._validate import positive
+from marquee._validate import positive
 from marquee.rank.base import Recommender
 
 __all__ = ["EASE", "EASEConfig"]

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from marquee.data.interactions import Interactions
-from marquee.rank._validate import ints
+from marquee._validate import ints
 from marquee.rank.base import Recommender
 
 __all__ = ["ItemKNN", "ItemKNNConfig"]

@@ -8,7 +8,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from marquee.data.interactions import Interactions
-from marquee.rank._validate import ints, non_negative, positive
+from marquee._validate import ints, non_negative, positive
 from marquee.rank.base import Recommender
 
 __all__ = ["ALS", "ALSConfig", "BPR", "BPRConfig"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from marquee.data.interactions import Interactions
-from marquee.rank._validate import require
+from marquee._validate import require
 from marquee.rank.base import Recommender
 
 __all__ = ["MostPopular", "MostPopularConfig"]

@@ -12,7 +12,7 @@ from torch import nn
 
 from marquee.data.interactions import Interactions
 from marquee.random import as_generator
-from marquee.rank._validate import ints, non_negative, positive, require
+from marquee._validate import ints, non_negative, positive, require
 from marquee.rank.base import Recommender
 
 __all__ = ["SASRec", "SASRecConfig"]
