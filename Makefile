@@ -6,7 +6,9 @@ BIN    := $(VENV)/bin
 # on machines whose default index would give torch's CUDA build.
 PIP_EXTRA ?=
 
-.PHONY: run test install bench clean
+BENCHES := ranking distill serving ope experiment
+
+.PHONY: run test install bench $(addprefix bench-,$(BENCHES)) clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +33,12 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
-## make bench: the ranking benchmark behind BENCHMARKS.md.
-bench: install
-	$(BIN)/python bench/ranking.py
+## make bench: every benchmark behind BENCHMARKS.md (each rewrites its own section).
+## bench-serving needs wrk and taskset (Debian: apt-get install wrk util-linux).
+bench: $(addprefix bench-,$(BENCHES))
+
+bench-%: install
+	$(BIN)/python bench/$*.py
 
 clean:
 	rm -rf $(VENV) reports build *.egg-info
