@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -125,14 +127,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     (ROOT / "bench" / "results" / "distill.json").write_text(json.dumps(rows, indent=2) + "\n")
-    bench_md = ROOT / "BENCHMARKS.md"
-    text = bench_md.read_text()
-    start, end = "<!-- distill:start -->", "<!-- distill:end -->"
-    if start not in text:
-        text += f"\n## Distillation (bench/distill.py)\n\n{start}\n{end}\n"
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    bench_md.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+    write_section("distill", "Distillation (bench/distill.py)", table)
 
 
 if __name__ == "__main__":

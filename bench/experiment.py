@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -36,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import machine, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 VARIANTS = ("control", "a", "b")
@@ -43,22 +43,7 @@ GBSTATS = "0.8.0"
 
 
 def _machine() -> dict[str, str]:
-    import duckdb
-    import pandas
-    import pyarrow
-    import scipy
-    import statsmodels
-
-    cpu = "unknown"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": cpu, "cores": str(os.cpu_count()), "load_average": f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "n/a",
-        "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__, "duckdb": duckdb.__version__,
-        "pyarrow": pyarrow.__version__, "pandas": pandas.__version__, "statsmodels": statsmodels.__version__, "platform": platform.platform(),
-    }  # fmt: skip
+    return machine("scipy", "duckdb", "pyarrow", "pandas", "statsmodels")
 
 
 # -- 1. speed ---------------------------------------------------------------------------------
@@ -182,7 +167,7 @@ def aa_rates(runs: int) -> dict:
 
 def aa_end_to_end(runs: int) -> dict:
     """A/A through the whole pipeline: simulate tables, aggregate with DuckDB, test the primary metric."""
-    from marquee.experiment import ExperimentConfig, adjust, aggregate, confidence_sequence, read_totals, simulate, welch
+    from marquee.experiment import ExperimentConfig, adjust, aggregate, read_totals, simulate, welch
     from marquee.experiment.simulate import demo_config
 
     config = ExperimentConfig.from_dict(demo_config("aa", sequential=True))
@@ -398,14 +383,7 @@ def main() -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         slim = res | {"speed": {k: v for k, v in res["speed"].items() if k not in ("sufficient",)}}
         out.write_text(json.dumps(slim, indent=2, default=str) + "\n")
-        bench_md = ROOT / "BENCHMARKS.md"
-        text = bench_md.read_text() if bench_md.exists() else "# Benchmarks\n"
-        start, end = "<!-- experiment:start -->", "<!-- experiment:end -->"
-        if start not in text:
-            text = text.rstrip("\n") + "\n\n## Experimentation (bench/experiment.py)\n\n" + f"{start}\n{end}\n"
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        bench_md.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+        write_section("experiment", "Experimentation (bench/experiment.py)", table)
         print(f"wrote {out} and BENCHMARKS.md", file=sys.stderr)
 
 

@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+
+from _common import machine, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- ope:start -->", "<!-- ope:end -->"
@@ -44,26 +44,7 @@ SIZES = (500, 2000, 8000)
 
 
 def _machine() -> dict[str, str]:
-    import scipy
-    import sklearn
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-learn": sklearn.__version__,
-        "platform": platform.platform(),
-    }
+    return machine("scipy", "sklearn")
 
 
 def _estimators():  # type: ignore[no-untyped-def]
@@ -312,13 +293,7 @@ def main() -> None:
             "best": best,
             "synthetic": synth,
         }, indent=2) + "\n")  # fmt: skip
-        bench_md = ROOT / "BENCHMARKS.md"
-        text = bench_md.read_text() if bench_md.exists() else "# Benchmarks\n"
-        if START not in text:
-            text = text.rstrip("\n") + f"\n\n## Off-policy evaluation (bench/ope.py)\n\n{START}\n{END}\n"
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        bench_md.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+        write_section("ope", "Off-policy evaluation (bench/ope.py)", table)
         print(f"wrote {out} and BENCHMARKS.md", file=sys.stderr)
     print(f"mean_relative_error={means[best]:.4f}")
 

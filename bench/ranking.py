@@ -14,7 +14,6 @@ import argparse
 import dataclasses
 import json
 import multiprocessing as mp
-import platform
 import resource
 import sys
 import time
@@ -22,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+
+from _common import machine, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = ("ndcg@10", "hr@10", "hr@20", "mrr@10", "coverage@10")
@@ -54,30 +55,7 @@ def _one_model(name: str, queue: mp.Queue) -> None:
 
 
 def _machine() -> dict[str, str]:
-    import implicit
-    import scipy
-    import torch
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "torch": torch.__version__,
-        "implicit": implicit.__version__,
-        "platform": platform.platform(),
-    }
+    return machine("scipy", "torch", "implicit")
 
 
 def main() -> None:
@@ -158,12 +136,7 @@ def main() -> None:
             "wall_seconds": wall,
             "models": [{k: v for k, v in res.items() if k not in ("per_member", "topk")} | {"metrics": {m: iv.to_dict() for m, iv in ivs.items()}} for res, ivs in rows],
         }, indent=2) + "\n")
-        bench_md = ROOT / "BENCHMARKS.md"
-        text = bench_md.read_text() if bench_md.exists() else "# Benchmarks\n\n## Ranking (bench/ranking.py)\n\n<!-- ranking:start -->\n<!-- ranking:end -->\n"
-        start, end = "<!-- ranking:start -->", "<!-- ranking:end -->"
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        bench_md.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+        write_section("ranking", "Ranking (bench/ranking.py)", table)
         print(f"wrote {out} and BENCHMARKS.md", file=sys.stderr)
 
 

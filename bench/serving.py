@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
+
+from _common import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -417,14 +418,7 @@ def write(table: str, results: dict[str, Any] | None) -> None:
     if results is not None:
         (ROOT / "bench" / "results").mkdir(exist_ok=True)
         (ROOT / "bench" / "results" / "serving.json").write_text(json.dumps(results, indent=2) + "\n")
-    bench_md = ROOT / "BENCHMARKS.md"
-    text = bench_md.read_text()
-    start, end = "<!-- serving:start -->", "<!-- serving:end -->"
-    if start not in text:
-        text += f"\n## Serving under load (bench/serving.py)\n\n{start}\n{end}\n"
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    bench_md.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+    write_section("serving", "Serving under load (bench/serving.py)", table)
 
 
 if __name__ == "__main__":

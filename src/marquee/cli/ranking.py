@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from marquee.cli._common import DATASET_OPTION, HOME_OPTION, console, err_console, errors_to_exit, load_dataset, progress
+from marquee.cli._common import DATASET_OPTION, HOME_OPTION, console, err_console, load_dataset, progress
 from marquee.errors import ConfigError
 
 ALL_MODELS = "popular,item_knn,ease,als,bpr,sasrec"

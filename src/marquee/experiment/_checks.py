@@ -7,6 +7,8 @@ from typing import Any
 from marquee._validate import is_number, require
 from marquee.errors import ConfigError
 
+__all__ = ["is_number", "known_keys", "name", "require", "unique"]
+
 
 def name(value: object, owner: str, field: str = "name") -> None:
     """A non-empty string without leading/trailing whitespace."""
