@@ -4,8 +4,17 @@ Every choice comes with the probability the policy gave it, so the logs a policy
 :class:`DecisionSink` are ready for off-policy evaluation (:mod:`marquee.ope`).
 """
 
+from marquee.bandit.artwork import (
+    CANDIDATE_POLICIES,
+    ArtworkDecision,
+    CandidateEpsilonGreedy,
+    CandidateLinearTS,
+    CandidateLinUCB,
+    CandidatePolicy,
+)
 from marquee.bandit.base import Decisions, Policy
 from marquee.bandit.decisions import Decider, Decision, DecisionSink, InMemoryDecisionLog
+from marquee.bandit.durable import SQLiteDecisionLog
 from marquee.bandit.epsilon_greedy import EpsilonGreedy, EpsilonGreedyConfig
 from marquee.bandit.lin_ucb import LinUCB, LinUCBConfig
 from marquee.bandit.offline import OffPolicyLearner, OffPolicyLearnerConfig
@@ -19,6 +28,13 @@ from marquee.bandit.thompson import (
 )
 
 __all__ = [
+    "CANDIDATE_POLICIES",
+    "ArtworkDecision",
+    "CandidateEpsilonGreedy",
+    "CandidateLinUCB",
+    "CandidateLinearTS",
+    "CandidatePolicy",
+    "SQLiteDecisionLog",
     "BernoulliTS",
     "BernoulliTSConfig",
     "Decider",

@@ -7,9 +7,11 @@ where it exists). Reward-model estimators (DM, DR and its variants) use cross-fi
 """
 
 from marquee.ope.base import Estimate, Estimator, EstimatorConfig
+from marquee.ope.comparison import Comparison, compare
 from marquee.ope.dm import DirectMethod
 from marquee.ope.dr import DoublyRobust, SelfNormalizedDR
 from marquee.ope.evaluation import default_estimators, evaluate
+from marquee.ope.feature_reward_model import FeatureRewardModel, FeatureRewardModelConfig
 from marquee.ope.ipw import IPS
 from marquee.ope.reward_model import RewardModel, RewardModelConfig
 from marquee.ope.shrinkage import DRShrinkage, DRShrinkageConfig
@@ -20,17 +22,21 @@ __all__ = [
     "IPS",
     "SNIPS",
     "DRShrinkage",
+    "Comparison",
     "DRShrinkageConfig",
     "DirectMethod",
     "DoublyRobust",
     "Estimate",
     "Estimator",
     "EstimatorConfig",
+    "FeatureRewardModel",
+    "FeatureRewardModelConfig",
     "RewardModel",
     "RewardModelConfig",
     "SelfNormalizedDR",
     "SwitchDR",
     "SwitchDRConfig",
+    "compare",
     "default_estimators",
     "evaluate",
 ]

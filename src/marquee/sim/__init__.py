@@ -1,5 +1,6 @@
 """Simulated worlds with known answers, for tests, benchmarks and what-if studies."""
 
+from marquee.sim.artwork import ArtworkMembers
 from marquee.sim.bandit import SyntheticBandit
 
-__all__ = ["SyntheticBandit"]
+__all__ = ["ArtworkMembers", "SyntheticBandit"]

@@ -1,0 +1,152 @@
+"""A crash-safe decision log: SQLite in WAL mode with ``synchronous=FULL``.
+
+Every append is its own transaction, and a transaction returns only after SQLite has fsynced
+it to the write-ahead log, so a record whose append returned survives a crash of the process (or
+the machine) at any later instant: that is what lets a service acknowledge a decision or a reward
+only after appending it. Decisions are stored as JSON records (any dataclass: the generic
+:class:`~marquee.bandit.Decision` or an :class:`~marquee.bandit.artwork.ArtworkDecision`),
+rewards in their own table keyed by decision id.
+
+The first reward of a decision is the one kept: appending the same reward again is a no-op
+(a retried request), a different one is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from marquee.bandit.decisions import Decision, InMemoryDecisionLog
+from marquee.errors import DataError, UnknownIdError
+
+__all__ = ["SQLiteDecisionLog"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    decision_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    timestamp_us INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rewards (
+    decision_id TEXT PRIMARY KEY REFERENCES decisions(decision_id),
+    reward REAL NOT NULL,
+    timestamp_us INTEGER NOT NULL
+);
+"""
+
+
+class SQLiteDecisionLog:
+    """A durable :class:`~marquee.bandit.DecisionSink` in one SQLite file (safe to share across threads).
+
+    Args:
+        path: the database file (created with its directory if missing), or ``":memory:"``
+            for the in-memory double (same code, nothing durable), for tests and simulations.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        memory = str(path) == ":memory:"
+        if not memory:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(str(path) if memory else self.path, check_same_thread=False, isolation_level=None)
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise DataError(f"is not a decision log SQLite can open ({exc}); pass a new path or an existing log", source=str(self.path)) from None
+        if mode.lower() != "wal" and not memory:
+            raise DataError(f"could not switch to write-ahead logging (journal_mode={mode}); put the log on a local file system", source=str(self.path))
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SQLiteDecisionLog({str(self.path)!r}, decisions={len(self)})"
+
+    # ---- the sink ------------------------------------------------------------------------
+    def append_decisions(self, decisions: Sequence[Any]) -> None:
+        """Append decisions (dataclasses with ``decision_id`` and ``timestamp_us``) in one
+        transaction; durable when this returns. A repeated id refuses the whole batch."""
+        rows = [(d.decision_id, type(d).__name__, int(d.timestamp_us), json.dumps(dataclasses.asdict(d))) for d in decisions]
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("INSERT INTO decisions (decision_id, kind, timestamp_us, record) VALUES (?, ?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except sqlite3.IntegrityError:
+                self._db.execute("ROLLBACK")
+                raise DataError("a decision id was logged already; ids must be unique", source=str(self.path), column="decision_id") from None
+
+    def append_reward(self, decision_id: str, reward: float, *, timestamp_us: int = 0) -> bool:
+        """Append the reward of a logged decision; durable when this returns.
+
+        Returns:
+            True if appended, False if this exact reward was already logged (an idempotent retry).
+        Raises:
+            UnknownIdError: no decision has this id.
+            DataError: a different reward was logged for this decision already.
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if self._db.execute("SELECT 1 FROM decisions WHERE decision_id = ?", (decision_id,)).fetchone() is None:
+                    raise UnknownIdError(f"unknown decision id {decision_id!r}; feedback must quote a decision_id the service returned")
+                found = self._db.execute("SELECT reward FROM rewards WHERE decision_id = ?", (decision_id,)).fetchone()
+                if found is not None:
+                    if found[0] == float(reward):
+                        return False
+                    raise DataError(
+                        f"decision {decision_id!r} already has reward {found[0]!r}; a decision takes one reward, got {float(reward)!r}",
+                        column="reward",
+                    )  # fmt: skip
+                self._db.execute("INSERT INTO rewards VALUES (?, ?, ?)", (decision_id, float(reward), int(timestamp_us)))
+                self._db.execute("COMMIT")
+                return True
+            finally:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+
+    # ---- reading -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
+
+    def records(self) -> list[tuple[dict[str, Any], float | None]]:
+        """Every decision record, in the order logged, with its reward (``None`` if none yet)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT d.record, r.reward FROM decisions d LEFT JOIN rewards r USING (decision_id) ORDER BY d.seq"
+            ).fetchall()
+        return [(json.loads(record), reward) for record, reward in rows]
+
+    def record(self, decision_id: str) -> tuple[dict[str, Any], float | None] | None:
+        """One decision record and its reward, or ``None`` if the id is unknown."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT d.record, r.reward FROM decisions d LEFT JOIN rewards r USING (decision_id) WHERE d.decision_id = ?",
+                (decision_id,),
+            ).fetchone()
+        return None if row is None else (json.loads(row[0]), row[1])
+
+    def to_memory(self) -> InMemoryDecisionLog:
+        """The generic :class:`~marquee.bandit.Decision` records as an in-memory log (whose
+        ``to_feedback`` makes :class:`~marquee.data.LoggedFeedback`)."""
+        out = InMemoryDecisionLog()
+        fields = {f.name for f in dataclasses.fields(Decision)}
+        records = self.records()
+        out.append_decisions([Decision(**{k: tuple(v) if k == "context" else v for k, v in r.items() if k in fields}) for r, _ in records])
+        for r, reward in records:
+            if reward is not None:
+                out.append_reward(r["decision_id"], reward)
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
