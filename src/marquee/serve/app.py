@@ -26,10 +26,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from marquee.errors import MarqueeError
+from marquee.errors import DataError, MarqueeError, UnknownIdError
 from marquee.experiment.assignment import Allocator
 from marquee.experiment.exposure import Exposure, ExposureSink
 from marquee.rank.base import Recommender
+from marquee.serve.artwork import Artwork, ArtworkBody, FeedbackBody
 from marquee.serve.batching import MicroBatcher
 from marquee.serve.metrics import ServiceMetrics
 from marquee.serve.registry import ModelRegistry, ModelVersion
@@ -63,6 +64,8 @@ class Service:
         registry: where models are loaded from.
         admin_token: the bearer token of the admin API; ``None`` disables the admin API.
         max_batch, max_wait_ms: micro-batching of the heavy tier.
+        allocator, exposures: experiment assignments behind ``GET /v1/assignments/{member_id}``.
+        artwork: artwork decisions behind ``POST /v1/artwork`` and ``POST /v1/feedback``.
     """
 
     def __init__(
@@ -75,8 +78,10 @@ class Service:
         max_wait_ms: float = 2.0,
         allocator: Allocator | None = None,
         exposures: ExposureSink | None = None,
+        artwork: Artwork | None = None,
     ) -> None:
         self.router = router
+        self.artwork = artwork
         self.allocator = allocator
         self.exposures = exposures
         self.registry = registry
@@ -119,6 +124,44 @@ class Service:
             now = time.time()
             self.exposures.write([Exposure(member_id, a.experiment, a.variant, now) for a in found.assignments])
         return found.to_dict()
+
+    def _artwork(self) -> Artwork:
+        if self.artwork is None:
+            raise HTTPException(404, "no_artwork: start the service with artwork enabled (marquee serve --artwork)")
+        return self.artwork
+
+    def choose_artwork(self, body: ArtworkBody) -> dict[str, Any]:
+        """Choose the title's artwork for the member; answered only once the decision is durably logged."""
+        artwork = self._artwork()
+        ctx = body.context
+        try:
+            d = artwork.decide(body.member_id, body.title_id, ctx.device if ctx else None, ctx.local_hour if ctx else None)
+        except UnknownIdError as exc:
+            raise HTTPException(404, f"unknown_title: {exc}") from None
+        self.metrics.child(self.metrics.artwork_decisions, d.policy).inc()
+        log.debug("artwork decision", extra={"decision_id": d.decision_id, "member_id": d.member_id, "title_id": d.title_id,
+                                             "variant_id": d.variant_id, "propensity": d.propensity, "policy": d.policy})  # fmt: skip
+        return {
+            "decision_id": d.decision_id, "member_id": d.member_id, "title_id": d.title_id, "variant_id": d.variant_id,
+            "attributes": artwork.attributes(d), "propensity": d.propensity, "policy": d.policy, "n_variants": len(d.variant_ids),
+        }  # fmt: skip
+
+    def artwork_feedback(self, body: FeedbackBody) -> dict[str, Any]:
+        """Log a reward (durably) and update the policy; idempotent for an identical retry."""
+        artwork = self._artwork()
+        try:
+            d, new = artwork.feedback(body.decision_id, body.reward)
+        except UnknownIdError as exc:
+            raise HTTPException(404, f"unknown_decision: {exc}") from None
+        except DataError as exc:
+            log.warning("artwork feedback refused", extra={"decision_id": body.decision_id, "reward": body.reward, "reason": str(exc)})
+            raise HTTPException(409, f"feedback_conflict: {exc}") from None
+        m = self.metrics
+        m.child(m.artwork_feedback, d.policy, "logged" if new else "duplicate").inc()
+        if new:
+            m.child(m.artwork_reward, d.policy).inc(body.reward)
+        log.debug("artwork feedback", extra={"decision_id": d.decision_id, "reward": body.reward, "policy": d.policy, "duplicate": not new})
+        return {"decision_id": d.decision_id, "reward": body.reward, "duplicate": not new, "policy": d.policy}
 
     def close(self) -> None:
         """Make buffered exposures durable (called at shutdown)."""
@@ -312,6 +355,15 @@ def create_app(service: Service) -> Any:
         expose: bool = Query(True, description="Log an exposure for each assignment (false: only look)."),
     ) -> dict[str, Any]:
         return service.assignments(member_id, expose=expose)
+
+    # Plain functions: they wait for the decision log's fsync on FastAPI's thread pool, off the event loop.
+    @app.post("/v1/artwork", summary="Choose a title's artwork variant for a member (logged with its propensity)")
+    def artwork(body: ArtworkBody) -> dict[str, Any]:
+        return service.choose_artwork(body)
+
+    @app.post("/v1/feedback", summary="Report the reward of an artwork decision (logged, then learned from)")
+    def feedback(body: FeedbackBody) -> dict[str, Any]:
+        return service.artwork_feedback(body)
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, Any]:

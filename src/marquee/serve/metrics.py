@@ -30,6 +30,12 @@ class ServiceMetrics:
         )
         self.batch_latency = Histogram("marquee_batch_latency_seconds", "Heavy-model batch compute time.", buckets=_LATENCY_BUCKETS, registry=r)
         self.loop_lag = Gauge("marquee_event_loop_lag_seconds", "How late the serving event loop runs timers (smoothed).", registry=r)
+        self.artwork_decisions = Counter("marquee_artwork_decisions", "Artwork decisions logged, by policy.", ["policy"], registry=r)
+        self.artwork_feedback = Counter(
+            "marquee_artwork_feedback", "Artwork feedback by policy and outcome (logged, duplicate).", ["policy", "outcome"], registry=r
+        )
+        # A gauge, not a counter: rewards may be negative.
+        self.artwork_reward = Gauge("marquee_artwork_reward_sum", "Sum of logged artwork rewards, by policy.", ["policy"], registry=r)
         self.model_info = Gauge("marquee_model_info", "1 for the model version serving each tier.", ["tier", "version"], registry=r)
 
     def child(self, metric: Counter | Histogram, *labels: str) -> Any:

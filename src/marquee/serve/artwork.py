@@ -1,0 +1,225 @@
+"""Artwork in the service: choose a title's artwork variant per request, log it durably, learn from feedback.
+
+``POST /v1/artwork`` asks :meth:`Artwork.decide` for a variant of the title in the member's
+context; the decision (with its propensity and every candidate's features) is appended to a
+crash-safe log *before* the answer is sent. ``POST /v1/feedback`` appends the reward to the same
+log first, then updates the online policy, then answers. Feedback is idempotent: the same reward
+for the same decision again is acknowledged (``"duplicate": true``) without a second update; a
+different reward for a decision that has one is refused (409). At start the policy re-learns
+from the rewards already in the log, so a restart keeps what it had learned.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from marquee.bandit.artwork import (
+    CANDIDATE_POLICIES,
+    ArtworkDecision,
+    CandidatePolicy,
+    context_features,
+    cross_fitted_distribution,
+    joint_features,
+)
+from marquee.bandit.durable import SQLiteDecisionLog
+from marquee.data.artwork import ArtworkVariants, generate_variants
+from marquee.data.artwork_log import ArtworkLog
+from marquee.data.catalog import Catalog
+from marquee.errors import ConfigError, UnknownIdError
+from marquee.ope.base import Estimator
+from marquee.ope.comparison import Comparison
+from marquee.random import SeedLike, as_generator
+from marquee.serve.schemas import Device
+
+__all__ = ["Artwork", "ArtworkBody", "ArtworkSink", "FeedbackBody", "build_artwork", "evaluate_artwork"]
+
+log = logging.getLogger("marquee.serve.artwork")
+
+
+class ArtworkSink(Protocol):
+    """A durable decision log (:class:`~marquee.bandit.durable.SQLiteDecisionLog`; ``":memory:"`` is its in-memory double)."""
+
+    def append_decisions(self, decisions: Any) -> None: ...
+
+    def append_reward(self, decision_id: str, reward: float, *, timestamp_us: int = 0) -> bool: ...
+
+    def record(self, decision_id: str) -> tuple[dict[str, Any], float | None] | None: ...
+
+    def records(self) -> list[tuple[dict[str, Any], float | None]]: ...
+
+
+# ---- wire types -----------------------------------------------------------------------------
+class ContextBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, title="ArtworkContext")
+    device: Device | None = Field(None, description="Device class of the session.")
+    local_hour: int | None = Field(None, ge=0, le=23, description="Member's local hour, 0-23.")
+
+
+class ArtworkBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, title="ArtworkRequest")
+    member_id: int = Field(..., ge=0, description="The member.")
+    title_id: int = Field(..., ge=0, description="The title whose artwork to choose.")
+    context: ContextBody | None = None
+
+
+class FeedbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, title="FeedbackRequest")
+    decision_id: str = Field(..., min_length=1, max_length=64, description="The decision_id /v1/artwork returned.")
+    reward: float = Field(..., ge=-1e6, le=1e6, description="What came of it, e.g. 1 for a play, 0 for none.")
+
+
+# ---- the component ----------------------------------------------------------------------------
+class Artwork:
+    """Variants, a candidate policy and a durable log, behind the two endpoints.
+
+    Args:
+        variants: each title's variants and their features.
+        policy: chooses among a title's variants (and learns online).
+        sink: the durable decision log.
+        seed: the choices' randomness.
+        learn: update the policy on feedback.
+        replay: re-learn from the log's rewards now.
+        clock, new_id: unix microseconds now; decision ids (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        variants: ArtworkVariants,
+        policy: CandidatePolicy,
+        sink: ArtworkSink,
+        *,
+        seed: SeedLike = None,
+        learn: bool = True,
+        replay: bool = True,
+        clock: Callable[[], int] = lambda: time.time_ns() // 1000,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self.variants, self.policy, self.sink, self.learn = variants, policy, sink, learn
+        self.clock, self.new_id = clock, new_id
+        self.rng = as_generator(seed)
+        self._lock = threading.Lock()
+        self.replayed = self._replay() if replay else 0
+
+    def __repr__(self) -> str:
+        return f"Artwork({self.policy!r}, titles={len(self.variants.title_ids)}, variants={len(self.variants)})"
+
+    @property
+    def policy_name(self) -> str:
+        return self.policy.name
+
+    def _replay(self) -> int:
+        rows = [(r, w) for r, w in self.sink.records() if w is not None and "candidates" in r]
+        k = len(self.variants.feature_names)
+        rows = [(r, w) for r, w in rows if len(r["candidates"][r["action"]]) == k]
+        if rows:
+            x = np.array([r["context"] for r, _ in rows], dtype=np.float64)
+            f = np.array([r["candidates"][r["action"]] for r, _ in rows], dtype=np.float64)
+            self.policy.fit(x, f, np.array([w for _, w in rows]))
+            log.info("artwork policy re-learned from the log", extra={"rounds": len(rows), "policy": self.policy.name})
+        return len(rows)
+
+    def decide(self, member_id: int, title_id: int, device: str | None = None, local_hour: int | None = None) -> ArtworkDecision:
+        """Choose one of the title's variants; the decision is durably logged when this returns.
+
+        Raises:
+            UnknownIdError: the title has no variants.
+        """
+        found = self.variants.of(title_id)
+        x = context_features(device, local_hour)
+        with self._lock:
+            index, propensity = self.policy.choose(x, found.features, self.rng)
+        decision = ArtworkDecision(
+            decision_id=self.new_id(), policy=self.policy.name, context=tuple(x.tolist()), action=index, propensity=propensity,
+            timestamp_us=self.clock(), member_id=int(member_id), title_id=int(title_id),
+            variant_ids=tuple(found.variant_ids.tolist()), candidates=tuple(map(tuple, found.features.tolist())),
+        )  # fmt: skip
+        self.sink.append_decisions([decision])
+        return decision
+
+    def attributes(self, decision: ArtworkDecision) -> dict[str, Any]:
+        """The shown variant's attributes (palette, subject, text, ...)."""
+        return self.variants.attributes_of(int(self.variants.of(decision.title_id).rows[decision.action]))
+
+    def feedback(self, decision_id: str, reward: float) -> tuple[ArtworkDecision, bool]:
+        """Log a decision's reward durably, then (if new and ``learn``) update the policy.
+
+        Returns:
+            The decision, and False when this exact reward was logged already (nothing changed).
+        Raises:
+            UnknownIdError: no decision has this id.
+            DataError: the decision has a different reward already.
+        """
+        found = self.sink.record(decision_id)
+        if found is None:
+            raise UnknownIdError(f"unknown decision id {decision_id!r}; feedback must quote a decision_id that /v1/artwork returned")
+        decision = ArtworkDecision.from_dict(found[0])
+        new = self.sink.append_reward(decision_id, reward, timestamp_us=self.clock())
+        if new and self.learn:
+            with self._lock:
+                self.policy.update(np.asarray(decision.context), np.asarray(decision.candidates[decision.action]), reward)
+        return decision, new
+
+
+
+
+def build_artwork(
+    catalog: Catalog,
+    log_path: str | Path,
+    *,
+    policy: str = "epsilon_greedy",
+    variants: str | Path | None = None,
+    seed: SeedLike = None,
+    policy_params: dict[str, Any] | None = None,
+) -> Artwork:
+    """The component ``marquee serve`` runs: variants from ``variants`` (a Parquet/CSV table) or
+    generated from the catalog, the named policy, and a SQLite log at ``log_path``."""
+    if policy not in CANDIDATE_POLICIES:
+        raise ConfigError(f"unknown artwork policy {policy!r}; choose one of {sorted(CANDIDATE_POLICIES)}")
+    table = ArtworkVariants.read(variants) if variants is not None else generate_variants(catalog)
+    return Artwork(table, CANDIDATE_POLICIES[policy](**(policy_params or {})), SQLiteDecisionLog(log_path), seed=seed)
+
+
+
+
+
+def evaluate_artwork(
+    log: ArtworkLog,
+    candidate: CandidatePolicy | str,
+    estimators: Sequence[Estimator] | None = None,
+    *,
+    n_folds: int = 2,
+    l2: float = 1.0,
+    seed: int = 0,
+) -> list[Comparison]:
+    """Off-policy evaluation of a candidate artwork policy on the service's decision log.
+
+    The candidate (a :class:`CandidatePolicy` config, learned from the log out of fold by
+    :func:`~marquee.bandit.artwork.cross_fitted_distribution`, or ``"uniform"``) is compared with
+    the logging policy's on-policy value by each estimator (default: SNIPS and DR, whose reward
+    model is a cross-fitted :class:`~marquee.ope.FeatureRewardModel` on the joint
+    context-variant features).
+    """
+    from marquee.ope import SNIPS, DoublyRobust, FeatureRewardModel, compare
+
+    estimators = list(estimators) if estimators is not None else [SNIPS(seed=seed), DoublyRobust(seed=seed)]
+    fb = log.feedback
+    if isinstance(candidate, str):
+        if candidate != "uniform":
+            raise ConfigError(f"unknown candidate {candidate!r}; pass 'uniform' or a CandidatePolicy")
+        dist = log.uniform()
+    else:
+        dist = cross_fitted_distribution(candidate, fb.context, log.candidates, log.mask, fb.action, fb.reward, n_folds=n_folds, seed=seed)
+    reward_hat = None
+    if any(e.uses_reward_model for e in estimators):
+        z = joint_features(fb.context, log.candidates) * log.mask[:, :, None]
+        reward_hat = FeatureRewardModel(n_folds=max(n_folds, 2), l2=l2, seed=seed).fit(fb, z).cross_fitted_
+    return compare(fb, dist, estimators, reward_hat=reward_hat)

@@ -1,0 +1,230 @@
+"""Artwork in the service: decisions and feedback over HTTP, durably logged before the answer, judged by OPE."""
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from marquee.bandit import SQLiteDecisionLog
+from marquee.bandit.artwork import CandidateEpsilonGreedy, CandidateLinearTS, context_features
+from marquee.data.artwork import generate_variants
+from marquee.data.artwork_log import ArtworkLog
+from marquee.ope import SNIPS
+from marquee.rank import MostPopular
+from marquee.serve import ModelRegistry
+from marquee.serve.app import Service, create_app
+from marquee.serve.artwork import Artwork, evaluate_artwork
+from marquee.serve.router import Router
+from marquee.sim import ArtworkMembers
+from marquee.testing import block_interactions
+
+DATA = block_interactions()
+VARIANTS = generate_variants(DATA.catalog)
+TITLE = 5000
+
+
+def make_service(tmp_path, artwork):
+    return Service(Router(MostPopular().fit(DATA)), ModelRegistry(tmp_path / "reg"), artwork=artwork)
+
+
+@pytest.fixture
+def artwork(tmp_path):
+    return Artwork(VARIANTS, CandidateEpsilonGreedy(epsilon=0.2), SQLiteDecisionLog(tmp_path / "art.sqlite"), seed=0)
+
+
+@pytest.fixture
+def client(tmp_path, artwork):
+    with TestClient(create_app(make_service(tmp_path, artwork))) as c:
+        yield c
+
+
+def test_decision_is_durable_before_the_answer_and_feedback_updates_the_policy(client, artwork, tmp_path):
+    r = client.post("/v1/artwork", json={"member_id": 7, "title_id": TITLE, "context": {"device": "tv", "local_hour": 21}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    found = VARIANTS.of(TITLE)
+    assert body["variant_id"] in found.variant_ids.tolist() and body["n_variants"] == len(found)
+    assert body["policy"] == "epsilon_greedy" and set(body["attributes"]) == {"palette", "subject", "text"}
+    # A fresh connection (another process's view) already sees the decision, with the propensity that was answered.
+    record, reward = SQLiteDecisionLog(tmp_path / "art.sqlite").record(body["decision_id"])
+    assert record["propensity"] == body["propensity"] and reward is None
+    assert record["variant_ids"][record["action"]] == body["variant_id"]
+    before = artwork.policy.n_updates_
+    r = client.post("/v1/feedback", json={"decision_id": body["decision_id"], "reward": 1})
+    assert r.status_code == 200 and r.json()["duplicate"] is False
+    assert artwork.policy.n_updates_ == before + 1
+    assert SQLiteDecisionLog(tmp_path / "art.sqlite").record(body["decision_id"])[1] == 1.0
+    # Idempotent retry: acknowledged, not learned twice; a different reward is a conflict.
+    r = client.post("/v1/feedback", json={"decision_id": body["decision_id"], "reward": 1.0})
+    assert r.status_code == 200 and r.json()["duplicate"] is True and artwork.policy.n_updates_ == before + 1
+    r = client.post("/v1/feedback", json={"decision_id": body["decision_id"], "reward": 0})
+    assert r.status_code == 409 and r.json()["error"] == "feedback_conflict" and "already has reward 1.0" in r.json()["detail"]
+    metrics = client.get("/metrics").text
+    assert 'marquee_artwork_decisions_total{policy="epsilon_greedy"} 1.0' in metrics
+    assert 'marquee_artwork_feedback_total{outcome="logged",policy="epsilon_greedy"} 1.0' in metrics
+    assert 'marquee_artwork_feedback_total{outcome="duplicate",policy="epsilon_greedy"} 1.0' in metrics
+    assert 'marquee_artwork_reward_sum{policy="epsilon_greedy"} 1.0' in metrics
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "pattern"),
+    [
+        ("/v1/artwork", {"member_id": "x", "title_id": TITLE}, "Input should be a valid integer - at `body.member_id`"),
+        ("/v1/artwork", {"member_id": 1}, "Field required - at `body.title_id`"),
+        ("/v1/artwork", {"member_id": 1, "title_id": TITLE, "colour": "red"}, "Extra inputs are not permitted - at `body.colour`"),
+        ("/v1/artwork", {"member_id": 1, "title_id": TITLE, "context": {"local_hour": 24}}, "at `body.context.local_hour`"),
+        ("/v1/artwork", {"member_id": 1, "title_id": TITLE, "context": {"device": "fridge"}}, "at `body.context.device`"),
+        ("/v1/feedback", {"decision_id": "abc", "reward": "1"}, "Input should be a valid number - at `body.reward`"),
+        ("/v1/feedback", {"decision_id": "abc"}, "Field required - at `body.reward`"),
+        ("/v1/feedback", {"decision_id": "abc", "reward": 1, "extra": 1}, "at `body.extra`"),
+    ],
+)
+def test_bad_input_is_a_422_that_names_the_field(client, path, body, pattern):
+    r = client.post(path, json=body)
+    assert r.status_code == 422 and r.json()["error"] == "invalid_request"
+    assert pattern in r.json()["detail"]
+
+
+def test_unknown_ids_are_404s_that_say_so(client):
+    r = client.post("/v1/feedback", json={"decision_id": "nope", "reward": 1})
+    assert r.status_code == 404 and r.json()["error"] == "unknown_decision"
+    assert "unknown decision id 'nope'; feedback must quote a decision_id that /v1/artwork returned" in r.json()["detail"]
+    r = client.post("/v1/artwork", json={"member_id": 1, "title_id": 99})
+    assert r.status_code == 404 and "title 99 has no artwork variants" in r.json()["detail"]
+
+
+def test_without_artwork_the_endpoints_say_how_to_enable_it(tmp_path):
+    with TestClient(create_app(make_service(tmp_path, None))) as c:
+        r = c.post("/v1/artwork", json={"member_id": 1, "title_id": TITLE})
+        assert r.status_code == 404 and "marquee serve --artwork" in r.json()["detail"]
+
+
+def test_a_restart_relearns_from_the_log(tmp_path, artwork):
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        d = artwork.decide(1, TITLE, "tv", int(rng.integers(24)))
+        artwork.feedback(d.decision_id, float(rng.random() < 0.5))
+    restarted = Artwork(VARIANTS, CandidateEpsilonGreedy(epsilon=0.2), SQLiteDecisionLog(tmp_path / "art.sqlite"), seed=1)
+    assert restarted.replayed == 30
+    assert np.allclose(restarted.policy.A_inv_, artwork.policy.A_inv_) and np.allclose(restarted.policy.b_, artwork.policy.b_)
+
+
+def test_feedback_conflict_is_logged_as_json(tmp_path, artwork, caplog):
+    d = artwork.decide(1, TITLE)
+    artwork.feedback(d.decision_id, 1.0)
+    with TestClient(create_app(make_service(tmp_path, artwork))) as c, caplog.at_level(logging.WARNING, logger="marquee.serve"):
+        assert c.post("/v1/feedback", json={"decision_id": d.decision_id, "reward": 0}).status_code == 409
+    [rec] = [r for r in caplog.records if r.getMessage() == "artwork feedback refused"]
+    assert rec.decision_id == d.decision_id and rec.reward == 0.0
+
+
+def test_end_to_end_decisions_feedback_log_and_off_policy_evaluation(tmp_path):
+    """Decisions -> feedback through HTTP -> the durable log -> OPE of candidates, with intervals
+    that cover the truth the simulated members know."""
+    artwork = Artwork(VARIANTS, CandidateLinearTS(scale=1.0, n_samples=500), SQLiteDecisionLog(tmp_path / "e2e.sqlite"), seed=0)
+    members = ArtworkMembers(n_features=len(VARIANTS.feature_names), seed=3)
+    rng = np.random.default_rng(3)
+    titles = VARIANTS.title_ids
+    truth_uniform = []
+    with TestClient(create_app(make_service(tmp_path, artwork))) as c:
+        for _ in range(400):
+            member, title, ctx = 1000 + int(rng.integers(60)), int(rng.choice(titles)), members.draw_context(rng)
+            body = c.post("/v1/artwork", json={"member_id": member, "title_id": title, "context": ctx}).json()
+            found = VARIANTS.of(title)
+            q = members.click_probability(member, context_features(ctx["device"], ctx["local_hour"]), found.features)
+            truth_uniform.append(q.mean())
+            reward = float(rng.random() < q[int(np.flatnonzero(found.variant_ids == body["variant_id"])[0])])
+            assert c.post("/v1/feedback", json={"decision_id": body["decision_id"], "reward": reward}).status_code == 200
+    log = ArtworkLog.from_records(SQLiteDecisionLog(tmp_path / "e2e.sqlite").records())
+    assert len(log) == 400 and log.feedback.policy == "linear_ts"
+    for c in evaluate_artwork(log, "uniform", seed=0):
+        iv = c.estimate.interval
+        assert iv.low < c.estimate.value < iv.high and iv.low < float(np.mean(truth_uniform)) < iv.high, (c.estimator, iv)
+        assert c.current.estimate == pytest.approx(log.feedback.mean_reward)
+        assert c.difference.low < c.difference.estimate < c.difference.high and c.verdict in {"beats", "worse", "inconclusive"}
+    [c] = evaluate_artwork(log, CandidateEpsilonGreedy(epsilon=0.1), [SNIPS(n_bootstrap=200)])
+    assert c.estimate.interval.high - c.estimate.interval.low > 0
+
+
+SERVER = textwrap.dedent(
+    """
+    import sys, uvicorn
+    from marquee.rank import MostPopular
+    from marquee.serve import ModelRegistry
+    from marquee.serve.app import Service, create_app
+    from marquee.serve.artwork import build_artwork
+    from marquee.serve.router import Router
+    from marquee.testing import block_interactions
+    data = block_interactions()
+    art = build_artwork(data.catalog, sys.argv[1], policy="epsilon_greedy", seed=0)
+    service = Service(Router(MostPopular().fit(data)), ModelRegistry(sys.argv[2]), artwork=art)
+    uvicorn.run(create_app(service), host="127.0.0.1", port=int(sys.argv[3]), log_level="warning", lifespan="on")
+    """
+)
+
+
+def test_kill_9_of_the_server_loses_no_acknowledged_decision_or_feedback(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = tmp_path / "kill.sqlite"
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(path), str(tmp_path / "reg"), str(port)])
+    url = f"http://127.0.0.1:{port}"
+    acked_decisions: list[str] = []
+    acked_feedback: dict[str, float] = {}
+    stop = threading.Event()
+
+    def drive(worker: int) -> None:
+        with httpx.Client(base_url=url, timeout=5) as client:
+            i = 0
+            while not stop.is_set():
+                try:
+                    r = client.post("/v1/artwork", json={"member_id": worker, "title_id": TITLE + i % 40})
+                    if r.status_code == 200:
+                        acked_decisions.append(r.json()["decision_id"])
+                        reward = float(i % 2)
+                        if client.post("/v1/feedback", json={"decision_id": r.json()["decision_id"], "reward": reward}).status_code == 200:
+                            acked_feedback[r.json()["decision_id"]] = reward
+                except httpx.HTTPError:
+                    pass  # the server is dying: nothing unacknowledged is promised
+                i += 1
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        threads = [threading.Thread(target=drive, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        while len(acked_feedback) < 60:
+            assert time.monotonic() < deadline + 30, "too slow"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)  # with requests in flight
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    logged = {r["decision_id"]: w for r, w in SQLiteDecisionLog(path).records()}
+    assert set(acked_decisions) <= set(logged)
+    assert all(logged[d] == w for d, w in acked_feedback.items())
+    assert len(acked_feedback) >= 60
