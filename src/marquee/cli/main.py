@@ -7,6 +7,7 @@ import typer
 from marquee.cli import data, ranking, serving
 from marquee.cli import ope
 from marquee.cli import experiment
+from marquee.cli import artwork
 from marquee.cli._common import errors_to_exit
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.command("distill")(errors_to_exit(serving.distill))
 app.command("quantize")(errors_to_exit(serving.quantize))
 app.add_typer(serving.models_app, name="models")
 app.add_typer(experiment.app, name="experiment")
+app.add_typer(artwork.app, name="artwork")
 
 
 def main() -> None:

@@ -37,6 +37,10 @@ def serve(
     log_level: str = typer.Option("info", envvar="MARQUEE_LOG_LEVEL", help="debug, info, warning or error."),
     experiments: Path | None = typer.Option(None, envvar="MARQUEE_EXPERIMENTS", help="Allocation config (TOML/JSON [[layers]] of experiments) behind GET /v1/assignments/{member_id}."),
     exposures: Path | None = typer.Option(None, envvar="MARQUEE_EXPOSURES", help="Directory of the exposure log (Parquet parts) [default: $MARQUEE_HOME/exposures]."),
+    artwork: bool = typer.Option(True, "--artwork/--no-artwork", envvar="MARQUEE_ARTWORK", help="Serve POST /v1/artwork and /v1/feedback."),
+    artwork_log: Path | None = typer.Option(None, envvar="MARQUEE_ARTWORK_LOG", help="Durable artwork decision log (SQLite) [default: $MARQUEE_HOME/artwork/decisions.sqlite]."),
+    artwork_policy: str = typer.Option("epsilon_greedy", envvar="MARQUEE_ARTWORK_POLICY", help="Artwork policy: lin_ucb, linear_ts or epsilon_greedy."),
+    artwork_variants: Path | None = typer.Option(None, envvar="MARQUEE_ARTWORK_VARIANTS", help="Artwork variants table (Parquet/CSV: title_id, variant_id, attributes) [default: generated from the catalog]."),
     home: Path = HOME_OPTION,
 ) -> None:
     """Serve recommendations over HTTP with per-request model switching (docs at /docs).
@@ -65,8 +69,14 @@ def serve(
 
         allocator = Allocator.from_dict(config.load_config_file(experiments))
         sink = ParquetSink(exposures or config.home(home) / "exposures", batch_rows=10_000)
+    art = None
+    if artwork:
+        from marquee.cli.artwork import default_log
+        from marquee.serve.artwork import build_artwork
+
+        art = build_artwork(ds.catalog, default_log(artwork_log, home), policy=artwork_policy, variants=artwork_variants)
     service = Service(router, _registry(home), admin_token=os.environ.get("MARQUEE_ADMIN_TOKEN") or None, max_batch=max_batch,
-                      max_wait_ms=max_wait_ms, allocator=allocator, exposures=sink)  # fmt: skip
+                      max_wait_ms=max_wait_ms, allocator=allocator, exposures=sink, artwork=art)  # fmt: skip
     for tier, ref in (("heavy", heavy), ("light", light)):
         if ref:
             service.load(tier, ref)
@@ -75,7 +85,8 @@ def serve(
     # a pause that would land on some request; after freeze() it scans only what requests allocate.
     gc.collect()
     gc.freeze()
-    err_console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs); tiers: {router.available() or ['popular only']}")
+    err_console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs); tiers: {router.available() or ['popular only']}"
+                      + (f"; artwork: {art!r}, log {art.sink.path}" if art is not None else ""))  # fmt: skip
     # No access log (the service logs what matters as JSON), no proxy-header rewriting (it reads no
     # client address) and no Server header: each costs CPU on every request of the hot path.
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False, lifespan="on",
