@@ -123,15 +123,23 @@ class CandidatePolicy(ABC):
         elif self.A_inv_.shape[0] != p:
             raise DataError(f"has {p} joint features; this policy learned from rounds with {self.A_inv_.shape[0]}", column="candidates")
 
-    def mean_and_variance(self, context: Any, candidates: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Per candidate, the ridge estimate ``θ·z`` and ``zᵀA⁻¹z``; (m,) each."""
+    def _joint(self, context: Any, candidates: Any) -> np.ndarray:
         z = joint_features(context, candidates)
         if z.ndim != 2 or z.shape[0] == 0:
             raise DataError(f"need (m, k) candidate features with m >= 1, got {np.shape(candidates)}", column="candidates")
         self._ensure(z.shape[1])
         if self._theta is None:
             self._theta = self.A_inv_ @ self.b_
-        return z @ self._theta, np.maximum(np.einsum("mp,pq,mq->m", z, self.A_inv_, z), 0.0)
+        return z
+
+    def mean(self, context: Any, candidates: Any) -> np.ndarray:
+        """Per candidate, the ridge estimate ``θ·z``; (m,)."""
+        return self._joint(context, candidates) @ self._theta
+
+    def mean_and_variance(self, context: Any, candidates: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate, the ridge estimate ``θ·z`` and ``zᵀA⁻¹z``; (m,) each."""
+        z = self._joint(context, candidates)
+        return z @ self._theta, np.maximum(((z @ self.A_inv_) * z).sum(axis=1), 0.0)
 
     @abstractmethod
     def action_distribution(self, context: Any, candidates: Any, rng: SeedLike = None) -> np.ndarray:
@@ -233,7 +241,7 @@ class CandidateEpsilonGreedy(CandidatePolicy):
     name = "epsilon_greedy"
 
     def action_distribution(self, context: Any, candidates: Any, rng: SeedLike = None) -> np.ndarray:
-        mean, _ = self.mean_and_variance(context, candidates)
+        mean = self.mean(context, candidates)
         ties = argmax_ties(mean[None])[0]
         eps = self.config.epsilon
         return (1 - eps) * ties / ties.sum() + eps / mean.size

@@ -74,7 +74,11 @@ class SQLiteDecisionLog:
     def append_decisions(self, decisions: Sequence[Any]) -> None:
         """Append decisions (dataclasses with ``decision_id`` and ``timestamp_us``) in one
         transaction; durable when this returns. A repeated id refuses the whole batch."""
-        rows = [(d.decision_id, type(d).__name__, int(d.timestamp_us), json.dumps(dataclasses.asdict(d))) for d in decisions]
+        # A shallow field dict (tuples serialise as lists): dataclasses.asdict deep-copies every nested tuple.
+        rows = [
+            (d.decision_id, type(d).__name__, int(d.timestamp_us), json.dumps({f.name: getattr(d, f.name) for f in dataclasses.fields(d)}))
+            for d in decisions
+        ]
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
