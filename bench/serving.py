@@ -9,7 +9,8 @@ Runs, each bounded in time (``--seconds``, after a short warm-up):
   * the light model behind a plain FastAPI handler (bench/plain_fastapi.py) and behind Marquee's
     router, at 1/4/16/64 connections: the router's overhead as a measured ratio;
   * heavy-only (micro-batched) and auto (50 ms budget) at 1/4/16/64 connections;
-  * heavy-only with micro-batching off (max batch 1) at 16 connections;
+  * heavy-only with micro-batching off at 16 connections, two ways: batches of one on the worker
+    thread (``--max-batch 1``) and the model inline on the event loop (``--max-batch 0``);
   * auto at twice the request rate heavy-only sustains with p99 within the budget (256 connections
     paced by wrk's ``delay``, recalibrated until the achieved rate is within 5% of the target);
   * promotion and rollback of both tiers through the admin API in the middle of a run.
@@ -313,7 +314,7 @@ def report(results: dict[str, Any]) -> str:
     light, plain = find("marquee", "light", 16), find("plain-fastapi", "light", 16)
     peak = {name: max((r for r in runs if r["server"] == name and r["mode"] == "light"), key=lambda r: r["rps"]) for name in ("marquee", "plain-fastapi")}
     pm, pp = peak["marquee"], peak["plain-fastapi"]
-    heavy, unbatched = find("marquee", "heavy", 16), find("marquee-unbatched", "heavy", 16)
+    heavy, unbatched, inline = find("marquee", "heavy", 16), find("marquee-unbatched", "heavy", 16), find("marquee-inline", "heavy", 16)
     over = results["overload"]
     heavy_ndcg = heavy["ndcg"]
     p = results["promotion"]
@@ -324,8 +325,10 @@ def report(results: dict[str, Any]) -> str:
         f"**{pm['rps'] / pp['rps']:.2f}x**. At 16 connections: {light['cpu_ms_per_request']:.3f} vs {plain['cpu_ms_per_request']:.3f} ms of CPU "
         f"per request ({plain['cpu_ms_per_request'] / light['cpu_ms_per_request']:.1f}x less), {light['rps']:,.0f} vs {plain['rps']:,.0f} req/s "
         f"(Marquee's server busy {light['rps'] * light['cpu_ms_per_request'] / 1000:.0%} of its core there), p99 **{light['p99_ms']:.2f} ms**.",
-        f"- **Heavy path** (16 connections): micro-batched {heavy['rps']:,.0f} req/s vs {unbatched['rps']:,.0f} unbatched "
-        f"(**{heavy['rps'] / unbatched['rps']:.2f}x**); server CPU {heavy['cpu_ms_per_request']:.3f} vs {unbatched['cpu_ms_per_request']:.3f} ms/request.",
+        f"- **Heavy path** (16 connections): micro-batched {heavy['rps']:,.0f} req/s vs {unbatched['rps']:,.0f} with batches of one on the "
+        f"worker thread (**{heavy['rps'] / unbatched['rps']:.2f}x**; server CPU {heavy['cpu_ms_per_request']:.3f} vs "
+        f"{unbatched['cpu_ms_per_request']:.3f} ms/request) and {inline['rps']:,.0f} with the model inline on the event loop "
+        f"(**{heavy['rps'] / inline['rps']:.2f}x**; {inline['cpu_ms_per_request']:.3f} ms/request, but every other request waits while it computes).",
         f"- **Auto at {over['rps'] / results['heavy_capacity_rps']:.2f}x the heavy tier's capacity** ({over['rps']:,.0f} req/s answered, "
         f"{over['target_rps']:,.0f} targeted by {over['connections']} paced connections; "
         f"heavy-only sustains {results['heavy_capacity_rps']:,.0f} with p99 within the budget): p99 {over['p99_ms']:.2f} ms (budget {BUDGET_MS:.0f} ms), "
@@ -399,11 +402,13 @@ def main() -> None:
         results["promotion"] = promotion_under_load(load, server, max(args.seconds * 2, 9.0))
     finally:
         server.stop()
-    server = marquee_server("marquee-unbatched", args.home, tmp, max_batch=1)
-    try:
-        runs.append(load.measure(server, "heavy", UNBOUNDED_MS, 16, args.seconds))
-    finally:
-        server.stop()
+    # Batching off, two ways: batches of one on the worker thread, and the model inline on the event loop.
+    for name, max_batch in (("marquee-unbatched", 1), ("marquee-inline", 0)):
+        server = marquee_server(name, args.home, tmp, max_batch=max_batch)
+        try:
+            runs.append(load.measure(server, "heavy", UNBOUNDED_MS, 16, args.seconds))
+        finally:
+            server.stop()
     shutil.rmtree(tmp, ignore_errors=True)
     table = report(results)
     if args.no_write:

@@ -164,3 +164,14 @@ def test_assignments_without_experiments_say_how_to_configure_them(client):
     r = client.get("/v1/assignments/42")
     assert r.status_code == 404
     assert "start the service with --experiments FILE" in r.json()["detail"]
+
+
+def test_max_batch_zero_serves_the_heavy_model_inline(tmp_path):
+    registry = ModelRegistry(tmp_path / "reg")
+    registry.register("heavy", EASE(l2=5.0).fit(DATA))
+    svc = Service(Router(MostPopular().fit(DATA), default_budget_ms=1000), registry, max_batch=0)
+    svc.load("heavy", "heavy")
+    assert svc.router.tiers["heavy"].batcher is None
+    with TestClient(create_app(svc)) as client:
+        r = client.post("/v1/recommendations", json={"member_id": 1000, "k": 3, "model": "heavy"})
+    assert r.status_code == 200 and r.json()["model_used"] == "heavy"

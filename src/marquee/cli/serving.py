@@ -32,7 +32,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", envvar="MARQUEE_HOST", help="Interface to bind."),
     port: int = typer.Option(8000, envvar="MARQUEE_PORT", help="Port to bind."),
     budget_ms: float = typer.Option(50.0, envvar="MARQUEE_BUDGET_MS", help="Latency budget of requests that state none."),
-    max_batch: int = typer.Option(32, envvar="MARQUEE_MAX_BATCH", help="Most requests in one heavy-model batch."),
+    max_batch: int = typer.Option(32, envvar="MARQUEE_MAX_BATCH", help="Most requests in one heavy-model batch (0: no batching; the heavy model then runs on the event loop, blocking it while it computes)."),
     max_wait_ms: float = typer.Option(2.0, envvar="MARQUEE_MAX_WAIT_MS", help="Longest a heavy request waits for its batch to fill."),
     log_level: str = typer.Option("info", envvar="MARQUEE_LOG_LEVEL", help="debug, info, warning or error."),
     experiments: Path | None = typer.Option(None, envvar="MARQUEE_EXPERIMENTS", help="Allocation config (TOML/JSON [[layers]] of experiments) behind GET /v1/assignments/{member_id}."),

@@ -103,7 +103,7 @@ class Service:
 
     def _install(self, tier: str, ref: str, mv: ModelVersion, model: Recommender) -> None:
         batcher = None
-        if tier == "heavy" and "heavy" not in self.router.tiers:
+        if tier == "heavy" and "heavy" not in self.router.tiers and self.max_batch > 0:  # 0: inline, on the event loop
             batcher = MicroBatcher(
                 lambda: (self.router.tiers["heavy"].model, self.router.tiers["heavy"].version),
                 max_batch=self.max_batch, max_wait_ms=self.max_wait_ms, on_batch=self._on_batch,

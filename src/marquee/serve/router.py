@@ -204,7 +204,8 @@ class Router:
         # Leave time for the next lighter tier to answer if this one runs late.
         reserve = sum(self.tiers[n].estimate_ms() for n in lighter[:1]) / 1000.0
         timeout = max(deadline - time.perf_counter() - reserve, 0.0)
-        result = await asyncio.wait_for(tier.batcher.submit(u, k), timeout=timeout)
+        async with asyncio.timeout(timeout):  # unlike wait_for, no extra task per request
+            result = await tier.batcher.submit(u, k)
         if result.model is not model and result.model.members_.position(member_id) != u:
             # The swapped-in model indexes members differently: this row is someone else's.
             raise LookupError("member position differs in the swapped-in model")
