@@ -182,3 +182,17 @@ def test_kill_9_loses_no_acknowledged_decision_or_reward(tmp_path):
     records = dict((r["decision_id"], w) for r, w in SQLiteDecisionLog(path).records())
     for i in acked:
         assert records[f"d{i}"] == float(i % 2)
+
+
+def test_group_commit_isolates_a_failing_append_and_keeps_the_others(tmp_path):
+    log = SQLiteDecisionLog(tmp_path / "g.sqlite")
+    futures = [log.submit_decisions([decision(i)]) for i in range(50)] + [log.submit_decisions([decision(7)])]
+    reward = log.submit_reward("d3", 1.0)  # may share a transaction with its decision: it sees it
+    assert [f.result() for f in futures[:50]] == [None] * 50
+    with pytest.raises(DataError, match="a decision id was logged already"):
+        futures[50].result()
+    assert reward.result()[0] is True and reward.result()[1]["decision_id"] == "d3"
+    log.close()
+    with pytest.raises(DataError, match="is closed; open the log again to append"):
+        log.append_decisions([decision(99)])
+    assert len(SQLiteDecisionLog(tmp_path / "g.sqlite")) == 50

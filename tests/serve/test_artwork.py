@@ -79,14 +79,16 @@ def test_decision_is_durable_before_the_answer_and_feedback_updates_the_policy(c
 @pytest.mark.parametrize(
     ("path", "body", "pattern"),
     [
-        ("/v1/artwork", {"member_id": "x", "title_id": TITLE}, "Input should be a valid integer - at `body.member_id`"),
-        ("/v1/artwork", {"member_id": 1}, "Field required - at `body.title_id`"),
-        ("/v1/artwork", {"member_id": 1, "title_id": TITLE, "colour": "red"}, "Extra inputs are not permitted - at `body.colour`"),
-        ("/v1/artwork", {"member_id": 1, "title_id": TITLE, "context": {"local_hour": 24}}, "at `body.context.local_hour`"),
-        ("/v1/artwork", {"member_id": 1, "title_id": TITLE, "context": {"device": "fridge"}}, "at `body.context.device`"),
-        ("/v1/feedback", {"decision_id": "abc", "reward": "1"}, "Input should be a valid number - at `body.reward`"),
-        ("/v1/feedback", {"decision_id": "abc"}, "Field required - at `body.reward`"),
-        ("/v1/feedback", {"decision_id": "abc", "reward": 1, "extra": 1}, "at `body.extra`"),
+        ("/v1/artwork", {"member_id": "x", "title_id": TITLE}, "Expected `int`, got `str` - at `$.member_id`"),
+        ("/v1/artwork", {"member_id": 1}, "Object missing required field `title_id`"),
+        ("/v1/artwork", {"member_id": 1, "title_id": TITLE, "colour": "red"}, "Object contains unknown field `colour`"),
+        ("/v1/artwork", {"member_id": -1, "title_id": TITLE}, "Expected `int` >= 0 - at `$.member_id`"),
+        ("/v1/artwork", {"member_id": 1, "title_id": TITLE, "context": {"local_hour": 24}}, "Expected `int` <= 23 - at `$.context.local_hour`"),
+        ("/v1/artwork", {"member_id": 1, "title_id": TITLE, "context": {"device": "fridge"}}, "at `$.context.device`"),
+        ("/v1/feedback", {"decision_id": "abc", "reward": "1"}, "Expected `float`, got `str` - at `$.reward`"),
+        ("/v1/feedback", {"decision_id": "abc"}, "Object missing required field `reward`"),
+        ("/v1/feedback", {"decision_id": "", "reward": 1}, "Expected `str` of length >= 1 - at `$.decision_id`"),
+        ("/v1/feedback", {"decision_id": "abc", "reward": 1, "extra": 1}, "Object contains unknown field `extra`"),
     ],
 )
 def test_bad_input_is_a_422_that_names_the_field(client, path, body, pattern):
@@ -98,9 +100,21 @@ def test_bad_input_is_a_422_that_names_the_field(client, path, body, pattern):
 def test_unknown_ids_are_404s_that_say_so(client):
     r = client.post("/v1/feedback", json={"decision_id": "nope", "reward": 1})
     assert r.status_code == 404 and r.json()["error"] == "unknown_decision"
-    assert "unknown decision id 'nope'; feedback must quote a decision_id that /v1/artwork returned" in r.json()["detail"]
+    assert "unknown decision id 'nope'; feedback must quote a decision_id the service returned" in r.json()["detail"]
     r = client.post("/v1/artwork", json={"member_id": 1, "title_id": 99})
     assert r.status_code == 404 and "title 99 has no artwork variants" in r.json()["detail"]
+
+
+def test_malformed_body_and_docs_schema(client):
+    r = client.post("/v1/feedback", content=b"{nope", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"] == "malformed_json"
+    # The wire structs (msgspec) and the documented models (pydantic) declare the same fields.
+    from marquee.serve.artwork import ArtworkBody, ArtworkRequest, FeedbackBody, FeedbackRequest
+
+    assert set(ArtworkRequest.__struct_fields__) == set(ArtworkBody.model_fields)
+    assert set(FeedbackRequest.__struct_fields__) == set(FeedbackBody.model_fields)
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/v1/artwork" in paths and "/v1/feedback" in paths
 
 
 def test_without_artwork_the_endpoints_say_how_to_enable_it(tmp_path):

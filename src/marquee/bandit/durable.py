@@ -7,6 +7,9 @@ only after appending it. Decisions are stored as JSON records (any dataclass: th
 :class:`~marquee.bandit.Decision` or an :class:`~marquee.bandit.artwork.ArtworkDecision`),
 rewards in their own table keyed by decision id.
 
+Appends are group-committed: one writer thread commits whatever is queued in one transaction,
+so concurrent requests share an fsync; each append still completes only after its commit.
+
 The first reward of a decision is the one kept: appending the same reward again is a no-op
 (a retried request), a different one is refused.
 """
@@ -18,7 +21,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -65,28 +69,103 @@ class SQLiteDecisionLog:
             raise DataError(f"is not a decision log SQLite can open ({exc}); pass a new path or an existing log", source=str(self.path)) from None
         if mode.lower() != "wal" and not memory:
             raise DataError(f"could not switch to write-ahead logging (journal_mode={mode}); put the log on a local file system", source=str(self.path))
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the connection: the writer's transactions and readers
+        self._cond = threading.Condition()  # the queue of appends
+        self._queue: list[tuple[Callable[[], Any], Future[Any]]] = []
+        self._writer: threading.Thread | None = None
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"SQLiteDecisionLog({str(self.path)!r}, decisions={len(self)})"
 
     # ---- the sink ------------------------------------------------------------------------
-    def append_decisions(self, decisions: Sequence[Any]) -> None:
-        """Append decisions (dataclasses with ``decision_id`` and ``timestamp_us``) in one
-        transaction; durable when this returns. A repeated id refuses the whole batch."""
+    # Group commit: appends are queued and one writer thread commits everything queued so far in
+    # one transaction (one fsync), then completes each append's future. Concurrent appends share
+    # an fsync instead of queueing for one each; every future completes only after its commit.
+    def _submit(self, op: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._cond:
+            if self._closed:
+                raise DataError("is closed; open the log again to append", source=str(self.path))
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name="decision-log-writer", daemon=True)
+                self._writer.start()
+            self._queue.append((op, future))
+            self._cond.notify()
+        return future
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch, self._queue = self._queue, []
+            done: list[tuple[Future[Any], bool, Any]] = []
+            with self._lock:
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    for op, future in batch:
+                        self._db.execute("SAVEPOINT op")
+                        try:
+                            done.append((future, True, op()))
+                        except Exception as exc:  # noqa: BLE001 - handed to the caller through its future
+                            self._db.execute("ROLLBACK TO op")
+                            done.append((future, False, exc))
+                        self._db.execute("RELEASE op")
+                    self._db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    error = DataError(f"could not be written ({exc}); nothing in this batch was logged", source=str(self.path))
+                    done = [(future, False, error) for _, future in batch]
+            for future, ok, value in done:
+                future.set_result(value) if ok else future.set_exception(value)
+
+    def submit_decisions(self, decisions: Sequence[Any]) -> Future[None]:
+        """Queue decisions (dataclasses with ``decision_id`` and ``timestamp_us``) for one
+        transaction; the future completes once they are durable (or fails: a repeated id refuses
+        the whole call). ``asyncio.wrap_future`` awaits it on an event loop."""
         # A shallow field dict (tuples serialise as lists): dataclasses.asdict deep-copies every nested tuple.
         rows = [
             (d.decision_id, type(d).__name__, int(d.timestamp_us), json.dumps({f.name: getattr(d, f.name) for f in dataclasses.fields(d)}))
             for d in decisions
         ]
-        with self._lock:
+
+        def op() -> None:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany("INSERT INTO decisions (decision_id, kind, timestamp_us, record) VALUES (?, ?, ?, ?)", rows)
-                self._db.execute("COMMIT")
             except sqlite3.IntegrityError:
-                self._db.execute("ROLLBACK")
                 raise DataError("a decision id was logged already; ids must be unique", source=str(self.path), column="decision_id") from None
+
+        return self._submit(op)
+
+    def append_decisions(self, decisions: Sequence[Any]) -> None:
+        """Append decisions in one transaction; durable when this returns (see :meth:`submit_decisions`)."""
+        self.submit_decisions(decisions).result()
+
+    def submit_reward(self, decision_id: str, reward: float, *, timestamp_us: int = 0) -> Future[tuple[bool, dict[str, Any]]]:
+        """Queue the reward of a logged decision; the future completes once it is durable, with
+        (appended, the decision's record): appended is False if this exact reward was logged
+        already (an idempotent retry). It fails with :class:`~marquee.errors.UnknownIdError` for an
+        unknown id and :class:`~marquee.errors.DataError` if the decision has a different reward."""
+        reward = float(reward)
+
+        def op() -> tuple[bool, dict[str, Any]]:
+            row = self._db.execute(
+                "SELECT d.record, r.reward FROM decisions d LEFT JOIN rewards r USING (decision_id) WHERE d.decision_id = ?", (decision_id,)
+            ).fetchone()
+            if row is None:
+                raise UnknownIdError(f"unknown decision id {decision_id!r}; feedback must quote a decision_id the service returned")
+            if row[1] is not None:
+                if row[1] == reward:
+                    return False, json.loads(row[0])
+                raise DataError(f"decision {decision_id!r} already has reward {row[1]!r}; a decision takes one reward, got {reward!r}", column="reward")
+            self._db.execute("INSERT INTO rewards VALUES (?, ?, ?)", (decision_id, reward, int(timestamp_us)))
+            return True, json.loads(row[0])
+
+        return self._submit(op)
 
     def append_reward(self, decision_id: str, reward: float, *, timestamp_us: int = 0) -> bool:
         """Append the reward of a logged decision; durable when this returns.
@@ -97,25 +176,7 @@ class SQLiteDecisionLog:
             UnknownIdError: no decision has this id.
             DataError: a different reward was logged for this decision already.
         """
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                if self._db.execute("SELECT 1 FROM decisions WHERE decision_id = ?", (decision_id,)).fetchone() is None:
-                    raise UnknownIdError(f"unknown decision id {decision_id!r}; feedback must quote a decision_id the service returned")
-                found = self._db.execute("SELECT reward FROM rewards WHERE decision_id = ?", (decision_id,)).fetchone()
-                if found is not None:
-                    if found[0] == float(reward):
-                        return False
-                    raise DataError(
-                        f"decision {decision_id!r} already has reward {found[0]!r}; a decision takes one reward, got {float(reward)!r}",
-                        column="reward",
-                    )  # fmt: skip
-                self._db.execute("INSERT INTO rewards VALUES (?, ?, ?)", (decision_id, float(reward), int(timestamp_us)))
-                self._db.execute("COMMIT")
-                return True
-            finally:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+        return self.submit_reward(decision_id, reward, timestamp_us=timestamp_us).result()[0]
 
     # ---- reading -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -152,5 +213,11 @@ class SQLiteDecisionLog:
         return out
 
     def close(self) -> None:
+        """Finish the queued appends, stop the writer and close the file."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        if self._writer is not None:
+            self._writer.join()
         with self._lock:
             self._db.close()

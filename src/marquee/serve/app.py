@@ -30,7 +30,7 @@ from marquee.errors import DataError, MarqueeError, UnknownIdError
 from marquee.experiment.assignment import Allocator
 from marquee.experiment.exposure import Exposure, ExposureSink
 from marquee.rank.base import Recommender
-from marquee.serve.artwork import Artwork, ArtworkBody, FeedbackBody
+from marquee.serve.artwork import Artwork, ArtworkBody, ArtworkRequest, FeedbackBody, FeedbackRequest
 from marquee.serve.batching import MicroBatcher
 from marquee.serve.metrics import ServiceMetrics
 from marquee.serve.registry import ModelRegistry, ModelVersion
@@ -130,12 +130,11 @@ class Service:
             raise HTTPException(404, "no_artwork: start the service with artwork enabled (marquee serve --artwork)")
         return self.artwork
 
-    def choose_artwork(self, body: ArtworkBody) -> dict[str, Any]:
+    async def choose_artwork(self, member_id: int, title_id: int, device: str | None, local_hour: int | None) -> dict[str, Any]:
         """Choose the title's artwork for the member; answered only once the decision is durably logged."""
         artwork = self._artwork()
-        ctx = body.context
         try:
-            d = artwork.decide(body.member_id, body.title_id, ctx.device if ctx else None, ctx.local_hour if ctx else None)
+            d = await artwork.decide_async(member_id, title_id, device, local_hour)
         except UnknownIdError as exc:
             raise HTTPException(404, f"unknown_title: {exc}") from None
         self.metrics.child(self.metrics.artwork_decisions, d.policy).inc()
@@ -146,22 +145,22 @@ class Service:
             "attributes": artwork.attributes(d), "propensity": d.propensity, "policy": d.policy, "n_variants": len(d.variant_ids),
         }  # fmt: skip
 
-    def artwork_feedback(self, body: FeedbackBody) -> dict[str, Any]:
+    async def artwork_feedback(self, decision_id: str, reward: float) -> dict[str, Any]:
         """Log a reward (durably) and update the policy; idempotent for an identical retry."""
         artwork = self._artwork()
         try:
-            d, new = artwork.feedback(body.decision_id, body.reward)
+            d, new = await artwork.feedback_async(decision_id, reward)
         except UnknownIdError as exc:
             raise HTTPException(404, f"unknown_decision: {exc}") from None
         except DataError as exc:
-            log.warning("artwork feedback refused", extra={"decision_id": body.decision_id, "reward": body.reward, "reason": str(exc)})
+            log.warning("artwork feedback refused", extra={"decision_id": decision_id, "reward": reward, "reason": str(exc)})
             raise HTTPException(409, f"feedback_conflict: {exc}") from None
         m = self.metrics
         m.child(m.artwork_feedback, d.policy, "logged" if new else "duplicate").inc()
         if new:
-            m.child(m.artwork_reward, d.policy).inc(body.reward)
-        log.debug("artwork feedback", extra={"decision_id": d.decision_id, "reward": body.reward, "policy": d.policy, "duplicate": not new})
-        return {"decision_id": d.decision_id, "reward": body.reward, "duplicate": not new, "policy": d.policy}
+            m.child(m.artwork_reward, d.policy).inc(reward)
+        log.debug("artwork feedback", extra={"decision_id": d.decision_id, "reward": reward, "policy": d.policy, "duplicate": not new})
+        return {"decision_id": d.decision_id, "reward": float(reward), "duplicate": not new, "policy": d.policy}
 
     def close(self) -> None:
         """Make buffered exposures durable (called at shutdown)."""
@@ -269,6 +268,62 @@ class _HotPath:
         return 200, _encoder.encode(resp)
 
 
+# ---- artwork: the same bare-ASGI treatment, behind the hot path -----------------------------------
+_artwork_decoder = msgspec.json.Decoder(ArtworkRequest)
+_feedback_decoder = msgspec.json.Decoder(FeedbackRequest)
+ARTWORK_PATHS = ("/v1/artwork", "/v1/feedback")
+
+
+class _ArtworkPath:
+    """ASGI app: POST /v1/artwork and /v1/feedback here (msgspec in and out), everything else to FastAPI.
+
+    The answer waits for the decision log's group commit without blocking the event loop."""
+
+    def __init__(self, service: Service, app: FastAPI) -> None:
+        self.service = service
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in ARTWORK_PATHS:
+            await self.app(scope, receive, send)
+            return
+        status, body = await self._handle(scope["path"], scope, receive)
+        metrics = self.service.metrics
+        metrics.child(metrics.requests, scope["path"], str(status)).inc()
+        await send({"type": "http.response.start", "status": status, "headers": _JSON})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(self, path: str, scope: dict, receive: Any) -> tuple[int, bytes]:
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
+                return _error(413, "body_too_large", f"request body is over {MAX_BODY_BYTES} bytes")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return _error(413, "body_too_large", f"request body is over {MAX_BODY_BYTES} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        try:
+            if path == "/v1/artwork":
+                req = _artwork_decoder.decode(b"".join(chunks))
+                ctx = req.context
+                answer = await self.service.choose_artwork(req.member_id, req.title_id, ctx.device if ctx else None, ctx.local_hour if ctx else None)
+            else:
+                fb = _feedback_decoder.decode(b"".join(chunks))
+                answer = await self.service.artwork_feedback(fb.decision_id, fb.reward)
+        except msgspec.ValidationError as exc:
+            return _error(422, "invalid_request", str(exc))
+        except msgspec.DecodeError as exc:
+            return _error(400, "malformed_json", f"body is not valid JSON: {exc}")
+        except HTTPException as exc:
+            return _error(exc.status_code, str(exc.detail).split(":")[0], str(exc.detail))
+        return 200, _encoder.encode(answer)
+
+
 # ---- FastAPI: docs, health, metrics, admin --------------------------------------------------
 class LoadBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -356,14 +411,15 @@ def create_app(service: Service) -> Any:
     ) -> dict[str, Any]:
         return service.assignments(member_id, expose=expose)
 
-    # Plain functions: they wait for the decision log's fsync on FastAPI's thread pool, off the event loop.
+    # Answered by _ArtworkPath in front (msgspec, no FastAPI layers); declared here for the docs.
     @app.post("/v1/artwork", summary="Choose a title's artwork variant for a member (logged with its propensity)")
-    def artwork(body: ArtworkBody) -> dict[str, Any]:
-        return service.choose_artwork(body)
+    async def artwork(body: ArtworkBody) -> dict[str, Any]:
+        ctx = body.context
+        return await service.choose_artwork(body.member_id, body.title_id, ctx.device if ctx else None, ctx.local_hour if ctx else None)
 
     @app.post("/v1/feedback", summary="Report the reward of an artwork decision (logged, then learned from)")
-    def feedback(body: FeedbackBody) -> dict[str, Any]:
-        return service.artwork_feedback(body)
+    async def feedback(body: FeedbackBody) -> dict[str, Any]:
+        return await service.artwork_feedback(body.decision_id, body.reward)
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, Any]:
@@ -407,4 +463,4 @@ def create_app(service: Service) -> Any:
         actor = admin(authorization)
         return service.rollback(body.name, body.alias, actor=actor, reason=body.reason)
 
-    return _HotPath(service, app)
+    return _HotPath(service, _ArtworkPath(service, app))

@@ -11,13 +11,17 @@ from the rewards already in the log, so a restart keeps what it had learned.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
+
+import msgspec
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,26 +42,39 @@ from marquee.errors import ConfigError, UnknownIdError
 from marquee.ope.base import Estimator
 from marquee.ope.comparison import Comparison
 from marquee.random import SeedLike, as_generator
-from marquee.serve.schemas import Device
+from marquee.serve.schemas import Context, Device
 
-__all__ = ["Artwork", "ArtworkBody", "ArtworkSink", "FeedbackBody", "build_artwork", "evaluate_artwork"]
+__all__ = ["Artwork", "ArtworkBody", "ArtworkRequest", "ArtworkSink", "FeedbackBody", "FeedbackRequest", "build_artwork", "evaluate_artwork"]
 
 log = logging.getLogger("marquee.serve.artwork")
 
 
 class ArtworkSink(Protocol):
-    """A durable decision log (:class:`~marquee.bandit.durable.SQLiteDecisionLog`; ``":memory:"`` is its in-memory double)."""
+    """A durable decision log (:class:`~marquee.bandit.durable.SQLiteDecisionLog`; ``":memory:"`` is its in-memory double).
 
-    def append_decisions(self, decisions: Any) -> None: ...
+    Appends return futures that complete once the record is durable."""
 
-    def append_reward(self, decision_id: str, reward: float, *, timestamp_us: int = 0) -> bool: ...
+    def submit_decisions(self, decisions: Any) -> Future[None]: ...
 
-    def record(self, decision_id: str) -> tuple[dict[str, Any], float | None] | None: ...
+    def submit_reward(self, decision_id: str, reward: float, *, timestamp_us: int = 0) -> Future[tuple[bool, dict[str, Any]]]: ...
+
+    def records(self) -> list[tuple[dict[str, Any], float | None]]: ...
 
     def records(self) -> list[tuple[dict[str, Any], float | None]]: ...
 
 
-# ---- wire types -----------------------------------------------------------------------------
+# ---- wire types: msgspec on the wire (one C pass, errors that name the field), pydantic for the docs
+class ArtworkRequest(msgspec.Struct, forbid_unknown_fields=True):
+    member_id: Annotated[int, msgspec.Meta(ge=0)]
+    title_id: Annotated[int, msgspec.Meta(ge=0)]
+    context: Context | None = None
+
+
+class FeedbackRequest(msgspec.Struct, forbid_unknown_fields=True):
+    decision_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    reward: Annotated[float, msgspec.Meta(ge=-1e6, le=1e6)]
+
+
 class ContextBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, title="ArtworkContext")
     device: Device | None = Field(None, description="Device class of the session.")
@@ -127,27 +144,43 @@ class Artwork:
             log.info("artwork policy re-learned from the log", extra={"rounds": len(rows), "policy": self.policy.name})
         return len(rows)
 
+    def _choose(self, member_id: int, title_id: int, device: str | None, local_hour: int | None) -> ArtworkDecision:
+        found = self.variants.of(title_id)
+        x = context_features(device, local_hour)
+        with self._lock:
+            index, propensity = self.policy.choose(x, found.features, self.rng)
+        return ArtworkDecision(
+            decision_id=self.new_id(), policy=self.policy.name, context=tuple(x.tolist()), action=index, propensity=propensity,
+            timestamp_us=self.clock(), member_id=int(member_id), title_id=int(title_id),
+            variant_ids=tuple(found.variant_ids.tolist()), candidates=tuple(map(tuple, found.features.tolist())),
+        )  # fmt: skip
+
     def decide(self, member_id: int, title_id: int, device: str | None = None, local_hour: int | None = None) -> ArtworkDecision:
         """Choose one of the title's variants; the decision is durably logged when this returns.
 
         Raises:
             UnknownIdError: the title has no variants.
         """
-        found = self.variants.of(title_id)
-        x = context_features(device, local_hour)
-        with self._lock:
-            index, propensity = self.policy.choose(x, found.features, self.rng)
-        decision = ArtworkDecision(
-            decision_id=self.new_id(), policy=self.policy.name, context=tuple(x.tolist()), action=index, propensity=propensity,
-            timestamp_us=self.clock(), member_id=int(member_id), title_id=int(title_id),
-            variant_ids=tuple(found.variant_ids.tolist()), candidates=tuple(map(tuple, found.features.tolist())),
-        )  # fmt: skip
-        self.sink.append_decisions([decision])
+        decision = self._choose(member_id, title_id, device, local_hour)
+        self.sink.submit_decisions([decision]).result()
+        return decision
+
+    async def decide_async(self, member_id: int, title_id: int, device: str | None = None, local_hour: int | None = None) -> ArtworkDecision:
+        """:meth:`decide` for an event loop: it waits for the log's commit without blocking the loop."""
+        decision = self._choose(member_id, title_id, device, local_hour)
+        await asyncio.wrap_future(self.sink.submit_decisions([decision]))
         return decision
 
     def attributes(self, decision: ArtworkDecision) -> dict[str, Any]:
         """The shown variant's attributes (palette, subject, text, ...)."""
         return self.variants.attributes_of(int(self.variants.of(decision.title_id).rows[decision.action]))
+
+    def _learn(self, record: dict[str, Any], reward: float, new: bool) -> ArtworkDecision:
+        decision = ArtworkDecision.from_dict(record)
+        if new and self.learn:
+            with self._lock:
+                self.policy.update(np.asarray(decision.context), np.asarray(decision.candidates[decision.action]), reward)
+        return decision
 
     def feedback(self, decision_id: str, reward: float) -> tuple[ArtworkDecision, bool]:
         """Log a decision's reward durably, then (if new and ``learn``) update the policy.
@@ -158,17 +191,13 @@ class Artwork:
             UnknownIdError: no decision has this id.
             DataError: the decision has a different reward already.
         """
-        found = self.sink.record(decision_id)
-        if found is None:
-            raise UnknownIdError(f"unknown decision id {decision_id!r}; feedback must quote a decision_id that /v1/artwork returned")
-        decision = ArtworkDecision.from_dict(found[0])
-        new = self.sink.append_reward(decision_id, reward, timestamp_us=self.clock())
-        if new and self.learn:
-            with self._lock:
-                self.policy.update(np.asarray(decision.context), np.asarray(decision.candidates[decision.action]), reward)
-        return decision, new
+        new, record = self.sink.submit_reward(decision_id, reward, timestamp_us=self.clock()).result()
+        return self._learn(record, reward, new), new
 
-
+    async def feedback_async(self, decision_id: str, reward: float) -> tuple[ArtworkDecision, bool]:
+        """:meth:`feedback` for an event loop."""
+        new, record = await asyncio.wrap_future(self.sink.submit_reward(decision_id, reward, timestamp_us=self.clock()))
+        return self._learn(record, reward, new), new
 
 
 def build_artwork(
