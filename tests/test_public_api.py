@@ -13,14 +13,15 @@ import marquee.rank
 
 def test_exported_names():
     assert set(marquee.data.__all__) == {
-        "INTERACTION_SCHEMA", "Catalog", "Dataset", "Holdout", "IdIndex", "Interactions", "LoggedFeedback", "Members", "Split",
-        "dataset_dir", "global_temporal", "leave_one_out", "open_dataset", "tie_keys",
+        "INTERACTION_SCHEMA", "ArtworkLog", "ArtworkVariants", "Catalog", "Dataset", "Holdout", "IdIndex", "Interactions", "LoggedFeedback",
+        "Members", "Split", "dataset_dir", "generate_variants", "global_temporal", "leave_one_out", "open_dataset", "tie_keys",
     }  # fmt: skip
     assert {"EASE", "ItemKNN", "MostPopular", "ALS", "BPR", "SASRec", "Recommender", "Recommendations", "RANKERS"} <= set(marquee.rank.__all__)
     assert {"evaluate", "run_protocol", "tune", "Leaderboard", "write_html_report"} <= set(marquee.evaluate.__all__)
     assert {"ndcg", "hit_rate", "mrr", "coverage", "bootstrap_mean", "paired_comparison"} <= set(marquee.metrics.__all__)
-    assert {"IPS", "SNIPS", "DirectMethod", "DoublyRobust", "SelfNormalizedDR", "SwitchDR", "DRShrinkage", "RewardModel", "Estimate", "evaluate"} <= set(marquee.ope.__all__)
-    assert {"EpsilonGreedy", "LinUCB", "LinearTS", "BernoulliTS", "OffPolicyLearner", "Policy", "Decider", "DecisionSink", "InMemoryDecisionLog"} <= set(marquee.bandit.__all__)
+    assert {"IPS", "SNIPS", "DirectMethod", "DoublyRobust", "SelfNormalizedDR", "SwitchDR", "DRShrinkage", "RewardModel", "Estimate", "evaluate", "compare", "FeatureRewardModel"} <= set(marquee.ope.__all__)
+    assert {"EpsilonGreedy", "LinUCB", "LinearTS", "BernoulliTS", "OffPolicyLearner", "Policy", "Decider", "DecisionSink", "InMemoryDecisionLog",
+            "CandidateLinUCB", "CandidateLinearTS", "CandidateEpsilonGreedy", "SQLiteDecisionLog"} <= set(marquee.bandit.__all__)
     for module in (marquee.data, marquee.rank, marquee.evaluate, marquee.metrics, marquee.ope, marquee.bandit):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

@@ -179,7 +179,7 @@ def test_kill_9_loses_no_acknowledged_decision_or_reward(tmp_path):
         proc.wait()
         proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL and len(acked) >= 40
-    records = dict((r["decision_id"], w) for r, w in SQLiteDecisionLog(path).records())
+    records = {r["decision_id"]: w for r, w in SQLiteDecisionLog(path).records()}
     for i in acked:
         assert records[f"d{i}"] == float(i % 2)
 

@@ -1,5 +1,7 @@
-"""Data: value types (catalog, members, interaction log, logged bandit feedback), datasets on disk, fetchers, importers, splits."""
+"""Data: value types (catalog, members, interaction log, logged bandit feedback, artwork variants and their decision log), datasets on disk, fetchers, importers, splits."""
 
+from marquee.data.artwork import ArtworkVariants, generate_variants
+from marquee.data.artwork_log import ArtworkLog
 from marquee.data.catalog import Catalog, Members
 from marquee.data.dataset import Dataset, dataset_dir, open_dataset
 from marquee.data.feedback import LoggedFeedback
@@ -9,6 +11,8 @@ from marquee.data.split import Holdout, Split, global_temporal, leave_one_out
 
 __all__ = [
     "INTERACTION_SCHEMA",
+    "ArtworkLog",
+    "ArtworkVariants",
     "Catalog",
     "Dataset",
     "Holdout",
@@ -18,6 +22,7 @@ __all__ = [
     "Members",
     "Split",
     "dataset_dir",
+    "generate_variants",
     "global_temporal",
     "leave_one_out",
     "open_dataset",

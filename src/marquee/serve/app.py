@@ -4,7 +4,9 @@
 decodes and validates the body in one pass and encodes the answer, so the per-request cost is the
 model's plus a few microseconds (FastAPI's routing, dependency and pydantic layers cost several
 times the light model itself). The same route is declared in FastAPI so it appears in the
-OpenAPI docs. Health, readiness, metrics and the token-protected admin API are plain FastAPI.
+OpenAPI docs. ``POST /v1/artwork`` and ``POST /v1/feedback`` get the same treatment from a second
+bare-ASGI handler behind the first (the recommendations path never passes through it). Health,
+readiness, metrics and the token-protected admin API are plain FastAPI.
 """
 
 from __future__ import annotations

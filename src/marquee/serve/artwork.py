@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import msgspec
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,7 +37,7 @@ from marquee.bandit.durable import SQLiteDecisionLog
 from marquee.data.artwork import ArtworkVariants, generate_variants
 from marquee.data.artwork_log import ArtworkLog
 from marquee.data.catalog import Catalog
-from marquee.errors import ConfigError, UnknownIdError
+from marquee.errors import ConfigError
 from marquee.ope.base import Estimator
 from marquee.ope.comparison import Comparison
 from marquee.random import SeedLike, as_generator
@@ -57,8 +56,6 @@ class ArtworkSink(Protocol):
     def submit_decisions(self, decisions: Any) -> Future[None]: ...
 
     def submit_reward(self, decision_id: str, reward: float, *, timestamp_us: int = 0) -> Future[tuple[bool, dict[str, Any]]]: ...
-
-    def records(self) -> list[tuple[dict[str, Any], float | None]]: ...
 
     def records(self) -> list[tuple[dict[str, Any], float | None]]: ...
 
