@@ -242,3 +242,23 @@ def test_kill_9_of_the_server_loses_no_acknowledged_decision_or_feedback(tmp_pat
     assert set(acked_decisions) <= set(logged)
     assert all(logged[d] == w for d, w in acked_feedback.items())
     assert len(acked_feedback) >= 60
+
+
+def test_logged_propensities_match_how_often_the_service_shows_each_variant():
+    """Known answer through the component the endpoints call: a fixed member, title and context,
+    many seeded decisions (no learning in between), each variant shown as often as its logged propensity says."""
+    policy = CandidateEpsilonGreedy(epsilon=0.4)
+    found = VARIANTS.of(TITLE)
+    x = context_features("mobile", 8)
+    for j in range(len(found)):  # teach it that the last variant is best
+        for _ in range(5):
+            policy.update(x, found.features[j], float(j == len(found) - 1))
+    artwork = Artwork(VARIANTS, policy, SQLiteDecisionLog(":memory:"), seed=5, learn=False)
+    n = 3000
+    decisions = [artwork.decide(1, TITLE, "mobile", 8) for _ in range(n)]
+    shown = np.bincount([d.action for d in decisions], minlength=len(found)) / n
+    logged = {d.action: d.propensity for d in decisions}
+    m = len(found)
+    assert logged == {j: pytest.approx(0.6 + 0.4 / m if j == m - 1 else 0.4 / m) for j in range(m)}
+    for j, p in logged.items():
+        assert abs(shown[j] - p) < 4 * np.sqrt(p * (1 - p) / n), (j, shown[j], p)
