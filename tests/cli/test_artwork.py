@@ -42,7 +42,7 @@ def test_simulate_then_evaluate_prints_estimates_intervals_and_verdicts(home):
 @pytest.mark.parametrize(
     ("args", "code", "pattern"),
     [
-        (["--candidate", "greedy"], 2, "unknown candidate policy 'greedy' in 'greedy'; choose uniform or one of"),
+        (["--candidate", "greedy"], 2, "unknown policy 'greedy' in 'greedy'; choose uniform or one of ['epsilon_greedy', 'lin_ucb', 'linear_ts']"),
         (["--candidate", "lin_ucb:alpha"], 2, "candidate parameter 'alpha' in 'lin_ucb:alpha' is not key=value"),
         (["--candidate", "lin_ucb:beta=1"], 2, "CandidateLinUCB"),
         (["--candidate", "uniform", "--estimator", "magic"], 2, "unknown estimator(s) ['magic']"),
@@ -63,11 +63,14 @@ def test_serve_enables_artwork_by_default(home, monkeypatch):
     monkeypatch.setattr("threadpoolctl.threadpool_limits", lambda limits: None)
     monkeypatch.setattr(gc, "freeze", lambda: None)
     log = home / "served.sqlite"
-    result = runner.invoke(app, ["serve", "--heavy", "", "--light", "", "--dataset", "toy", "--artwork-log", str(log), "--artwork-policy", "linear_ts"])
+    result = runner.invoke(
+        app, ["serve", "--heavy", "", "--light", "", "--dataset", "toy", "--artwork-log", str(log), "--artwork-policy", "linear_ts:scale=0.8"]
+    )
     assert result.exit_code == 0, result.output
     with TestClient(captured["app"]) as client:
         body = client.post("/v1/artwork", json={"member_id": 1, "title_id": 3, "context": {"device": "web"}}).json()
         assert body["policy"] == "linear_ts" and 0 < body["propensity"] <= 1
     assert log.is_file()
-    result = runner.invoke(app, ["serve", "--dataset", "toy", "--artwork-policy", "greedy"])
-    assert result.exit_code == 2 and "unknown artwork policy 'greedy'" in result.output
+    assert captured["app"].app.service.artwork.policy.config.scale == 0.8
+    result = runner.invoke(app, ["serve", "--dataset", "toy", "--artwork-policy", "uniform"])
+    assert result.exit_code == 2 and "unknown policy 'uniform' in 'uniform'; choose one of" in " ".join(result.output.split())

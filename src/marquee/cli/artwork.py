@@ -24,15 +24,16 @@ def default_log(log: Path | None, home: Path | None) -> Path:
     return log if log is not None else config.home(home) / "artwork" / "decisions.sqlite"
 
 
-def parse_candidate(spec: str) -> Any:
+def parse_candidate(spec: str, *, allow_uniform: bool = True) -> Any:
     """``uniform`` or ``NAME[:key=value,...]`` (e.g. ``epsilon_greedy:epsilon=0.05``) -> a candidate."""
     from marquee.bandit.artwork import CANDIDATE_POLICIES
 
     name, _, params = spec.partition(":")
-    if name == "uniform" and not params:
+    if name == "uniform" and not params and allow_uniform:
         return "uniform"
     if name not in CANDIDATE_POLICIES:
-        raise ConfigError(f"unknown candidate policy {name!r} in {spec!r}; choose uniform or one of {sorted(CANDIDATE_POLICIES)}")
+        choices = f"{'uniform or ' if allow_uniform else ''}one of {sorted(CANDIDATE_POLICIES)}"
+        raise ConfigError(f"unknown policy {name!r} in {spec!r}; choose {choices}, optionally with :key=value,... (e.g. epsilon_greedy:epsilon=0.2)")
     values: dict[str, Any] = {}
     for item in filter(None, params.split(",")):
         key, eq, raw = item.partition("=")

@@ -39,7 +39,7 @@ def serve(
     exposures: Path | None = typer.Option(None, envvar="MARQUEE_EXPOSURES", help="Directory of the exposure log (Parquet parts) [default: $MARQUEE_HOME/exposures]."),
     artwork: bool = typer.Option(True, "--artwork/--no-artwork", envvar="MARQUEE_ARTWORK", help="Serve POST /v1/artwork and /v1/feedback."),
     artwork_log: Path | None = typer.Option(None, envvar="MARQUEE_ARTWORK_LOG", help="Durable artwork decision log (SQLite) [default: $MARQUEE_HOME/artwork/decisions.sqlite]."),
-    artwork_policy: str = typer.Option("epsilon_greedy", envvar="MARQUEE_ARTWORK_POLICY", help="Artwork policy: lin_ucb, linear_ts or epsilon_greedy."),
+    artwork_policy: str = typer.Option("epsilon_greedy", envvar="MARQUEE_ARTWORK_POLICY", help="Artwork policy: lin_ucb, linear_ts or epsilon_greedy, optionally with parameters (epsilon_greedy:epsilon=0.2)."),
     artwork_variants: Path | None = typer.Option(None, envvar="MARQUEE_ARTWORK_VARIANTS", help="Artwork variants table (Parquet/CSV: title_id, variant_id, attributes) [default: generated from the catalog]."),
     home: Path = HOME_OPTION,
 ) -> None:
@@ -71,10 +71,11 @@ def serve(
         sink = ParquetSink(exposures or config.home(home) / "exposures", batch_rows=10_000)
     art = None
     if artwork:
-        from marquee.cli.artwork import default_log
+        from marquee.cli.artwork import default_log, parse_candidate
         from marquee.serve.artwork import build_artwork
 
-        art = build_artwork(ds.catalog, default_log(artwork_log, home), policy=artwork_policy, variants=artwork_variants)
+        policy = parse_candidate(artwork_policy, allow_uniform=False)
+        art = build_artwork(ds.catalog, default_log(artwork_log, home), policy=policy, variants=artwork_variants)
     service = Service(router, _registry(home), admin_token=os.environ.get("MARQUEE_ADMIN_TOKEN") or None, max_batch=max_batch,
                       max_wait_ms=max_wait_ms, allocator=allocator, exposures=sink, artwork=art)  # fmt: skip
     for tier, ref in (("heavy", heavy), ("light", light)):

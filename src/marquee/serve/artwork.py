@@ -201,17 +201,19 @@ def build_artwork(
     catalog: Catalog,
     log_path: str | Path,
     *,
-    policy: str = "epsilon_greedy",
+    policy: str | CandidatePolicy = "epsilon_greedy",
     variants: str | Path | None = None,
     seed: SeedLike = None,
-    policy_params: dict[str, Any] | None = None,
 ) -> Artwork:
     """The component ``marquee serve`` runs: variants from ``variants`` (a Parquet/CSV table) or
-    generated from the catalog, the named policy, and a SQLite log at ``log_path``."""
-    if policy not in CANDIDATE_POLICIES:
-        raise ConfigError(f"unknown artwork policy {policy!r}; choose one of {sorted(CANDIDATE_POLICIES)}")
+    generated from the catalog, the policy (a name from ``CANDIDATE_POLICIES`` with default
+    hyperparameters, or a configured policy), and a SQLite log at ``log_path``."""
+    if isinstance(policy, str):
+        if policy not in CANDIDATE_POLICIES:
+            raise ConfigError(f"unknown artwork policy {policy!r}; choose one of {sorted(CANDIDATE_POLICIES)}")
+        policy = CANDIDATE_POLICIES[policy]()
     table = ArtworkVariants.read(variants) if variants is not None else generate_variants(catalog)
-    return Artwork(table, CANDIDATE_POLICIES[policy](**(policy_params or {})), SQLiteDecisionLog(log_path), seed=seed)
+    return Artwork(table, policy, SQLiteDecisionLog(log_path), seed=seed)
 
 
 
