@@ -62,3 +62,14 @@ def test_experiment_exports_and_stays_light():
     code = "import sys, marquee.experiment; print(sorted(m for m in sys.modules if m in ('duckdb', 'matplotlib', 'torch') or m.startswith('marquee.cli')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_sim_exports_the_world():
+    import marquee.sim
+
+    assert {"World", "WorldConfig", "Sessions", "Responses", "Engagement", "Calibration", "calibrate", "SyntheticBandit"} <= set(marquee.sim.__all__)
+    for name in marquee.sim.__all__:
+        assert hasattr(marquee.sim, name), f"marquee.sim.{name}"
+    code = "import sys, marquee.sim; print(sorted(m for m in sys.modules if m in ('torch', 'implicit', 'duckdb') or m.startswith('marquee.cli')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"

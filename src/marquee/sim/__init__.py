@@ -4,3 +4,8 @@ from marquee.sim.artwork import ArtworkMembers
 from marquee.sim.bandit import SyntheticBandit
 
 __all__ = ["ArtworkMembers", "SyntheticBandit"]
+
+from marquee.sim.calibration import Calibration, calibrate
+from marquee.sim.world import Engagement, Responses, Sessions, World, WorldConfig
+
+__all__ += ["Calibration", "Engagement", "Responses", "Sessions", "World", "WorldConfig", "calibrate"]
