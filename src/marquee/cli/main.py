@@ -8,6 +8,7 @@ from marquee.cli import data, ranking, serving
 from marquee.cli import ope
 from marquee.cli import experiment
 from marquee.cli import artwork
+from marquee.cli import sim
 from marquee.cli._common import errors_to_exit
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.command("quantize")(errors_to_exit(serving.quantize))
 app.add_typer(serving.models_app, name="models")
 app.add_typer(experiment.app, name="experiment")
 app.add_typer(artwork.app, name="artwork")
+app.add_typer(sim.app, name="sim")
 
 
 def main() -> None:

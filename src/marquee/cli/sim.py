@@ -1,0 +1,69 @@
+"""``marquee sim``: the simulated streaming world from the shell."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from marquee.cli._common import DATASET_OPTION, HOME_OPTION, console, err_console, errors_to_exit, load_dataset
+
+app = typer.Typer(help="A simulated streaming world calibrated on a real log, with context and known ground truth.", no_args_is_help=True)
+
+MEMBERS_OPTION = typer.Option(2000, "--members", "-n", help="Members in the world (copies of real members, with noise).")
+SEED_OPTION = typer.Option(0, help="Seeds the world (its fit and members); the log takes seed + 1.")
+
+
+def _world(dataset: str, home: Path | None, members: int, seed: int):  # noqa: ANN202
+    from marquee.sim import World
+
+    data = load_dataset(dataset, home)
+    start = time.perf_counter()
+    world = World(n_members=members, seed=seed).fit(data.interactions)
+    err_console.print(f"world fitted on {data.name} in {time.perf_counter() - start:.1f} s (taste scale {world.taste_scale_:.3f})")
+    return data, world
+
+
+@app.command("calibrate")
+@errors_to_exit
+def calibrate(
+    members: int = MEMBERS_OPTION,
+    seed: int = SEED_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON instead of a table."),
+    dataset: str = DATASET_OPTION,
+    home: Path = HOME_OPTION,
+) -> None:
+    """Fit a world on the dataset, simulate its log and print simulated vs real popularity and activity."""
+    from marquee.sim import calibrate as compare
+
+    data, world = _world(dataset, home, members, seed)
+    start = time.perf_counter()
+    log = world.log(seed=seed + 1)
+    seconds = time.perf_counter() - start
+    cal = compare(data.interactions, log)
+    if as_json:
+        console.print_json(json.dumps({"events": len(log), "seconds": seconds, **cal.to_dict()}))
+        return
+    console.print(f"{len(log):,} simulated events in {seconds:.1f} s ({len(log) / seconds:,.0f} events/s)", highlight=False)
+    console.print(cal.to_text(), highlight=False)
+
+
+@app.command("generate")
+@errors_to_exit
+def generate(
+    name: str = typer.Option("movielens-sim", "--name", help="Name of the simulated dataset (train on it with --dataset NAME)."),
+    members: int = MEMBERS_OPTION,
+    seed: int = SEED_OPTION,
+    dataset: str = DATASET_OPTION,
+    home: Path = HOME_OPTION,
+) -> None:
+    """Write a simulated log, with device, local hour and completion, as a dataset every command can use."""
+    from marquee.data import Dataset, dataset_dir
+
+    data, world = _world(dataset, home, members, seed)
+    log = world.log(seed=seed + 1)
+    info = {"source": f"marquee sim generate --dataset {data.name} --members {members} --seed {seed}", "simulated": True}
+    target = Dataset(name, log, world.catalog_, None, info).save(dataset_dir(name, home))
+    console.print(f"wrote {len(log):,} plays of {world.n_members:,} members to {target}", highlight=False)
