@@ -5,24 +5,36 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from marquee.cli._common import DATASET_OPTION, HOME_OPTION, console, err_console, errors_to_exit, load_dataset
 
-app = typer.Typer(help="A simulated streaming world calibrated on a real log, with context and known ground truth.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from marquee.data import Dataset
+    from marquee.sim import World
 
-MEMBERS_OPTION = typer.Option(2000, "--members", "-n", help="Members in the world (copies of real members, with noise).")
+app = typer.Typer(
+    help="A simulated streaming world calibrated on a real log, with context and known ground truth.",
+    no_args_is_help=True,
+)
+
+MEMBERS_OPTION = typer.Option(
+    2000, "--members", "-n", help="Members in the world (copies of real members, with noise)."
+)
 SEED_OPTION = typer.Option(0, help="Seeds the world (its fit and members); the log takes seed + 1.")
 
 
-def _world(dataset: str, home: Path | None, members: int, seed: int):  # noqa: ANN202
+def _world(dataset: str, home: Path | None, members: int, seed: int) -> tuple[Dataset, World]:
     from marquee.sim import World
 
     data = load_dataset(dataset, home)
     start = time.perf_counter()
     world = World(n_members=members, seed=seed).fit(data.interactions)
-    err_console.print(f"world fitted on {data.name} in {time.perf_counter() - start:.1f} s (taste scale {world.taste_scale_:.3f})")
+    err_console.print(
+        f"world fitted on {data.name} in {time.perf_counter() - start:.1f} s (taste scale {world.taste_scale_:.3f})"
+    )
     return data, world
 
 
@@ -46,14 +58,18 @@ def calibrate(
     if as_json:
         console.print_json(json.dumps({"events": len(log), "seconds": seconds, **cal.to_dict()}))
         return
-    console.print(f"{len(log):,} simulated events in {seconds:.1f} s ({len(log) / seconds:,.0f} events/s)", highlight=False)
+    console.print(
+        f"{len(log):,} simulated events in {seconds:.1f} s ({len(log) / seconds:,.0f} events/s)", highlight=False
+    )
     console.print(cal.to_text(), highlight=False)
 
 
 @app.command("generate")
 @errors_to_exit
 def generate(
-    name: str = typer.Option("movielens-sim", "--name", help="Name of the simulated dataset (train on it with --dataset NAME)."),
+    name: str = typer.Option(
+        "movielens-sim", "--name", help="Name of the simulated dataset (train on it with --dataset NAME)."
+    ),
     members: int = MEMBERS_OPTION,
     seed: int = SEED_OPTION,
     dataset: str = DATASET_OPTION,
@@ -64,6 +80,9 @@ def generate(
 
     data, world = _world(dataset, home, members, seed)
     log = world.log(seed=seed + 1)
-    info = {"source": f"marquee sim generate --dataset {data.name} --members {members} --seed {seed}", "simulated": True}
+    info = {
+        "source": f"marquee sim generate --dataset {data.name} --members {members} --seed {seed}",
+        "simulated": True,
+    }
     target = Dataset(name, log, world.catalog_, None, info).save(dataset_dir(name, home))
     console.print(f"wrote {len(log):,} plays of {world.n_members:,} members to {target}", highlight=False)
