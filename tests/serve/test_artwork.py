@@ -129,7 +129,7 @@ def test_a_restart_relearns_from_the_log(tmp_path, artwork):
         d = artwork.decide(1, TITLE, "tv", int(rng.integers(24)))
         artwork.feedback(d.decision_id, float(rng.random() < 0.5))
     restarted = Artwork(VARIANTS, CandidateEpsilonGreedy(epsilon=0.2), SQLiteDecisionLog(tmp_path / "art.sqlite"), seed=1)
-    assert restarted.replayed == 30
+    assert restarted.replay() == 30
     assert np.allclose(restarted.policy.A_inv_, artwork.policy.A_inv_) and np.allclose(restarted.policy.b_, artwork.policy.b_)
 
 

@@ -101,7 +101,6 @@ class Artwork:
         sink: the durable decision log.
         seed: the choices' randomness.
         learn: update the policy on feedback.
-        replay: re-learn from the log's rewards now.
         clock, new_id: unix microseconds now; decision ids (injectable for tests).
     """
 
@@ -113,7 +112,6 @@ class Artwork:
         *,
         seed: SeedLike = None,
         learn: bool = True,
-        replay: bool = True,
         clock: Callable[[], int] = lambda: time.time_ns() // 1000,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
@@ -121,16 +119,13 @@ class Artwork:
         self.clock, self.new_id = clock, new_id
         self.rng = as_generator(seed)
         self._lock = threading.Lock()
-        self.replayed = self._replay() if replay else 0
 
     def __repr__(self) -> str:
         return f"Artwork({self.policy!r}, titles={len(self.variants.title_ids)}, variants={len(self.variants)})"
 
-    @property
-    def policy_name(self) -> str:
-        return self.policy.name
-
-    def _replay(self) -> int:
+    def replay(self) -> int:
+        """Re-learn the policy from the rewards in the log (at start: a restart keeps what was
+        learned); returns how many rounds it learned from."""
         rows = [(r, w) for r, w in self.sink.records() if w is not None and "candidates" in r]
         k = len(self.variants.feature_names)
         rows = [(r, w) for r, w in rows if len(r["candidates"][r["action"]]) == k]
@@ -213,7 +208,9 @@ def build_artwork(
             raise ConfigError(f"unknown artwork policy {policy!r}; choose one of {sorted(CANDIDATE_POLICIES)}")
         policy = CANDIDATE_POLICIES[policy]()
     table = ArtworkVariants.read(variants) if variants is not None else generate_variants(catalog)
-    return Artwork(table, policy, SQLiteDecisionLog(log_path), seed=seed)
+    artwork = Artwork(table, policy, SQLiteDecisionLog(log_path), seed=seed)
+    artwork.replay()
+    return artwork
 
 
 
