@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # on machines whose default index would give torch's CUDA build.
 PIP_EXTRA ?=
 
-BENCHES := ranking distill serving ope experiment
+BENCHES := ranking distill serving ope experiment artwork
 
 .PHONY: run test install bench $(addprefix bench-,$(BENCHES)) clean
 
@@ -34,7 +34,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 ## make bench: every benchmark behind BENCHMARKS.md (each rewrites its own section).
-## bench-serving needs wrk and taskset (Debian: apt-get install wrk util-linux).
+## bench-serving and bench-artwork need wrk and taskset (Debian: apt-get install wrk util-linux).
 bench: $(addprefix bench-,$(BENCHES))
 
 bench-%: install

@@ -8,7 +8,7 @@ its answer. Runs: closed loop at 1/4/16 connections, then paced at about 1,000 r
 Server CPU per request = the server process's CPU time (/proc, all threads) over the requests
 answered: the figure that survives a noisy machine.
 
-Writes bench/results/artwork.json. Needs wrk and taskset, and MovieLens-100K in $MARQUEE_HOME
+Writes bench/results/artwork.json and the ``artwork`` section of BENCHMARKS.md. Needs wrk and taskset, and MovieLens-100K in $MARQUEE_HOME
 (``marquee data fetch movielens-100k``).
 """
 
@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from _common import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -80,7 +82,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="Length of each run.")
     parser.add_argument("--policy", default="epsilon_greedy", help="Artwork policy served.")
+    parser.add_argument("--report-only", action="store_true", help="re-render BENCHMARKS.md from bench/results/artwork.json; run nothing")
     args = parser.parse_args()
+    if args.report_only:
+        write_section("artwork", "Artwork decisions under load (bench/artwork.py)", table(json.loads((ROOT / "bench" / "results" / "artwork.json").read_text())))
+        return
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -117,8 +123,27 @@ def main() -> None:
     }  # fmt: skip
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "artwork.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_section("artwork", "Artwork decisions under load (bench/artwork.py)", table(result))
     best = max(runs, key=lambda r: r["requests_per_s"])
     print(f"peak={best['requests_per_s']:.0f} req/s at {best['connections']} connections, p99 {best['p99_ms']:.1f} ms")
+
+
+def table(result: dict) -> str:
+    """The BENCHMARKS.md section: one row per run."""
+    lines = [
+        f"`marquee serve` with the {result['policy']} artwork policy, server pinned to one core, wrk to the other; each "
+        f"connection alternates a decision and its feedback, each fsynced before the answer; {result['seconds']} s per run.",
+        "",
+        "| load | req/s | p50 ms | p90 ms | p99 ms | server CPU ms/request | non-2xx |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in result["runs"]:
+        load = f"{r['connections']} connection" + ("s" if r["connections"] > 1 else "") + (f", paced {r['delay_ms']} ms" if r["delay_ms"] else "")
+        lines.append(
+            f"| {load} | {r['requests_per_s']:,.0f} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} "
+            f"| {r['server_cpu_ms_per_request']:.3f} | {r['non_2xx']} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
