@@ -67,7 +67,11 @@ def test_experiment_exports_and_stays_light():
 def test_sim_exports_the_world():
     import marquee.sim
 
-    assert {"World", "WorldConfig", "Sessions", "Responses", "Engagement", "Calibration", "calibrate", "SyntheticBandit"} <= set(marquee.sim.__all__)
+    assert {
+        "World", "WorldConfig", "Sessions", "Responses", "Engagement", "Calibration", "calibrate", "SyntheticBandit",
+        "ABTest", "ab_test", "context_policy", "ranker_policy",
+    } <= set(marquee.sim.__all__)  # fmt: skip
+    assert {"ContextReranker", "ContextRerankerConfig"} <= set(marquee.rank.__all__)
     for name in marquee.sim.__all__:
         assert hasattr(marquee.sim, name), f"marquee.sim.{name}"
     code = "import sys, marquee.sim; print(sorted(m for m in sys.modules if m in ('torch', 'implicit', 'duckdb') or m.startswith('marquee.cli')))"

@@ -9,3 +9,7 @@ from marquee.sim.calibration import Calibration, calibrate
 from marquee.sim.world import Engagement, Responses, Sessions, World, WorldConfig
 
 __all__ += ["Calibration", "Engagement", "Responses", "Sessions", "World", "WorldConfig", "calibrate"]
+
+from marquee.sim.online import ABTest, ab_test, context_policy, ranker_policy
+
+__all__ += ["ABTest", "ab_test", "context_policy", "ranker_policy"]

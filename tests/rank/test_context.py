@@ -1,0 +1,68 @@
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from marquee.data import Catalog, Interactions
+from marquee.errors import ConfigError, DataError, NotFittedError
+from marquee.rank import MostPopular
+from marquee.rank.context import ContextReranker, ContextRerankerConfig, context_cells
+
+
+def test_context_cells_known_answers():
+    np.testing.assert_array_equal(
+        context_cells(np.array(["tv", "mobile", "tablet", "vr"]), np.array([0, 7, 23, 12])), [0, 5, 15, -1]
+    )
+    np.testing.assert_array_equal(context_cells(np.array([2, 2]), np.array([13, 18])), [10, 11])
+
+
+def test_config_is_checked():
+    with pytest.raises(ConfigError, match=r"ContextRerankerConfig.candidates must be an int >= 1, got 0"):
+        ContextRerankerConfig(candidates=0)
+    with pytest.raises(ConfigError, match=r"ContextRerankerConfig.grid must be a non-empty tuple of weights >= 0"):
+        ContextReranker(MostPopular(), grid=(-1.0,))
+    with pytest.raises(NotFittedError, match=r"call fit\(data\) first"):
+        ContextReranker(MostPopular()).recommend_index(np.array([0]), np.array(["tv"]), np.array([20]))
+
+
+def _log(n_members: int = 200) -> Interactions:
+    """Ten titles; title 9 is rarely watched, except on mobile in the morning where everyone picks it."""
+    rng = np.random.default_rng(0)
+    members, titles, devices, hours, times = [], [], [], [], []
+    for u in range(n_members):
+        seq = [(int(t), "tv", 20) for t in rng.permutation(9)[:4]]
+        if u % 2 == 0:  # half the members also watch title 9, at some point, always on their phone at 8am
+            seq.insert(int(rng.integers(0, 5)), (9, "mobile", 8))
+        for j, (t, d, h) in enumerate(seq):
+            members.append(u)
+            titles.append(t)
+            devices.append(d)
+            hours.append(h)
+            times.append(j)
+    n = len(members)
+    table = pa.table(
+        {
+            "member_id": np.array(members) + 1,
+            "title_id": np.array(titles) + 1,
+            "timestamp": np.array(times),
+            "device": devices,
+            "local_hour": pa.array(hours, pa.int8()),
+            "completion": pa.array(np.ones(n), pa.float32()),
+        }
+    )
+    return Interactions.from_table(table, catalog=Catalog.from_arrays(np.arange(1, 11)))
+
+
+def test_lift_moves_a_title_up_only_in_its_context():
+    log = _log()
+    stage = ContextReranker(MostPopular(), candidates=10, grid=(0.0, 5.0)).fit(log)
+    assert stage.weight_ == 5.0  # the held-out last plays are title 9 on mobile mornings for half the members
+    members = np.array([1, 1])  # member position 1 (odd) never watched title 9
+    rows = stage.recommend_index(members, np.array(["mobile", "tv"]), np.array([8, 20]), k=3)
+    assert rows[0, 0] == 9 and 9 not in rows[1]
+    assert stage.lift_[context_cells(np.array(["mobile"]), np.array([8]))[0], 9] > 1.0
+
+
+def test_needs_a_log_with_context():
+    log = Interactions.from_arrays([1, 1, 1, 2, 2, 2], [1, 2, 3, 1, 2, 3], [1, 2, 3, 4, 5, 6])
+    with pytest.raises(DataError, match="the log has no device or local_hour"):
+        ContextReranker(MostPopular()).fit(log)
