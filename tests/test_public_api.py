@@ -69,8 +69,9 @@ def test_sim_exports_the_world():
 
     assert {
         "World", "WorldConfig", "Sessions", "Responses", "Engagement", "Calibration", "calibrate", "SyntheticBandit",
-        "ABTest", "ab_test", "context_policy", "ranker_policy",
+        "ABTest", "ab_test", "context_policy", "ranker_policy", "interleave", "members_for_power", "online_value",
     } <= set(marquee.sim.__all__)  # fmt: skip
+    assert {"team_draft", "interleaving_test", "Interleaved", "InterleavingTest", "replay", "ReplayEstimate"} <= set(marquee.evaluate.__all__)
     assert {"ContextReranker", "ContextRerankerConfig"} <= set(marquee.rank.__all__)
     for name in marquee.sim.__all__:
         assert hasattr(marquee.sim, name), f"marquee.sim.{name}"

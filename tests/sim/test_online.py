@@ -58,3 +58,26 @@ def test_context_aware_ranking_beats_its_context_free_version(ml_world, ml_log):
         assert res.truth[metric] > 0, metric
         assert res.comparisons[metric].absolute.low > 0, metric
         assert res.covers_truth(metric), metric
+
+
+def test_interleaving_prefers_the_better_policy_and_needs_fewer_members(tiny_world):
+    from marquee.sim.online import interleave, members_for_power
+
+    il = interleave(tiny_world, _random(tiny_world), _oracle(tiny_world), members=100, seed=0)
+    assert il.winner == "B" and il.wins_b > 2 * il.wins_a
+    same = interleave(tiny_world, _oracle(tiny_world), _oracle(tiny_world), members=400, seed=1)
+    assert same.winner is None  # identical rankers: every title is in both lists, credit is a coin flip
+    ab = ab_test(tiny_world, _random(tiny_world), _oracle(tiny_world), members=400, seed=0)
+    sd = np.sqrt((ab.control["plays"].var(ddof=1) + ab.treatment["plays"].var(ddof=1)) / 2)
+    n_ab = members_for_power(ab.truth["plays"], sd)
+    n_il = members_for_power(il.preference.estimate, il.per_member.std(ddof=1), arms=1)
+    assert n_il < n_ab
+
+
+def test_members_for_power_known_answer():
+    from marquee.sim.online import members_for_power
+
+    # (1.96 + 0.8416)^2 = 7.849: one-sample, effect = sd -> 7.85 members; two arms -> 4x
+    assert members_for_power(1.0, 1.0, arms=1) == pytest.approx(7.849, abs=1e-3)
+    assert members_for_power(1.0, 1.0) == pytest.approx(4 * 7.849, abs=4e-3)
+    assert members_for_power(0.0, 1.0) == float("inf")

@@ -10,6 +10,14 @@ from marquee.sim.world import Engagement, Responses, Sessions, World, WorldConfi
 
 __all__ += ["Calibration", "Engagement", "Responses", "Sessions", "World", "WorldConfig", "calibrate"]
 
-from marquee.sim.online import ABTest, ab_test, context_policy, ranker_policy
+from marquee.sim.online import (
+    ABTest,
+    ab_test,
+    context_policy,
+    interleave,
+    members_for_power,
+    online_value,
+    ranker_policy,
+)
 
-__all__ += ["ABTest", "ab_test", "context_policy", "ranker_policy"]
+__all__ += ["ABTest", "ab_test", "context_policy", "interleave", "members_for_power", "online_value", "ranker_policy"]

@@ -15,13 +15,24 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import stats
 
 from marquee.errors import ConfigError
+from marquee.evaluate.interleaving import InterleavingTest, interleaving_test, team_draft
 from marquee.experiment.analysis import Comparison, MeanStats, compare
 from marquee.random import SeedLike, as_generator
 from marquee.sim.world import Sessions, World
 
-__all__ = ["ABTest", "Policy", "ab_test", "context_policy", "ranker_policy"]
+__all__ = [
+    "ABTest",
+    "Policy",
+    "ab_test",
+    "context_policy",
+    "interleave",
+    "members_for_power",
+    "online_value",
+    "ranker_policy",
+]
 
 Policy = Callable[[Sessions], np.ndarray]
 
@@ -57,6 +68,14 @@ class ABTest:
         return bool(iv.low <= self.truth[metric] <= iv.high)
 
 
+def _draw_members(world: World, members: int | np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if isinstance(members, int | np.integer):
+        if not 2 <= members <= world.n_members:
+            raise ConfigError(f"members must be between 2 and the world's {world.n_members} members, got {members}")
+        return rng.choice(world.n_members, int(members), replace=False)
+    return np.asarray(members, np.int64)
+
+
 def _per_member(values: np.ndarray, sessions_per_member: int) -> np.ndarray:
     return values.reshape(-1, sessions_per_member).sum(axis=1)
 
@@ -79,11 +98,7 @@ def ab_test(
         seen: titles members have already watched (the training log's matrix), never played again.
     """
     rng = as_generator(seed)
-    if isinstance(members, int | np.integer):
-        if not 2 <= members <= world.n_members:
-            raise ConfigError(f"members must be between 2 and the world's {world.n_members} members, got {members}")
-        members = rng.choice(world.n_members, int(members), replace=False)
-    members = np.asarray(members, np.int64)
+    members = _draw_members(world, members, rng)
     if sessions_per_member < 1:
         raise ConfigError(f"sessions_per_member must be >= 1, got {sessions_per_member}")
     arm = rng.permutation(members.size) % 2  # 0 control, 1 treatment, balanced
@@ -114,3 +129,55 @@ def ab_test(
         tc, tt = truth_values[metric]
         truth[metric] = float(_per_member(tt - tc, sessions_per_member).mean())
     return ABTest(comparisons, truth, out_c, out_t)
+
+
+def interleave(
+    world: World,
+    policy_a: Policy,
+    policy_b: Policy,
+    *,
+    members: int | np.ndarray = 2000,
+    sessions_per_member: int = 4,
+    seen: sp.csr_matrix | None = None,
+    level: float = 0.95,
+    seed: SeedLike = 0,
+) -> InterleavingTest:
+    """Team-draft interleave ``policy_a`` and ``policy_b`` for every session and test members' preference
+    (> 0: B preferred); see :mod:`marquee.evaluate.interleaving`."""
+    rng = as_generator(seed)
+    members = _draw_members(world, members, rng)
+    sessions = world.sessions(np.repeat(members, sessions_per_member), rng)
+    merged = team_draft(policy_a(sessions), policy_b(sessions), seed=rng)
+    got = world.respond(sessions, merged.rows, rng, seen=seen)
+    return interleaving_test(merged.outcome(got.position), sessions.member_idx, level=level)
+
+
+def online_value(
+    world: World,
+    policy: Policy,
+    *,
+    members: int | np.ndarray = 2000,
+    sessions: int = 4,
+    seen: sp.csr_matrix | None = None,
+    seed: SeedLike = 0,
+) -> dict[str, float]:
+    """A policy's true expected plays and hours per session (the world's ground truth, no sampling noise
+    beyond the sessions' contexts). The same seed gives every policy the same members and sessions."""
+    rng = as_generator(seed)
+    s = world.sessions(np.repeat(_draw_members(world, members, rng), sessions), rng)
+    e = world.expected_engagement(s, policy(s), seen)
+    return {"plays": float(e.plays.mean()), "hours": float(e.hours.mean())}
+
+
+def members_for_power(effect: float, sd: float, *, alpha: float = 0.05, power: float = 0.8, arms: int = 2) -> float:
+    """Members needed to detect ``effect`` with a two-sided z-test at ``alpha`` with ``power``.
+
+    ``arms=2``: an A/B test of a difference of means, per-member standard deviation ``sd`` in each
+    arm; the total over both arms, ``4 sd² (z_(1-α/2) + z_power)² / effect²``. ``arms=1``: a
+    one-sample test of a mean (interleaving's preference), ``sd² (z + z)² / effect²``.
+    """
+    if effect == 0:
+        return float("inf")
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    per = (z * sd / effect) ** 2
+    return float(4 * per if arms == 2 else per)
