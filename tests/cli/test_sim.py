@@ -25,5 +25,10 @@ def test_sim_calibrate_and_generate(ml100k, marquee_home, tmp_path):
 
     ds = open_dataset("sim-test", home)
     assert ds.interactions.table.column("device").null_count == 0 and ds.info["simulated"] is True
+    result = runner.invoke(app, ["sim", "ab", "--members", "400", "--ranker", "popular", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    assert "A/B plays" in result.output and "interleaving: wins" in result.output
+    bad = runner.invoke(app, ["sim", "ab", "--ranker", "nope", "--home", str(home)])
+    assert bad.exit_code == 2 and "unknown ranker 'nope'" in bad.output
     bad = runner.invoke(app, ["sim", "calibrate", "--members", "0", "--home", str(home)])
     assert bad.exit_code == 2 and "WorldConfig.n_members must be an int >= 1, got 0" in bad.output
