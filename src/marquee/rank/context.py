@@ -26,6 +26,7 @@ from marquee.rank.base import Recommender, top_k
 
 __all__ = ["ContextReranker", "ContextRerankerConfig", "context_cells"]
 
+#: Device classes in code order; the simulated world (:mod:`marquee.sim.context`) uses the same.
 DEVICES: tuple[str, ...] = ("tv", "mobile", "web", "tablet")
 N_DAYPARTS = 4
 

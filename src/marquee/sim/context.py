@@ -13,6 +13,8 @@ import hashlib
 
 import numpy as np
 
+from marquee.rank.context import DEVICES
+
 __all__ = [
     "DAYPARTS",
     "DEVICES",
@@ -22,8 +24,7 @@ __all__ = [
     "title_attributes",
 ]
 
-#: Device classes, in code order (``device`` codes index this tuple).
-DEVICES: tuple[str, ...] = ("tv", "mobile", "web", "tablet")
+# DEVICES (device classes in code order; ``device`` codes index it) is the context stage's vocabulary.
 #: Population shares of the devices; each member's shares are drawn around them.
 DEVICE_SHARES = np.array([0.40, 0.30, 0.20, 0.10])
 #: Dayparts by local hour: night 0-5, morning 6-11, afternoon 12-17, evening 18-23.

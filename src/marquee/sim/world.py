@@ -196,9 +196,9 @@ class World:
         self.title_factors_ = v * (beta / sd)
         self.taste_scale_ = beta
         self.real_counts_ = np.asarray(seen.sum(axis=0)).ravel().astype(np.int64)
-        self.real_activity_ = np.asarray(seen.sum(axis=1)).ravel().astype(np.int64)
-        self.real_activity_ = self.real_activity_[self.real_activity_ > 0]
-        real_u = u[np.asarray(seen.sum(axis=1)).ravel() > 0]
+        activity = np.asarray(seen.sum(axis=1)).ravel().astype(np.int64)
+        self.real_activity_ = activity[activity > 0]
+        real_u = u[activity > 0]
         self.real_factors_ = real_u
         self.title_bias_ = bias
         for round_ in range(c.calibration_rounds):
