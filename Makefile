@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # on machines whose default index would give torch's CUDA build.
 PIP_EXTRA ?=
 
-BENCHES := ranking distill serving ope experiment artwork
+BENCHES := ranking distill serving ope experiment artwork sim
 
 .PHONY: run test install bench $(addprefix bench-,$(BENCHES)) clean
 
