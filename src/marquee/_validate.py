@@ -6,11 +6,11 @@ Each check names the config class, the field, what was expected and what was giv
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 from marquee.errors import ConfigError
 
-__all__ = ["build_config", "ints", "is_number", "level", "non_negative", "positive", "require"]
+__all__ = ["Configured", "build_config", "ints", "is_number", "level", "non_negative", "positive", "require"]
 
 
 def require(condition: bool, owner: str, field: str, expected: str, got: object) -> None:
@@ -72,3 +72,17 @@ def build_config(owner: str, config_cls: type, config: Any, params: dict[str, An
     if missing:
         raise ConfigError(f"{owner} needs {missing[0]!r}; pass {owner}({missing[0]}=...)")
     return config_cls(**params)
+
+
+class Configured:
+    """Base of components built from a frozen ``Config`` plus keyword overrides:
+    ``Policy(config)``, ``Policy(epsilon=0.2)`` or both; the repr shows every hyperparameter."""
+
+    Config: ClassVar[type]
+
+    def __init__(self, config: Any = None, /, **params: Any) -> None:
+        self.config = build_config(type(self).__name__, self.Config, config, params)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.config).items())
+        return f"{type(self).__name__}({fields})"

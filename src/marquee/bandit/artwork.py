@@ -23,14 +23,13 @@ Exploration rules and their propensities (the probability of the shown candidate
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from marquee._validate import build_config, ints, non_negative, positive, require
+from marquee._validate import Configured, ints, non_negative, positive, require
 from marquee.bandit._linear import argmax_ties
 from marquee.errors import DataError
 from marquee.random import SeedLike, as_generator
@@ -94,7 +93,7 @@ def joint_features(context: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     return z[0] if one else z
 
 
-class CandidatePolicy(ABC):
+class CandidatePolicy(Configured, ABC):
     """A shared ridge model over joint context-candidate features, with an exploration rule.
 
     ``action_distribution(context, candidates)`` gives every candidate's probability;
@@ -105,13 +104,6 @@ class CandidatePolicy(ABC):
     Config: ClassVar[type]
     #: Registry name, e.g. ``"lin_ucb"``.
     name: ClassVar[str]
-
-    def __init__(self, config: Any = None, /, **params: Any) -> None:
-        self.config = build_config(type(self).__name__, self.Config, config, params)
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.config).items())
-        return f"{type(self).__name__}({fields})"
 
     # ---- the model -----------------------------------------------------------------------
     def _ensure(self, p: int) -> None:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from marquee._validate import build_config
+from marquee._validate import Configured
 from marquee.artifacts import read_artifact, write_artifact
 from marquee.data.feedback import LoggedFeedback
 from marquee.errors import ArtifactError, DataError
@@ -62,7 +62,7 @@ def sample_actions(dist: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((np.cumsum(dist, axis=1) < u * dist.sum(axis=1, keepdims=True)).sum(axis=1), dist.shape[1] - 1)
 
 
-class Policy(ABC):
+class Policy(Configured, ABC):
     """Base class of bandit policies. Subclasses declare ``Config`` (frozen dataclass with an
     ``n_actions`` field) and implement ``action_distribution``, ``_update``, ``_state`` and
     ``_restore``; learned attributes end with ``_``.
@@ -71,13 +71,6 @@ class Policy(ABC):
     Config: ClassVar[type]
     #: Short registry name, e.g. ``"lin_ucb"``.
     name: ClassVar[str]
-
-    def __init__(self, config: Any = None, /, **params: Any) -> None:
-        self.config = build_config(type(self).__name__, self.Config, config, params)
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.config).items())
-        return f"{type(self).__name__}({fields})"
 
     @property
     def n_actions(self) -> int:

@@ -211,6 +211,24 @@ _encoder = msgspec.json.Encoder()
 _JSON = [(b"content-type", b"application/json")]
 
 
+async def _read_body(scope: dict, receive: Any) -> bytes | None:
+    """The request body, or ``None`` once it is known to exceed :data:`MAX_BODY_BYTES` (by its
+    declared length, or while it streams in: nothing past the limit is buffered)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
+            return None
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
 def _error(status: int, code: str, detail: str) -> tuple[int, bytes]:
     return status, _encoder.encode({"error": code, "detail": detail})
 
@@ -237,21 +255,11 @@ class _HotPath:
         await send({"type": "http.response.body", "body": body})
 
     async def _handle(self, scope: dict, receive: Any) -> tuple[int, bytes]:
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
-                return _error(413, "body_too_large", f"request body is over {MAX_BODY_BYTES} bytes")
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                return _error(413, "body_too_large", f"request body is over {MAX_BODY_BYTES} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        raw = await _read_body(scope, receive)
+        if raw is None:
+            return _error(413, "body_too_large", f"request body is over {MAX_BODY_BYTES} bytes")
         try:
-            req = _decoder.decode(b"".join(chunks))
+            req = _decoder.decode(raw)
         except msgspec.ValidationError as exc:
             return _error(422, "invalid_request", str(exc))
         except msgspec.DecodeError as exc:
@@ -296,26 +304,16 @@ class _ArtworkPath:
         await send({"type": "http.response.body", "body": body})
 
     async def _handle(self, path: str, scope: dict, receive: Any) -> tuple[int, bytes]:
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
-                return _error(413, "body_too_large", f"request body is over {MAX_BODY_BYTES} bytes")
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                return _error(413, "body_too_large", f"request body is over {MAX_BODY_BYTES} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        raw = await _read_body(scope, receive)
+        if raw is None:
+            return _error(413, "body_too_large", f"request body is over {MAX_BODY_BYTES} bytes")
         try:
             if path == "/v1/artwork":
-                req = _artwork_decoder.decode(b"".join(chunks))
+                req = _artwork_decoder.decode(raw)
                 ctx = req.context
                 answer = await self.service.choose_artwork(req.member_id, req.title_id, ctx.device if ctx else None, ctx.local_hour if ctx else None)
             else:
-                fb = _feedback_decoder.decode(b"".join(chunks))
+                fb = _feedback_decoder.decode(raw)
                 answer = await self.service.artwork_feedback(fb.decision_id, fb.reward)
         except msgspec.ValidationError as exc:
             return _error(422, "invalid_request", str(exc))
