@@ -22,11 +22,18 @@ class Slow(EASE):
     delay = 0.0
     fail = False
 
-    def recommend_index(self, member_idx, k=10, **kw):
+    def _slow_down(self):
         if self.fail:
             raise RuntimeError("boom")
         time.sleep(self.delay)
+
+    def recommend_index(self, member_idx, k=10, **kw):
+        self._slow_down()
         return super().recommend_index(member_idx, k, **kw)
+
+    def recommend_one(self, member_idx, k=10):
+        self._slow_down()
+        return super().recommend_one(member_idx, k)
 
 
 def _router(heavy_delay=0.0, heavy_fail=False, max_batch=8, max_wait_ms=1.0):

@@ -35,6 +35,15 @@ class BatchResult:
     batch_ms: float
 
 
+def _recommend(model: Recommender, members: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k) title positions and scores; a batch of one takes the single-member path (same
+    answer, ~0.1 ms less for SASRec than the batch path's grouping and 2-D top-k)."""
+    if members.size == 1:
+        idx, scores = model.recommend_one(int(members[0]), k)
+        return idx[None], scores[None]
+    return model.recommend_index(members, k)
+
+
 def _yield_to_event_loop(nice: int) -> None:
     if nice and hasattr(os, "setpriority"):
         try:  # per-thread on Linux: the thread id names the thread, not the process
@@ -114,7 +123,7 @@ class MicroBatcher:
             async with self._lock:  # one batch at a time; the next one fills meanwhile
                 model, version = self.get_model()
                 start = time.perf_counter()
-                idx, scores = await asyncio.get_running_loop().run_in_executor(self._executor, model.recommend_index, members, k)
+                idx, scores = await asyncio.get_running_loop().run_in_executor(self._executor, _recommend, model, members, k)
                 ms = (time.perf_counter() - start) * 1000.0
         except Exception as exc:  # noqa: BLE001 - handed to every waiter, who falls back
             for _, _, fut in batch:
