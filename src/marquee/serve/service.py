@@ -1,0 +1,176 @@
+"""The service's state and operations: the router, the registry, what each tier serves, and the
+admin, experiment and artwork operations that the HTTP layer (:mod:`marquee.serve.app`) exposes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from fastapi import HTTPException
+
+from marquee.errors import DataError, UnknownIdError
+from marquee.experiment.assignment import Allocator
+from marquee.experiment.exposure import Exposure, ExposureSink
+from marquee.rank.base import Recommender
+from marquee.serve.artwork import Artwork
+from marquee.serve.batching import MicroBatcher
+from marquee.serve.metrics import ServiceMetrics
+from marquee.serve.registry import ModelRegistry, ModelVersion
+from marquee.serve.router import Router
+
+__all__ = ["Service"]
+
+log = logging.getLogger("marquee.serve")
+
+
+@dataclass
+class _Served:
+    ref: str  # what was asked for, e.g. "sasrec@production"
+    version: ModelVersion
+
+
+class Service:
+    """The router, the registry and what each tier serves; the admin operations live here.
+
+    Args:
+        router: the router, with its popularity fallback.
+        registry: where models are loaded from.
+        admin_token: the bearer token of the admin API; ``None`` disables the admin API.
+        max_batch, max_wait_ms: micro-batching of the heavy tier.
+        allocator, exposures: experiment assignments behind ``GET /v1/assignments/{member_id}``.
+        artwork: artwork decisions behind ``POST /v1/artwork`` and ``POST /v1/feedback``.
+    """
+
+    def __init__(
+        self,
+        router: Router,
+        registry: ModelRegistry,
+        *,
+        admin_token: str | None = None,
+        max_batch: int = 32,
+        max_wait_ms: float = 2.0,
+        allocator: Allocator | None = None,
+        exposures: ExposureSink | None = None,
+        artwork: Artwork | None = None,
+    ) -> None:
+        self.router = router
+        self.artwork = artwork
+        self.allocator = allocator
+        self.exposures = exposures
+        self.registry = registry
+        self.admin_token = admin_token
+        self.max_batch = max_batch
+        self.max_wait_ms = max_wait_ms
+        self.metrics = ServiceMetrics()
+        self.metrics.loop_lag.set_function(lambda: (router.loop_lag.value or 0.0) / 1000.0)
+        self.served: dict[str, _Served] = {}
+        self.started = time.time()
+
+    def load(self, tier: str, ref: str) -> ModelVersion:
+        """Load ``ref`` from the registry (checksums verified) and hot-swap it into ``tier``.
+
+        A refused artifact raises and leaves the tier serving what it served."""
+        mv, model = self.registry.load(ref)
+        self._install(tier, ref, mv, model)
+        return mv
+
+    def _install(self, tier: str, ref: str, mv: ModelVersion, model: Recommender) -> None:
+        batcher = None
+        if tier == "heavy" and "heavy" not in self.router.tiers and self.max_batch > 0:  # 0: inline, on the event loop
+            batcher = MicroBatcher(
+                lambda: (self.router.tiers["heavy"].model, self.router.tiers["heavy"].version),
+                max_batch=self.max_batch, max_wait_ms=self.max_wait_ms, on_batch=self._on_batch,
+            )  # fmt: skip
+        self._warm(model)
+        self.router.set_tier(tier, model, mv.ref, batcher=batcher)
+        self.served[tier] = _Served(ref, mv)
+        self.metrics.served(tier, mv.ref)
+        log.info("model loaded", extra={"tier": tier, "ref": ref, "version": mv.ref, "code_version": mv.code_version})
+
+    def assignments(self, member_id: int, *, expose: bool) -> dict[str, Any]:
+        """The member's variant in every running experiment; with ``expose``, each is also logged
+        as an exposure (the caller is about to render it)."""
+        if self.allocator is None:
+            raise HTTPException(404, "no_experiments: start the service with --experiments FILE (an allocation config)")
+        (found,) = self.allocator.assign([member_id])
+        if expose and self.exposures is not None and found.assignments:
+            now = time.time()
+            self.exposures.write([Exposure(member_id, a.experiment, a.variant, now) for a in found.assignments])
+        return found.to_dict()
+
+    def _artwork(self) -> Artwork:
+        if self.artwork is None:
+            raise HTTPException(404, "no_artwork: start the service with artwork enabled (marquee serve --artwork)")
+        return self.artwork
+
+    async def choose_artwork(self, member_id: int, title_id: int, device: str | None, local_hour: int | None) -> dict[str, Any]:
+        """Choose the title's artwork for the member; answered only once the decision is durably logged."""
+        artwork = self._artwork()
+        try:
+            d = await artwork.decide_async(member_id, title_id, device, local_hour)
+        except UnknownIdError as exc:
+            raise HTTPException(404, f"unknown_title: {exc}") from None
+        self.metrics.child(self.metrics.artwork_decisions, d.policy).inc()
+        log.debug("artwork decision", extra={"decision_id": d.decision_id, "member_id": d.member_id, "title_id": d.title_id,
+                                             "variant_id": d.variant_id, "propensity": d.propensity, "policy": d.policy})  # fmt: skip
+        return {
+            "decision_id": d.decision_id, "member_id": d.member_id, "title_id": d.title_id, "variant_id": d.variant_id,
+            "attributes": artwork.attributes(d), "propensity": d.propensity, "policy": d.policy, "n_variants": len(d.variant_ids),
+        }  # fmt: skip
+
+    async def artwork_feedback(self, decision_id: str, reward: float) -> dict[str, Any]:
+        """Log a reward (durably) and update the policy; idempotent for an identical retry."""
+        artwork = self._artwork()
+        try:
+            d, new = await artwork.feedback_async(decision_id, reward)
+        except UnknownIdError as exc:
+            raise HTTPException(404, f"unknown_decision: {exc}") from None
+        except DataError as exc:
+            log.warning("artwork feedback refused", extra={"decision_id": decision_id, "reward": reward, "reason": str(exc)})
+            raise HTTPException(409, f"feedback_conflict: {exc}") from None
+        m = self.metrics
+        m.child(m.artwork_feedback, d.policy, "logged" if new else "duplicate").inc()
+        if new:
+            m.child(m.artwork_reward, d.policy).inc(reward)
+        log.debug("artwork feedback", extra={"decision_id": d.decision_id, "reward": reward, "policy": d.policy, "duplicate": not new})
+        return {"decision_id": d.decision_id, "reward": float(reward), "duplicate": not new, "policy": d.policy}
+
+    def close(self) -> None:
+        """Make buffered exposures durable (called at shutdown)."""
+        if self.exposures is not None:
+            self.exposures.flush()
+
+    def _warm(self, model: Recommender) -> None:
+        # The fastest exact inference path (ONNX Runtime for SASRec), one thread: requests are the
+        # parallel unit. First calls pay for allocations and lazy initialisation; don't let a member pay them.
+        model.for_serving(threads=1)
+        for _ in range(3):
+            model.recommend_index(np.array([0]), 10)
+
+    def _on_batch(self, size: int, ms: float) -> None:
+        self.router.tiers["heavy"].latency.observe(ms)
+        self.metrics.batch_size.observe(size)
+        self.metrics.batch_latency.observe(ms / 1000.0)
+
+    def promote(self, name: str, version: int, alias: str, *, actor: str, reason: str) -> dict[str, Any]:
+        """Point ``name@alias`` at ``version``; tiers serving that alias swap to it."""
+        return self._move_alias(name, alias, version, lambda: self.registry.set_alias(name, alias, version, actor=actor, reason=reason))
+
+    def rollback(self, name: str, alias: str, *, actor: str, reason: str) -> dict[str, Any]:
+        """Move ``name@alias`` one step back; tiers serving that alias swap to it."""
+        target = self.registry.rollback_target(name, alias)
+        return self._move_alias(name, alias, target, lambda: self.registry.rollback(name, alias, actor=actor, reason=reason))
+
+    def _move_alias(self, name: str, alias: str, version: int, move: Any) -> dict[str, Any]:
+        ref = f"{name}@{alias}"
+        tiers = [tier for tier, served in self.served.items() if served.ref == ref]
+        # Load (and verify) the target once, before anything moves: a refused artifact moves nothing.
+        loaded = self.registry.load(f"{name}:{version}") if tiers else None
+        moved = move()
+        for tier in tiers:
+            self._install(tier, ref, *loaded)
+        log.info("alias moved", extra={"alias": ref, "from_version": moved.from_version, "to_version": moved.to_version, "tiers": tiers})
+        return {"alias": ref, "from_version": moved.from_version, "to_version": moved.to_version, "reloaded": tiers}
