@@ -56,7 +56,7 @@ def serve(
 
     configure_json_logging(log_level)
     # One BLAS/OpenMP thread: requests are the parallel unit, and a multi-threaded BLAS on a
-    # pinned or shared core spins against the event loop (10x batch latency seen under contention).
+    # pinned or shared core spins against the event loop.
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
@@ -82,8 +82,8 @@ def serve(
         if ref:
             service.load(tier, ref)
     # Everything loaded so far lives as long as the process: move it out of the collector's sight.
-    # A full collection over the ~250k objects of torch, ONNX Runtime and FastAPI takes ~100 ms,
-    # a pause that would land on some request; after freeze() it scans only what requests allocate.
+    # A full collection over the objects of torch, ONNX Runtime and FastAPI is a pause that would land
+    # on some request (it set the p99.9 of bench/serving.py); after freeze() it scans only what requests allocate.
     gc.collect()
     gc.freeze()
     err_console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs); tiers: {router.available() or ['popular only']}"
