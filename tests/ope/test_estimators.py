@@ -73,9 +73,10 @@ def test_switch_and_shrinkage_span_dm_to_dr(log):
     dm = DirectMethod(n_bootstrap=2).estimate(log, pi, q).value
     dr = DoublyRobust(n_bootstrap=2).estimate(log, pi, q).value
     assert SwitchDR(tau=math.inf, n_bootstrap=2).estimate(log, pi, q).value == pytest.approx(dr, rel=1e-12)
-    assert SwitchDR(tau=1e-9, n_bootstrap=2).estimate(log, pi, q).value == pytest.approx(dm, rel=1e-12)
+    assert SwitchDR(tau=0, n_bootstrap=2).estimate(log, pi, q).value == pytest.approx(dm, rel=1e-12)
     assert DRShrinkage(shrinkage=math.inf, n_bootstrap=2).estimate(log, pi, q).value == pytest.approx(dr, rel=1e-12)
     assert DRShrinkage(shrinkage=1e-12, n_bootstrap=2).estimate(log, pi, q).value == pytest.approx(dm, abs=1e-6)
+    assert DRShrinkage(shrinkage=0, n_bootstrap=2).estimate(log, pi, q).value == pytest.approx(dm, rel=1e-12)
 
 
 def test_tuning_picks_dm_when_the_reward_model_is_exact_and_weights_are_wild():
@@ -83,12 +84,42 @@ def test_tuning_picks_dm_when_the_reward_model_is_exact_and_weights_are_wild():
     world = SyntheticBandit(seed=0, target_temperature=8.0)
     log = world.sample(2000, seed=5)
     pi, q = world.target_policy(log.context), world.expected_reward(log.context)
-    switch = SwitchDR(n_bootstrap=2, bias_bound=False).estimate(log, pi, q)
+    switch = SwitchDR(n_bootstrap=2, tuning="mse", bias_bound=False).estimate(log, pi, q)
     dr = DoublyRobust(n_bootstrap=2).estimate(log, pi, q)
     assert math.isfinite(switch.diagnostics["tau"]) and switch.diagnostics["tau"] > 0
     assert switch.diagnostics["switched_share"] > 0
     truth = world.policy_value()
     assert abs(switch.value - truth) <= abs(dr.value - truth) + 1e-12
+
+
+def test_slope_drops_the_corrections_when_an_exact_reward_model_agrees_with_dr():
+    """SLOPE++ with true rewards and huge weights: DM agrees with DR within DR's wide bound, so it
+    settles on a small threshold and lands closer to the truth than DR."""
+    world = SyntheticBandit(seed=0, target_temperature=8.0)
+    log = world.sample(2000, seed=5)
+    pi, q = world.target_policy(log.context), world.expected_reward(log.context)
+    truth = world.policy_value()
+    dr = DoublyRobust(n_bootstrap=2).estimate(log, pi, q)
+    for est in (SwitchDR(n_bootstrap=2), DRShrinkage(n_bootstrap=2)):
+        e = est.estimate(log, pi, q)
+        knob = e.diagnostics["tau"] if "tau" in e.diagnostics else e.diagnostics["shrinkage"]
+        assert 0 <= knob < e.diagnostics["max_weight"] ** 2, est
+        assert abs(e.value - truth) <= abs(dr.value - truth) + 1e-12, est
+
+
+def test_slope_keeps_dr_when_a_biased_reward_model_disagrees_with_it(log):
+    """A reward model 0.3 too high: DM's estimate sits far outside DR's bound, so SLOPE++ keeps
+    (nearly) all of the correction and stays close to DR and the truth."""
+    pi = WORLD.target_policy(log.context)
+    q = np.clip(WORLD.expected_reward(log.context) + 0.3, 0, 1)
+    truth = WORLD.policy_value()
+    dm = DirectMethod(n_bootstrap=2).estimate(log, pi, q).value
+    dr = DoublyRobust(n_bootstrap=2).estimate(log, pi, q).value
+    assert dm - truth > 0.2
+    for est in (SwitchDR(n_bootstrap=2), DRShrinkage(n_bootstrap=2)):
+        value = est.estimate(log, pi, q).value
+        assert abs(value - dr) < 0.25 * abs(dm - dr), est
+        assert abs(value - truth) < 0.05, est
 
 
 def test_snips_stays_within_the_reward_range(log):
@@ -127,12 +158,14 @@ def test_reward_hat_shape_is_checked(log):
 
 
 def test_config_is_validated():
-    with pytest.raises(ConfigError, match=r"SwitchDRConfig.tau must be None or > 0, got -1"):
+    with pytest.raises(ConfigError, match=r"SwitchDRConfig.tau must be None or >= 0, got -1"):
         SwitchDR(tau=-1)
     with pytest.raises(ConfigError, match=r"EstimatorConfig.level must be in \(0, 1\), got 1.5"):
         IPS(level=1.5)
     with pytest.raises(ConfigError, match=r"EstimatorConfig.n_bootstrap must be an int >= 1, got 0"):
         DoublyRobust(n_bootstrap=0)
+    with pytest.raises(ConfigError, match=r"DRShrinkageConfig.tuning must be one of \('slope', 'mse'\), got 'cv'"):
+        DRShrinkage(tuning="cv")
 
 
 def test_evaluate_shares_one_reward_model(log):

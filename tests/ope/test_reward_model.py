@@ -37,6 +37,22 @@ def test_cross_fitting_predicts_each_row_with_a_model_that_did_not_see_it(log):
     np.testing.assert_array_equal(again.cross_fitted_, cross.cross_fitted_)
 
 
+def test_groups_keep_copies_of_a_row_in_one_fold(log):
+    """A bootstrap resample holds copies of rows; with the source rows as groups, both copies are
+    predicted by the same model, one that saw neither."""
+    idx = np.concatenate([np.arange(len(log)), np.arange(len(log))])
+    doubled = log.take(idx)
+    grouped = RewardModel(n_folds=3).fit(doubled, groups=idx).cross_fitted_
+    np.testing.assert_array_equal(grouped[: len(log)], grouped[len(log) :])
+    ungrouped = RewardModel(n_folds=3).fit(doubled).cross_fitted_
+    assert not np.array_equal(ungrouped[: len(log)], ungrouped[len(log) :])
+
+
+def test_groups_must_match_the_rounds(log):
+    with pytest.raises(DataError, match=r"column 'groups': must have one entry per logged round, shape \(2000,\), got \(3,\)"):
+        RewardModel().fit(log, groups=[1, 2, 3])
+
+
 def test_gradient_boosting_captures_some_of_the_interaction_logistic_misses():
     x = WORLD.sample(3000, seed=22)
     truth = WORLD.expected_reward(x.context)

@@ -120,6 +120,22 @@ class _Design:
         return mask
 
 
+def _folds(n: int, k: int, seed: int, groups: Any, source: str | None) -> np.ndarray:
+    """Fold of each row: a seeded round-robin over rows, or over groups (a group's rows share a fold)."""
+    if groups is None:
+        folds = np.empty(n, np.int64)
+        folds[as_generator(seed).permutation(n)] = np.arange(n) % k
+        return folds
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise DataError(f"must have one entry per logged round, shape ({n},), got {g.shape}", source=source, column="groups")
+    _, inverse = np.unique(g, return_inverse=True)
+    m = int(inverse.max()) + 1
+    per_group = np.empty(m, np.int64)
+    per_group[as_generator(seed).permutation(m)] = np.arange(m) % k
+    return per_group[inverse]
+
+
 class RewardModel:
     """Cross-fitted reward model: ``fit(data) -> self``; ``cross_fitted_`` holds out-of-fold predictions.
 
@@ -139,18 +155,23 @@ class RewardModel:
         return f"RewardModel({fields})"
 
     # ---- training ------------------------------------------------------------------------
-    def fit(self, data: LoggedFeedback) -> Self:
+    def fit(self, data: LoggedFeedback, groups: Any = None) -> Self:
         """Fit ``n_folds`` models, each on all folds but one, and predict each fold with the model
         that did not see it (``cross_fitted_``, (n, n_actions, n_positions) float64). ``loss_`` is
         the out-of-fold log-loss (binary rewards) or squared error of the logged rounds: the figure
-        to compare reward models by, without looking at any evaluated policy."""
+        to compare reward models by, without looking at any evaluated policy.
+
+        Args:
+            groups: (n,) optional labels; rows with the same label share a fold. Pass the source
+                row of each round when ``data`` is a bootstrap resample, so that no row is
+                predicted by a model fitted on a copy of itself.
+        """
         cfg = self.config
         n = len(data)
         self.design_ = _Design(data, cfg.use_affinity)
         self.binary_ = bool(np.isin(data.reward, (0.0, 1.0)).all())
         k = min(cfg.n_folds, n)
-        folds = np.empty(n, np.int64)
-        folds[as_generator(cfg.seed).permutation(n)] = np.arange(n) % k
+        folds = _folds(n, k, cfg.seed, groups, data.source)
         self.models_: list[Any] = []
         out = np.empty((n, data.n_actions, data.n_positions))
         everything = np.arange(n)

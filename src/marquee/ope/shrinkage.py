@@ -17,25 +17,31 @@ __all__ = ["DRShrinkage", "DRShrinkageConfig"]
 @dataclass(frozen=True)
 class DRShrinkageConfig(EstimatorConfig):
     """Args:
-    shrinkage: ``lambda`` in ``ŵ = lambda w / (w² + lambda)``; ``None`` tunes it by estimated MSE
-        over squared quantiles of the weights; ``math.inf`` is DR.
-    bias_bound: use the empirical-Bernstein upper bound of the bias when tuning.
+    shrinkage: ``lambda`` in ``ŵ = lambda w / (w² + lambda)``; ``None`` tunes it by ``tuning``
+        over 0 (DM), squared quantiles of the weights and ``inf``; ``math.inf`` is DR.
+    tuning: ``"slope"`` (SLOPE++, the default) or ``"mse"`` (estimated MSE); see
+        :mod:`marquee.ope._tuning`.
+    bias_bound: with ``tuning="mse"``, use the empirical-Bernstein upper bound of the bias.
     """
 
     shrinkage: float | None = None
+    tuning: str = "slope"
     bias_bound: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        require(self.tuning in _tuning.TUNINGS, type(self).__name__, "tuning", f"one of {_tuning.TUNINGS}", self.tuning)
         require(
-            self.shrinkage is None or (isinstance(self.shrinkage, int | float) and self.shrinkage > 0),
-            type(self).__name__, "shrinkage", "None or > 0", self.shrinkage,
+            self.shrinkage is None or (isinstance(self.shrinkage, int | float) and self.shrinkage >= 0),
+            type(self).__name__, "shrinkage", "None or >= 0", self.shrinkage,
         )  # fmt: skip
 
 
 def _shrink(weight: np.ndarray, lam: float) -> np.ndarray:
     if math.isinf(lam):
         return weight
+    if lam == 0:
+        return np.zeros_like(weight)
     return lam * weight / (weight**2 + lam)
 
 
@@ -45,7 +51,8 @@ class DRShrinkage(Estimator):
     ``V = (1/n) sum_i [ sum_a pi(a|x_i) q(x_i, a) + ŵ_i (r_i - q(x_i, a_i)) ]`` with
     ``ŵ = lambda w / (w² + lambda)``, the weight that minimises a bound on the MSE when the
     reward model is trusted ("optimistic"). Small weights are nearly kept, large ones shrunk
-    towards 0; ``lambda = inf`` is DR. With ``shrinkage=None`` lambda is tuned by estimated MSE.
+    towards 0; ``lambda = inf`` is DR. With ``shrinkage=None`` lambda is tuned on the log
+    (SLOPE++ by default, :mod:`marquee.ope._tuning`).
     """
 
     Config = DRShrinkageConfig
@@ -56,7 +63,7 @@ class DRShrinkage(Estimator):
         lam = self.config.shrinkage
         if lam is None:
             candidates = [q * q for q in _tuning.weight_quantiles(rounds.weight)]
-            lam = _tuning.select(rounds, candidates, _shrink, bias_bound=self.config.bias_bound)
+            lam = _tuning.select(rounds, candidates, _shrink, tuning=self.config.tuning, bias_bound=self.config.bias_bound)
         w = _shrink(rounds.weight, lam)
         diag = weight_diagnostics(rounds.weight) | {"shrinkage": lam if math.isfinite(lam) else -1.0}
         return Terms(rounds.direct + w * (rounds.reward - rounds.q_logged)), diag

@@ -18,16 +18,21 @@ __all__ = ["SwitchDR", "SwitchDRConfig"]
 class SwitchDRConfig(EstimatorConfig):
     """Args:
     tau: weight threshold above which a round's correction is dropped (DM alone there);
-        ``None`` picks it from the weights' quantiles by estimated MSE; ``math.inf`` is DR.
-    bias_bound: use the empirical-Bernstein upper bound of the bias when tuning ``tau``.
+        ``None`` picks it from 0 (DM), the weights' quantiles and ``inf`` by ``tuning``;
+        ``math.inf`` is DR.
+    tuning: ``"slope"`` (SLOPE++, the default) or ``"mse"`` (estimated MSE); see
+        :mod:`marquee.ope._tuning`.
+    bias_bound: with ``tuning="mse"``, use the empirical-Bernstein upper bound of the bias.
     """
 
     tau: float | None = None
+    tuning: str = "slope"
     bias_bound: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(self.tau is None or (isinstance(self.tau, int | float) and self.tau > 0), type(self).__name__, "tau", "None or > 0", self.tau)
+        require(self.tuning in _tuning.TUNINGS, type(self).__name__, "tuning", f"one of {_tuning.TUNINGS}", self.tuning)
+        require(self.tau is None or (isinstance(self.tau, int | float) and self.tau >= 0), type(self).__name__, "tau", "None or >= 0", self.tau)
 
 
 def _switch(weight: np.ndarray, tau: float) -> np.ndarray:
@@ -39,8 +44,8 @@ class SwitchDR(Estimator):
 
     ``V = (1/n) sum_i [ sum_a pi(a|x_i) q(x_i, a) + w_i 1{w_i <= tau} (r_i - q(x_i, a_i)) ]``:
     DR where the weight is moderate, the direct method where it is not. ``tau = inf`` is DR,
-    ``tau -> 0`` the direct method. With ``tau=None`` it is tuned by estimated MSE
-    (:mod:`marquee.ope._tuning`); the interval then holds ``tau`` fixed.
+    ``tau = 0`` the direct method. With ``tau=None`` it is tuned on the log (SLOPE++ by default,
+    :mod:`marquee.ope._tuning`); the interval then holds ``tau`` fixed.
     """
 
     Config = SwitchDRConfig
@@ -50,7 +55,8 @@ class SwitchDR(Estimator):
     def terms(self, rounds: Rounds) -> tuple[Terms, dict[str, float]]:
         tau = self.config.tau
         if tau is None:
-            tau = _tuning.select(rounds, _tuning.weight_quantiles(rounds.weight), _switch, bias_bound=self.config.bias_bound)
+            cfg = self.config
+            tau = _tuning.select(rounds, _tuning.weight_quantiles(rounds.weight), _switch, tuning=cfg.tuning, bias_bound=cfg.bias_bound)
         w = _switch(rounds.weight, tau)
         diag = weight_diagnostics(rounds.weight) | {"tau": tau if math.isfinite(tau) else -1.0, "switched_share": float((rounds.weight > tau).mean())}
         return Terms(rounds.direct + w * (rounds.reward - rounds.q_logged)), diag
