@@ -4,7 +4,8 @@ The server (``marquee serve --heavy '' --light ''``: artwork with the generated 
 durable SQLite decision log in a temporary directory) is pinned to CPU 0 and wrk to CPU 1. Each
 wrk connection alternates ``POST /v1/artwork`` and ``POST /v1/feedback`` for the decision it was
 just given, so half the requests are decisions and half are feedback, every one fsynced before
-its answer. Runs: closed loop at 1/4/16 connections, then paced at about 1,000 requests/s.
+its answer. Runs: closed loop at 1/4/16 connections, then paced: 16 connections with exponential think times
+(mean 15 ms), about 1,000 requests/s arriving independently.
 Server CPU per request = the server process's CPU time (/proc, all threads) over the requests
 answered: the figure that survives a noisy machine.
 
@@ -53,7 +54,10 @@ response = function(status, headers, body)
   local id = string.match(body, '"decision_id":"(%%x+)","member_id"')
   if id then pending = id end
 end
-if pause > 0 then delay = function() return pause end end
+-- Paced runs: an exponential think time per request (mean `pause` ms), so connections arrive
+-- independently, as members do. A fixed pause lets connections fall into step: one group commit
+-- answers a burst at once, its connections pause together and come back as the next burst.
+if pause > 0 then delay = function() return math.floor(-math.log(1 - math.random()) * pause + 0.5) end end
 """
 
 
@@ -108,7 +112,7 @@ def main() -> None:
                     time.sleep(0.2)
             wrk(url, 4, 2, 0, Path(tmp) / "warm.lua")
             runs = []
-            for connections, delay in ((1, 0), (4, 0), (16, 0), (12, 10)):
+            for connections, delay in ((1, 0), (4, 0), (16, 0), (16, 15)):
                 before = cpu_seconds(server.pid)
                 run = wrk(url, connections, args.seconds, delay, Path(tmp) / "load.lua")
                 run["server_cpu_ms_per_request"] = 1000 * (cpu_seconds(server.pid) - before) / max(run["requests"], 1)
@@ -138,7 +142,7 @@ def table(result: dict) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in result["runs"]:
-        load = f"{r['connections']} connection" + ("s" if r["connections"] > 1 else "") + (f", paced {r['delay_ms']} ms" if r["delay_ms"] else "")
+        load = f"{r['connections']} connection" + ("s" if r["connections"] > 1 else "") + (f", paced (think time exponential, mean {r['delay_ms']} ms)" if r["delay_ms"] else "")
         lines.append(
             f"| {load} | {r['requests_per_s']:,.0f} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} "
             f"| {r['server_cpu_ms_per_request']:.3f} | {r['non_2xx']} |"

@@ -2,9 +2,11 @@
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -196,3 +198,39 @@ def test_group_commit_isolates_a_failing_append_and_keeps_the_others(tmp_path):
     with pytest.raises(DataError, match="is closed; open the log again to append"):
         log.append_decisions([decision(99)])
     assert len(SQLiteDecisionLog(tmp_path / "g.sqlite")) == 50
+
+
+def _rows_in_the_database_file(path):
+    """Decisions in the main database file alone, ignoring the write-ahead log (immutable=1)."""
+    con = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return con.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+    except sqlite3.OperationalError:  # not even the schema has left the write-ahead log yet
+        return 0
+    finally:
+        con.close()
+
+
+def test_checkpointer_copies_the_log_into_the_database_without_a_commit_doing_it(tmp_path):
+    """30 small appends are far below SQLite's automatic checkpoint (1000 pages): only the
+    background checkpointer can have moved them out of the write-ahead log."""
+    path = tmp_path / "c.sqlite"
+    log = SQLiteDecisionLog(path)
+    for i in range(30):
+        log.append_decisions([decision(i)])
+    deadline = time.monotonic() + 10
+    while _rows_in_the_database_file(path) < 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _rows_in_the_database_file(path) == 30
+    log.close()
+
+
+def test_close_checkpoints_everything_and_a_second_close_does_nothing(tmp_path):
+    path = tmp_path / "t.sqlite"
+    log = SQLiteDecisionLog(path)
+    log.append_decisions([decision(i) for i in range(5)])
+    log.close()
+    log.close()
+    wal = tmp_path / "t.sqlite-wal"
+    assert not wal.exists() or wal.stat().st_size == 0  # TRUNCATE: the log is empty
+    assert _rows_in_the_database_file(path) == 5

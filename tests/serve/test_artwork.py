@@ -19,6 +19,7 @@ from marquee.bandit import SQLiteDecisionLog
 from marquee.bandit.artwork import CandidateEpsilonGreedy, CandidateLinearTS, context_features
 from marquee.data.artwork import generate_variants
 from marquee.data.artwork_log import ArtworkLog
+from marquee.errors import DataError
 from marquee.ope import SNIPS
 from marquee.rank import MostPopular
 from marquee.serve import ModelRegistry
@@ -121,6 +122,14 @@ def test_without_artwork_the_endpoints_say_how_to_enable_it(tmp_path):
     with TestClient(create_app(make_service(tmp_path, None))) as c:
         r = c.post("/v1/artwork", json={"member_id": 1, "title_id": TITLE})
         assert r.status_code == 404 and "marquee serve --artwork" in r.json()["detail"]
+
+
+def test_shutdown_closes_the_decision_log(tmp_path, artwork):
+    with TestClient(create_app(make_service(tmp_path, artwork))) as c:
+        assert c.post("/v1/artwork", json={"member_id": 1, "title_id": TITLE}).status_code == 200
+    with pytest.raises(DataError, match="is closed; open the log again to append"):
+        artwork.sink.append_decisions([])
+    assert len(SQLiteDecisionLog(tmp_path / "art.sqlite")) == 1
 
 
 def test_a_restart_relearns_from_the_log(tmp_path, artwork):

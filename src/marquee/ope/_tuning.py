@@ -88,4 +88,4 @@ def weight_quantiles(weight: np.ndarray) -> list[float]:
     if pos.size == 0:
         return [0.0, math.inf]
     qs = np.quantile(pos, [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1.0])
-    return [0.0] + sorted(set(float(q) for q in qs)) + [math.inf]
+    return [0.0] + sorted({float(q) for q in qs}) + [math.inf]

@@ -60,7 +60,7 @@ def create_app(service: Service) -> Any:
         async def flush_every(seconds: float) -> None:
             while True:
                 await asyncio.sleep(seconds)
-                await asyncio.get_running_loop().run_in_executor(None, service.close)
+                await asyncio.get_running_loop().run_in_executor(None, service.flush)
 
         flusher = asyncio.create_task(flush_every(EXPOSURE_FLUSH_S))
         try:

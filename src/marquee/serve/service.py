@@ -138,10 +138,17 @@ class Service:
         log.debug("artwork feedback", extra={"decision_id": d.decision_id, "reward": reward, "policy": d.policy, "duplicate": not new})
         return {"decision_id": d.decision_id, "reward": float(reward), "duplicate": not new, "policy": d.policy}
 
-    def close(self) -> None:
-        """Make buffered exposures durable (called at shutdown)."""
+    def flush(self) -> None:
+        """Make buffered exposures durable (every few seconds, and at shutdown)."""
         if self.exposures is not None:
             self.exposures.flush()
+
+    def close(self) -> None:
+        """At shutdown: flush exposures and close the artwork decision log (its last checkpoint)."""
+        self.flush()
+        close = getattr(self.artwork.sink, "close", None) if self.artwork is not None else None
+        if close is not None:
+            close()
 
     def _warm(self, model: Recommender) -> None:
         # The fastest exact inference path (ONNX Runtime for SASRec), one thread: requests are the
