@@ -162,7 +162,7 @@ def test_assignments_are_deterministic_and_logged_as_exposures(service, tmp_path
 
 def test_assignments_without_experiments_say_how_to_configure_them(client):
     r = client.get("/v1/assignments/42")
-    assert r.status_code == 404
+    assert r.status_code == 404 and r.json()["error"] == "no_experiments"
     assert "start the service with --experiments FILE" in r.json()["detail"]
 
 

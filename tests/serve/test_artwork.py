@@ -121,7 +121,31 @@ def test_malformed_body_and_docs_schema(client):
 def test_without_artwork_the_endpoints_say_how_to_enable_it(tmp_path):
     with TestClient(create_app(make_service(tmp_path, None))) as c:
         r = c.post("/v1/artwork", json={"member_id": 1, "title_id": TITLE})
-        assert r.status_code == 404 and "marquee serve --artwork" in r.json()["detail"]
+        assert r.status_code == 404 and r.json()["error"] == "no_artwork" and "marquee serve --artwork" in r.json()["detail"]
+
+
+def test_the_service_refuses_with_typed_errors_the_http_layer_maps(tmp_path, artwork):
+    """The service knows nothing of HTTP: it raises typed errors; hot_path.STATUS gives their status."""
+    import asyncio
+
+    from marquee.serve.hot_path import status_of
+    from marquee.serve.service import Conflict, NotEnabled, NotFound
+
+    with pytest.raises(NotEnabled, match="no_artwork: start the service with artwork enabled") as e:
+        asyncio.run(make_service(tmp_path, None).choose_artwork(1, TITLE, None, None))
+    assert e.value.code == "no_artwork" and status_of(e.value) == 404
+    service = make_service(tmp_path, artwork)
+    with pytest.raises(NotFound, match="unknown_title: title 99 has no artwork variants"):
+        asyncio.run(service.choose_artwork(1, 99, None, None))
+
+    async def decide_then_contradict() -> None:
+        d = await service.choose_artwork(1, TITLE, None, None)
+        await service.artwork_feedback(d["decision_id"], 1.0)
+        await service.artwork_feedback(d["decision_id"], 0.0)
+
+    with pytest.raises(Conflict, match="feedback_conflict: .*already has reward 1.0") as e:
+        asyncio.run(decide_then_contradict())
+    assert status_of(e.value) == 409
 
 
 def test_shutdown_closes_the_decision_log(tmp_path, artwork):

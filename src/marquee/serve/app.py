@@ -18,12 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from marquee.errors import MarqueeError
 from marquee.serve.artwork import ArtworkBody, FeedbackBody
-from marquee.serve.hot_path import PATH, ArtworkPath, HotPath
+from marquee.serve.hot_path import PATH, ArtworkPath, HotPath, status_of
 from marquee.serve.schemas import (
     RequestDoc,
     ResponseDoc,
 )
-from marquee.serve.service import Service
+from marquee.serve.service import Service, ServiceError
 
 __all__ = ["Service", "create_app"]
 
@@ -88,6 +88,10 @@ def create_app(service: Service) -> Any:
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         return fail(exc.status_code, str(exc.detail).split(":")[0], str(exc.detail))
+
+    @app.exception_handler(ServiceError)
+    async def _refused(_: Request, exc: ServiceError) -> JSONResponse:
+        return fail(status_of(exc), exc.code, str(exc))
 
     @app.exception_handler(MarqueeError)
     async def _marquee(_: Request, exc: MarqueeError) -> JSONResponse:

@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 import msgspec
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 
 from marquee.serve.artwork import ArtworkRequest, FeedbackRequest
 from marquee.serve.schemas import (
@@ -23,7 +23,7 @@ from marquee.serve.schemas import (
     RecommendationResponse,
     ScoredTitle,
 )
-from marquee.serve.service import Service
+from marquee.serve.service import Conflict, NotEnabled, NotFound, Service, ServiceError
 
 __all__ = ["ARTWORK_PATHS", "PATH", "ArtworkPath", "HotPath"]
 
@@ -56,6 +56,19 @@ async def _read_body(scope: dict, receive: Any) -> bytes | None:
 
 def _error(status: int, code: str, detail: str) -> tuple[int, bytes]:
     return status, _encoder.encode({"error": code, "detail": detail})
+
+
+#: The HTTP status of each refusal of the service (the most specific class that matches wins).
+STATUS: dict[type[ServiceError], int] = {NotEnabled: 404, NotFound: 404, Conflict: 409, ServiceError: 400}
+
+
+def status_of(exc: ServiceError) -> int:
+    return next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
+
+
+def service_error(exc: ServiceError) -> tuple[int, bytes]:
+    """A refusal as (status, JSON body ``{"error": code, "detail": message}``)."""
+    return _error(status_of(exc), exc.code, str(exc))
 
 
 class HotPath:
@@ -144,6 +157,6 @@ class ArtworkPath:
             return _error(422, "invalid_request", str(exc))
         except msgspec.DecodeError as exc:
             return _error(400, "malformed_json", f"body is not valid JSON: {exc}")
-        except HTTPException as exc:
-            return _error(exc.status_code, str(exc.detail).split(":")[0], str(exc.detail))
+        except ServiceError as exc:
+            return service_error(exc)
         return 200, _encoder.encode(answer)

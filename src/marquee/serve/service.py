@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from fastapi import HTTPException
-
-from marquee.errors import DataError, UnknownIdError
+from marquee.errors import DataError, MarqueeError, UnknownIdError
 from marquee.experiment.assignment import Allocator
 from marquee.experiment.exposure import Exposure, ExposureSink
 from marquee.rank.base import Recommender
@@ -21,9 +19,30 @@ from marquee.serve.metrics import ServiceMetrics
 from marquee.serve.registry import ModelRegistry, ModelVersion
 from marquee.serve.router import Router
 
-__all__ = ["Service"]
+__all__ = ["Conflict", "NotEnabled", "NotFound", "Service", "ServiceError"]
 
 log = logging.getLogger("marquee.serve")
+
+
+class ServiceError(MarqueeError):
+    """An operation the service refuses. ``code`` is a stable machine-readable reason; the HTTP
+    layer maps each subclass to a status (:data:`marquee.serve.hot_path.STATUS`)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(f"{code}: {message}")
+
+
+class NotEnabled(ServiceError):
+    """The operation needs a part the service was started without (experiments, artwork)."""
+
+
+class NotFound(ServiceError):
+    """The request names a title or decision the service does not know."""
+
+
+class Conflict(ServiceError):
+    """The request contradicts what is already stored (a different reward for a decision)."""
 
 
 @dataclass
@@ -94,7 +113,7 @@ class Service:
         """The member's variant in every running experiment; with ``expose``, each is also logged
         as an exposure (the caller is about to render it)."""
         if self.allocator is None:
-            raise HTTPException(404, "no_experiments: start the service with --experiments FILE (an allocation config)")
+            raise NotEnabled("no_experiments", "start the service with --experiments FILE (an allocation config)")
         (found,) = self.allocator.assign([member_id])
         if expose and self.exposures is not None and found.assignments:
             now = time.time()
@@ -103,7 +122,7 @@ class Service:
 
     def _artwork(self) -> Artwork:
         if self.artwork is None:
-            raise HTTPException(404, "no_artwork: start the service with artwork enabled (marquee serve --artwork)")
+            raise NotEnabled("no_artwork", "start the service with artwork enabled (marquee serve --artwork)")
         return self.artwork
 
     async def choose_artwork(self, member_id: int, title_id: int, device: str | None, local_hour: int | None) -> dict[str, Any]:
@@ -112,7 +131,7 @@ class Service:
         try:
             d = await artwork.decide_async(member_id, title_id, device, local_hour)
         except UnknownIdError as exc:
-            raise HTTPException(404, f"unknown_title: {exc}") from None
+            raise NotFound("unknown_title", str(exc)) from None
         self.metrics.child(self.metrics.artwork_decisions, d.policy).inc()
         log.debug("artwork decision", extra={"decision_id": d.decision_id, "member_id": d.member_id, "title_id": d.title_id,
                                              "variant_id": d.variant_id, "propensity": d.propensity, "policy": d.policy})  # fmt: skip
@@ -127,10 +146,10 @@ class Service:
         try:
             d, new = await artwork.feedback_async(decision_id, reward)
         except UnknownIdError as exc:
-            raise HTTPException(404, f"unknown_decision: {exc}") from None
+            raise NotFound("unknown_decision", str(exc)) from None
         except DataError as exc:
             log.warning("artwork feedback refused", extra={"decision_id": decision_id, "reward": reward, "reason": str(exc)})
-            raise HTTPException(409, f"feedback_conflict: {exc}") from None
+            raise Conflict("feedback_conflict", str(exc)) from None
         m = self.metrics
         m.child(m.artwork_feedback, d.policy, "logged" if new else "duplicate").inc()
         if new:
