@@ -21,13 +21,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 ## make run: set up, fetch MovieLens-100K, tune/evaluate every ranker, print the leaderboard,
-## register the heavy model (SASRec) and its distilled light student, and serve on http://127.0.0.1:8000.
+## register the heavy model (SASRec) and its distilled light student, learn the context stage
+## (device x daypart) from a simulated log, and serve on http://127.0.0.1:8000.
 run: install
 	$(BIN)/marquee data fetch movielens-100k
 	$(BIN)/marquee evaluate --report reports/leaderboard.html --json reports/leaderboard.json --export-recs reports/test_top10.csv
 	$(BIN)/marquee train sasrec --no-tune
 	$(BIN)/marquee distill --teacher sasrec@production
-	$(BIN)/marquee serve --heavy sasrec@production --light sasrec-student@production
+	$(BIN)/marquee sim generate --name movielens-sim
+	$(BIN)/marquee train-context --dataset movielens-sim --base ease
+	$(BIN)/marquee serve --heavy sasrec@production --light sasrec-student@production --context context@production
 
 ## make test: set up with the test extras and run the suite.
 test: install

@@ -5,7 +5,7 @@ import pytest
 from marquee.data import Catalog, Interactions
 from marquee.errors import ConfigError, DataError, NotFittedError
 from marquee.rank import MostPopular
-from marquee.rank.context import ContextReranker, ContextRerankerConfig, context_cells
+from marquee.rank.context import ContextReranker, ContextRerankerConfig, ContextStage, context_cells
 
 
 def test_context_cells_known_answers():
@@ -66,3 +66,40 @@ def test_needs_a_log_with_context():
     log = Interactions.from_arrays([1, 1, 1, 2, 2, 2], [1, 2, 3, 1, 2, 3], [1, 2, 3, 4, 5, 6])
     with pytest.raises(DataError, match="the log has no device or local_hour"):
         ContextReranker(MostPopular()).fit(log)
+
+
+def test_stage_reranks_one_session_exactly_as_the_fitted_reranker(tmp_path):
+    """The serving stage, fed the base ranker's candidates by title id, gives the batch path's
+    order; it survives a save/load round trip; without a known context it changes nothing."""
+    log = _log()
+    reranker = ContextReranker(MostPopular(), candidates=10, grid=(0.0, 5.0)).fit(log)
+    stage = reranker.stage()
+    stage.save(tmp_path / "stage")
+    loaded = ContextStage.load(tmp_path / "stage")
+    assert loaded.weight == 5.0 and loaded.candidates == 10 and loaded.base_name == reranker.base.name
+    ids_of = reranker.base.titles_.ids
+    for member, device, hour in ((1, "mobile", 8), (1, "tv", 20), (2, "tablet", 13)):
+        cand, scores = reranker.base.recommend_index(np.array([member]), 10)
+        want = reranker.recommend_index(np.array([member]), np.array([device]), np.array([hour]), k=10)[0]
+        for s in (stage, loaded):
+            got, _, applied = s.rerank(ids_of[cand[0]], scores[0], device, hour)
+            assert applied
+            np.testing.assert_array_equal(got, ids_of[want])
+    cand, scores = reranker.base.recommend_index(np.array([1]), 10)
+    for device, hour in ((None, 8), ("mobile", None), ("console", 8)):
+        got, same, applied = stage.rerank(ids_of[cand[0]], scores[0], device, hour)
+        assert not applied
+        np.testing.assert_array_equal(got, ids_of[cand[0]])
+    # Titles the stage never saw get no lift (and are not dropped).
+    got, _, applied = stage.rerank(np.array([999, 10]), np.array([1.0, 0.5]), "mobile", 8)
+    assert applied and sorted(got.tolist()) == [10, 999]
+
+
+def test_stage_refuses_a_model_artifact_and_a_damaged_one(tmp_path):
+    from marquee.errors import ArtifactError
+
+    MostPopular().fit(_log()).save(tmp_path / "model")
+    with pytest.raises(ArtifactError, match="not a context stage"):
+        ContextStage.load(tmp_path / "model")
+    with pytest.raises(ArtifactError, match=r"must be \(16, 3\)"):
+        ContextStage(np.arange(3), np.zeros((2, 3)), 1.0, ContextRerankerConfig())

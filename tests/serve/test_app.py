@@ -175,3 +175,37 @@ def test_max_batch_zero_serves_the_heavy_model_inline(tmp_path):
     with TestClient(create_app(svc)) as client:
         r = client.post("/v1/recommendations", json={"member_id": 1000, "k": 3, "model": "heavy"})
     assert r.status_code == 200 and r.json()["model_used"] == "heavy"
+
+
+def test_context_stage_reranks_only_requests_that_state_their_context(service, tmp_path):
+    """A stage whose lift strongly favours one title on TV in the evening: that title leads the
+    list for such requests (it was among the stage's candidates, not the plain top 5); every
+    other request is served exactly as before."""
+    import numpy as np
+
+    from marquee.rank.context import ContextRerankerConfig, ContextStage, context_cells
+
+    with TestClient(create_app(service)) as c:
+        plain = c.post("/v1/recommendations", json={"member_id": 1000, "k": 5, "model": "heavy"}).json()
+        longer = c.post("/v1/recommendations", json={"member_id": 1000, "k": 20, "model": "heavy"}).json()
+    favoured = longer["items"][12]["title_id"]
+    ids = DATA.catalog.index.ids
+    lift = np.zeros((16, ids.size), np.float32)
+    (cell,) = context_cells(np.array(["tv"]), np.array([21]))
+    lift[cell, int(np.flatnonzero(ids == favoured)[0])] = 50.0
+    service.registry.register("context", ContextStage(ids, lift, 1.0, ContextRerankerConfig(candidates=20)))
+    assert service.load_context("context").ref == "context:1"
+    with TestClient(create_app(service)) as c:
+        r = c.post("/v1/recommendations", json={"member_id": 1000, "k": 5, "model": "heavy", "context": {"device": "tv", "local_hour": 21}})
+        body = r.json()
+        assert body["context_stage"] == "context:1" and len(body["items"]) == 5
+        assert body["items"][0]["title_id"] == favoured and favoured not in [i["title_id"] for i in plain["items"]]
+        for ctx in ({"device": "mobile", "local_hour": 21}, {"device": "tv"}, None):
+            r = c.post("/v1/recommendations", json={"member_id": 1000, "k": 5, "model": "heavy", "context": ctx}).json()
+            if ctx == {"device": "mobile", "local_hour": 21}:  # a known cell without lift: re-ranked, same titles first
+                assert r["context_stage"] == "context:1"
+            else:
+                assert r["context_stage"] is None and r["items"] == plain["items"]
+    with pytest.raises(Exception, match="not a context stage"):
+        service.load_context("heavy@production")
+    assert service.context[0].ref == "context:1"  # a refused artifact changed nothing

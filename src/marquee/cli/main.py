@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(ope.app, name="ope")
 app.command("train")(errors_to_exit(ranking.train))
+app.command("train-context")(errors_to_exit(ranking.train_context))
 app.command("evaluate")(errors_to_exit(ranking.evaluate))
 app.command("recommend")(errors_to_exit(ranking.recommend))
 app.command("serve")(errors_to_exit(serving.serve))

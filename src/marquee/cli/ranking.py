@@ -1,4 +1,4 @@
-"""``marquee train``, ``marquee evaluate`` and ``marquee recommend``."""
+"""``marquee train``, ``marquee train-context``, ``marquee evaluate`` and ``marquee recommend``."""
 
 from __future__ import annotations
 
@@ -189,6 +189,49 @@ def train(
     console.print(f"{fitted!r} fitted in {fitted.fit_seconds_:.2f}s → registered {mv.ref} ({mv.path})")
     if promote:
         move = registry.set_alias(mv.name, promote, mv.version, actor="marquee train", reason="trained")
+        console.print(f"{mv.name}@{promote}: {move.from_version or '-'} -> {move.to_version}")
+
+
+def train_context(
+    dataset: str = typer.Option(
+        "movielens-sim", "--dataset", "-d", envvar="MARQUEE_DATASET",
+        help="A dataset whose log records device and local_hour (e.g. one written by `marquee sim generate`).",
+    ),
+    base: str = typer.Option("ease", help=f"Ranker the stage's weight is tuned with: one of {ALL_MODELS} (default parameters)."),
+    candidates: int = typer.Option(100, min=1, help="How many of a tier's titles the stage re-ranks."),
+    name: str = typer.Option("context", help="Registry name of the stage."),
+    promote: str | None = typer.Option("production", help="Alias to point at the new version ('' to leave aliases alone)."),
+    home: Path = HOME_OPTION,
+) -> None:
+    """Fit the context re-ranking stage (device × daypart lifts, completion-weighted) and register it.
+
+    `marquee serve --context context@production` then re-ranks every tier's candidates for requests
+    that state their device and local hour."""
+    from marquee import config as mconfig
+    from marquee.rank import RANKERS, ContextReranker
+    from marquee.serve import ModelRegistry
+
+    if base not in RANKERS:
+        raise ConfigError(f"--base must be one of {ALL_MODELS}, got {base!r}")
+    ds = load_dataset(dataset, home)
+    with console.status(f"fitting {base} and the context stage on {len(ds.interactions):,} interactions"):
+        reranker = ContextReranker(RANKERS[base](), candidates=candidates).fit(ds.interactions)
+    table = Table(title="λ, tuned on held-out last plays")
+    table.add_column("λ", justify="right")
+    table.add_column("MRR@10", justify="right")
+    for weight, mrr in reranker.tuning_mrr_.items():
+        table.add_row(f"{weight:g}" + (" ← chosen" if weight == reranker.weight_ else ""), f"{mrr:.4f}")
+    console.print(table)
+    stage = reranker.stage()
+    registry = ModelRegistry(mconfig.home(home) / "registry")
+    mv = registry.register(
+        name, stage, data_fingerprint=ds.interactions.fingerprint(),
+        metrics={"dataset": ds.name, "base": base, "weight": stage.weight, "tuning_mrr@10": {str(k): v for k, v in reranker.tuning_mrr_.items()}},
+        description=f"{stage!r} on all of {ds.name}",
+    )  # fmt: skip
+    console.print(f"{stage!r} → registered {mv.ref} ({mv.path})")
+    if promote:
+        move = registry.set_alias(mv.name, promote, mv.version, actor="marquee train-context", reason="trained")
         console.print(f"{mv.name}@{promote}: {move.from_version or '-'} -> {move.to_version}")
 
 

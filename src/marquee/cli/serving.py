@@ -41,6 +41,7 @@ def serve(
     artwork_log: Path | None = typer.Option(None, envvar="MARQUEE_ARTWORK_LOG", help="Durable artwork decision log (SQLite) [default: $MARQUEE_HOME/artwork/decisions.sqlite]."),
     artwork_policy: str = typer.Option("epsilon_greedy", envvar="MARQUEE_ARTWORK_POLICY", help="Artwork policy: lin_ucb, linear_ts or epsilon_greedy, optionally with parameters (epsilon_greedy:epsilon=0.2)."),
     artwork_variants: Path | None = typer.Option(None, envvar="MARQUEE_ARTWORK_VARIANTS", help="Artwork variants table (Parquet/CSV: title_id, variant_id, attributes) [default: generated from the catalog]."),
+    context: str | None = typer.Option(None, envvar="MARQUEE_CONTEXT", help="Registry reference of a context stage (`marquee train-context`) that re-ranks every tier's titles for requests stating device and local_hour."),
     home: Path = HOME_OPTION,
 ) -> None:
     """Serve recommendations over HTTP with per-request model switching (docs at /docs).
@@ -81,12 +82,15 @@ def serve(
     for tier, ref in (("heavy", heavy), ("light", light)):
         if ref:
             service.load(tier, ref)
+    if context:
+        service.load_context(context)
     # Everything loaded so far lives as long as the process: move it out of the collector's sight.
     # A full collection over the objects of torch, ONNX Runtime and FastAPI is a pause that would land
     # on some request (it set the p99.9 of bench/serving.py); after freeze() it scans only what requests allocate.
     gc.collect()
     gc.freeze()
     err_console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs); tiers: {router.available() or ['popular only']}"
+                      + (f"; context stage: {service.context[0].ref}" if service.context else "")
                       + (f"; artwork: {art!r}, log {art.sink.path}" if art is not None else ""))  # fmt: skip
     # No access log (the service logs what matters as JSON), no proxy-header rewriting (it reads no
     # client address) and no Server header: each costs CPU on every request of the hot path.

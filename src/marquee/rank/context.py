@@ -15,16 +15,20 @@ member's last play, and ``λ`` maximises the MRR@10 of those last plays in their
 from __future__ import annotations
 
 import copy
+import dataclasses
+import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from marquee._validate import ints, positive, require
+from marquee.artifacts import read_artifact, write_artifact
 from marquee.data.interactions import Interactions
-from marquee.errors import DataError, NotFittedError
+from marquee.errors import ArtifactError, DataError, NotFittedError
 from marquee.rank.base import Recommender, top_k
 
-__all__ = ["ContextReranker", "ContextRerankerConfig", "context_cells"]
+__all__ = ["ContextReranker", "ContextRerankerConfig", "ContextStage", "context_cells"]
 
 #: Device classes in code order; the simulated world (:mod:`marquee.sim.context`) uses the same.
 DEVICES: tuple[str, ...] = ("tv", "mobile", "web", "tablet")
@@ -72,6 +76,103 @@ class ContextRerankerConfig:
                 "a non-empty tuple of weights >= 0",
                 self.grid,
             )
+
+
+def _standardise(scores: np.ndarray) -> np.ndarray:
+    """``z`` of each row's finite scores (NaN where a score is not finite)."""
+    s = np.where(np.isfinite(scores), scores, np.nan).astype(np.float64)
+    return (s - np.nanmean(s, axis=-1, keepdims=True)) / (np.nanstd(s, axis=-1, keepdims=True) + 1e-9)
+
+
+class ContextStage:
+    """The learned re-ranking stage alone, for serving in front of any tier's candidates.
+
+    It holds what :class:`ContextReranker` learned (the lifts per context cell and title, and
+    ``λ``) keyed by title id, so it applies to whichever model produced the candidates. Saved
+    like a model (safetensors + a JSON manifest with checksums), so the registry versions,
+    promotes and rolls it back like one.
+
+    Attributes:
+        title_ids: (n_titles,) int64 ids of the lift table's columns.
+        lift: (cells, n_titles) float32 log-lifts (cells: device × daypart, see :func:`context_cells`).
+        weight: ``λ``.
+        config: the :class:`ContextRerankerConfig` it was fitted with.
+        base_name: the ranker ``λ`` was tuned with.
+    """
+
+    Config = ContextRerankerConfig
+    name = "context"
+
+    def __init__(self, title_ids: Any, lift: Any, weight: float, config: ContextRerankerConfig, base_name: str = "") -> None:
+        self.title_ids = np.asarray(title_ids, np.int64)
+        self.lift = np.asarray(lift, np.float32)
+        n_cells = len(DEVICES) * N_DAYPARTS
+        if self.lift.shape != (n_cells, self.title_ids.size):
+            raise ArtifactError(f"a context stage's lift table must be ({n_cells}, {self.title_ids.size}), got {self.lift.shape}")
+        self.weight, self.config, self.base_name = float(weight), config, base_name
+        self._order = np.argsort(self.title_ids, kind="stable")
+        self._sorted = self.title_ids[self._order]
+
+    def __repr__(self) -> str:
+        return f"ContextStage(titles={self.title_ids.size}, weight={self.weight:g}, candidates={self.config.candidates}, base={self.base_name!r})"
+
+    @property
+    def candidates(self) -> int:
+        """How many of the base ranker's titles to re-rank."""
+        return self.config.candidates
+
+    def _columns(self, title_ids: np.ndarray) -> np.ndarray:
+        pos = np.minimum(np.searchsorted(self._sorted, title_ids), self._sorted.size - 1)
+        return np.where(self._sorted[pos] == title_ids, self._order[pos], -1)
+
+    def rerank(self, title_ids: Any, scores: Any, device: str | None, local_hour: int | None) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Re-order one session's candidates (best first) for its device and hour.
+
+        Returns:
+            (ids, scores, applied): the candidates re-sorted by ``z(score) + λ · lift`` with those
+            scores, and whether the context changed anything; without a known device and hour
+            the input comes back unchanged (``applied`` False).
+        """
+        ids = np.asarray(title_ids, np.int64)
+        base = np.asarray(scores, np.float64)
+        if device is None or local_hour is None or ids.size == 0:
+            return ids, base, False
+        (cell,) = context_cells(np.array([device]), np.array([local_hour]))
+        if cell < 0:
+            return ids, base, False
+        cols = self._columns(ids)
+        bonus = np.where(cols >= 0, self.lift[cell, np.maximum(cols, 0)], 0.0)
+        z = _standardise(base)
+        final = np.where(np.isnan(z), -np.inf, z + self.weight * bonus)
+        (order,), _ = top_k(final[None, :], final.size)  # the batch path's order, ties included
+        return ids[order], final[order], True
+
+    # ---- persistence -----------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None) -> None:
+        """Write the stage as safetensors plus a JSON manifest (class, config, checksums)."""
+        config = dataclasses.asdict(self.config)
+        config["grid"] = list(config["grid"])
+        meta = {
+            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "name": self.name,
+            "config": config,
+            "weight": self.weight,
+            "base_name": self.base_name,
+            **(metadata or {}),
+        }
+        write_artifact(directory, {"title_ids": self.title_ids, "lift": self.lift}, meta)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> ContextStage:
+        """Load and verify a saved stage."""
+        manifest, arrays = read_artifact(directory)
+        if manifest.get("class") != f"{cls.__module__}:{cls.__qualname__}":
+            raise ArtifactError(f"{directory} holds a {manifest.get('class')!r}, not a context stage; pass a stage made by `marquee train-context`")
+        try:
+            config = ContextRerankerConfig(**{**manifest["config"], "grid": tuple(manifest["config"]["grid"])})
+            return cls(arrays["title_ids"], arrays["lift"], float(manifest["weight"]), config, str(manifest.get("base_name", "")))
+        except (KeyError, TypeError) as exc:
+            raise ArtifactError(f"{directory}: not a complete context stage ({exc}); refit it") from None
 
 
 class ContextReranker:
@@ -145,8 +246,7 @@ class ContextReranker:
 
     @staticmethod
     def _rerank(cand: np.ndarray, scores: np.ndarray, cell: np.ndarray, lift: np.ndarray, weight: float) -> np.ndarray:
-        s = np.where(np.isfinite(scores), scores, np.nan).astype(np.float64)
-        z = (s - np.nanmean(s, axis=1, keepdims=True)) / (np.nanstd(s, axis=1, keepdims=True) + 1e-9)
+        z = _standardise(scores)
         bonus = np.where(cell[:, None] >= 0, lift[np.maximum(cell, 0)[:, None], cand], 0.0)
         final = np.where(np.isnan(z), -np.inf, z + weight * bonus)
         idx, _ = top_k(final, cand.shape[1])
@@ -165,3 +265,9 @@ class ContextReranker:
         cand, scores = self.base.recommend_index(np.asarray(member_idx, np.int64), max(k, self.config.candidates))
         order = self._rerank(cand, scores, context_cells(device, hour), self.lift_, self.weight_)
         return order[:, :k]
+
+    def stage(self) -> ContextStage:
+        """The fitted stage alone, keyed by title id, to serve in front of any model."""
+        if not hasattr(self, "lift_"):
+            raise NotFittedError("this ContextReranker is not fitted yet; call fit(data) first")
+        return ContextStage(self.base.titles_.ids, self.lift_, self.weight_, self.config, self.base.name)

@@ -103,7 +103,11 @@ class HotPath:
         except msgspec.DecodeError as exc:
             return _error(400, "malformed_json", f"body is not valid JSON: {exc}")
         service = self.service
-        answer = await service.router.recommend(req.member_id, req.k, mode=req.model, budget_ms=req.latency_budget_ms)
+        ctx = req.context
+        answer, ids, scores, stage = await service.recommend(
+            req.member_id, req.k, mode=req.model, budget_ms=req.latency_budget_ms,
+            device=ctx.device if ctx else None, local_hour=ctx.local_hour if ctx else None,
+        )  # fmt: skip
         m = service.metrics
         m.child(m.latency, answer.model_used).observe(answer.latency_ms / 1000.0)
         if answer.switched:
@@ -111,8 +115,10 @@ class HotPath:
         if answer.fallback_reason is not None:
             m.child(m.fallbacks, answer.fallback_reason).inc()
             log.info("fallback", extra={"member_id": req.member_id, "reason": answer.fallback_reason, "model_used": answer.model_used})
-        items = [ScoredTitle(t, s) for t, s in zip(answer.title_ids.tolist(), answer.scores.tolist(), strict=True)]
-        resp = RecommendationResponse(req.member_id, items, answer.model_used, answer.model_version, answer.fallback_reason, round(answer.latency_ms, 3))
+        items = [ScoredTitle(t, s) for t, s in zip(ids.tolist(), scores.tolist(), strict=True)]
+        resp = RecommendationResponse(
+            req.member_id, items, answer.model_used, answer.model_version, answer.fallback_reason, round(answer.latency_ms, 3), stage
+        )
         return 200, _encoder.encode(resp)
 
 

@@ -30,6 +30,9 @@ class ServiceMetrics:
         )
         self.batch_latency = Histogram("marquee_batch_latency_seconds", "Heavy-model batch compute time.", buckets=_LATENCY_BUCKETS, registry=r)
         self.loop_lag = Gauge("marquee_event_loop_lag_seconds", "How late the serving event loop runs timers (smoothed).", registry=r)
+        self.context_reranked = Counter(
+            "marquee_context_reranked", "Requests whose list the context stage re-ranked, by stage version.", ["stage"], registry=r
+        )
         self.artwork_decisions = Counter("marquee_artwork_decisions", "Artwork decisions logged, by policy.", ["policy"], registry=r)
         self.artwork_feedback = Counter(
             "marquee_artwork_feedback", "Artwork feedback by policy and outcome (logged, duplicate).", ["policy", "outcome"], registry=r

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from marquee import config
 from marquee.artifacts import verify_artifact
@@ -29,7 +29,14 @@ from marquee.errors import ArtifactError, ConfigError, UnknownIdError
 from marquee.provenance import code_version
 from marquee.rank.base import Recommender
 
-__all__ = ["AliasMove", "ModelRegistry", "ModelVersion"]
+__all__ = ["AliasMove", "Artifact", "ModelRegistry", "ModelVersion"]
+
+
+class Artifact(Protocol):
+    """What the registry stores: anything that saves itself as an artifact directory whose
+    manifest names its ``class`` and ``config`` (:func:`marquee.artifacts.write_artifact`)."""
+
+    def save(self, directory: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None) -> None: ...
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _SCHEMA = """
@@ -131,7 +138,7 @@ class ModelRegistry:
     def register(
         self,
         name: str,
-        model: Recommender,
+        model: Artifact,
         *,
         data_fingerprint: str | None = None,
         split_fingerprint: str | None = None,
@@ -139,7 +146,8 @@ class ModelRegistry:
         parent: str | None = None,
         description: str = "",
     ) -> ModelVersion:
-        """Save ``model`` as the next version of ``name`` with its provenance.
+        """Save ``model`` (a ranker, or anything saved like one: a context stage) as the next
+        version of ``name`` with its provenance.
 
         Args:
             data_fingerprint: :meth:`Interactions.fingerprint` of the exact data it was fitted on.
@@ -219,12 +227,17 @@ class ModelRegistry:
             raise UnknownIdError(f"no model named {ref!r} in the registry at {self.root}; train one with `marquee train`")
         return versions[-1]
 
-    def load(self, ref: str) -> tuple[ModelVersion, Recommender]:
+    def load(self, ref: str, kind: Any = Recommender) -> tuple[ModelVersion, Any]:
         """Load and verify a version. A corrupt artifact raises :class:`ArtifactError` and
-        changes nothing — whatever is serving keeps serving."""
+        changes nothing — whatever is serving keeps serving.
+
+        Args:
+            kind: the class whose ``load`` reads it: any ranker by default; a registered
+                :class:`~marquee.rank.context.ContextStage` with ``kind=ContextStage``.
+        """
         mv = self.resolve(ref)
         self._check_registered(mv)
-        return mv, Recommender.load(mv.path)  # verifies the arrays against the manifest
+        return mv, kind.load(mv.path)  # verifies the arrays against the manifest
 
     def verify(self, name: str, version: int) -> ModelVersion:
         """Check a version's artifact (checksums, registered identity) without loading it."""

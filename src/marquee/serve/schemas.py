@@ -43,6 +43,7 @@ class RecommendationResponse(msgspec.Struct):
     model_version: str
     fallback_reason: str | None
     latency_ms: float
+    context_stage: str | None = None
 
 
 # ---- the same shapes for the OpenAPI document -------------------------------------------
@@ -74,3 +75,6 @@ class ResponseDoc(BaseModel):
     model_version: str = Field(..., description="Registry reference of the model that answered.")
     fallback_reason: str | None = Field(None, description="Why a lighter model answered (unknown_member, deadline, error); null when none.")
     latency_ms: float = Field(..., description="Server-side latency of this request.")
+    context_stage: str | None = Field(
+        None, description="Registry reference of the context stage that re-ranked the list for the request's device and hour; null when none did."
+    )

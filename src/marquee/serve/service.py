@@ -13,11 +13,12 @@ from marquee.errors import DataError, MarqueeError, UnknownIdError
 from marquee.experiment.assignment import Allocator
 from marquee.experiment.exposure import Exposure, ExposureSink
 from marquee.rank.base import Recommender
+from marquee.rank.context import ContextStage
 from marquee.serve.artwork import Artwork
 from marquee.serve.batching import MicroBatcher
 from marquee.serve.metrics import ServiceMetrics
 from marquee.serve.registry import ModelRegistry, ModelVersion
-from marquee.serve.router import Router
+from marquee.serve.router import Answer, Router
 
 __all__ = ["Conflict", "NotEnabled", "NotFound", "Service", "ServiceError"]
 
@@ -61,6 +62,9 @@ class Service:
         max_batch, max_wait_ms: micro-batching of the heavy tier.
         allocator, exposures: experiment assignments behind ``GET /v1/assignments/{member_id}``.
         artwork: artwork decisions behind ``POST /v1/artwork`` and ``POST /v1/feedback``.
+
+    A context stage (:meth:`load_context`) re-ranks every tier's candidates for requests that
+    state their device and local hour.
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class Service:
         self.metrics = ServiceMetrics()
         self.metrics.loop_lag.set_function(lambda: (router.loop_lag.value or 0.0) / 1000.0)
         self.served: dict[str, _Served] = {}
+        self.context: tuple[ModelVersion, ContextStage] | None = None
         self.started = time.time()
 
     def load(self, tier: str, ref: str) -> ModelVersion:
@@ -95,6 +100,37 @@ class Service:
         mv, model = self.registry.load(ref)
         self._install(tier, ref, mv, model)
         return mv
+
+    def load_context(self, ref: str) -> ModelVersion:
+        """Load a context stage (``marquee train-context``) from the registry and use it from the
+        next request on; a refused artifact raises and changes nothing."""
+        mv, stage = self.registry.load(ref, kind=ContextStage)
+        self.context = (mv, stage)
+        log.info("context stage loaded", extra={"ref": ref, "version": mv.ref, "weight": stage.weight, "candidates": stage.candidates})
+        return mv
+
+    async def recommend(
+        self, member_id: int, k: int, *, mode: str = "auto", budget_ms: float | None = None,
+        device: str | None = None, local_hour: int | None = None,
+    ) -> tuple[Answer, np.ndarray, np.ndarray, str | None]:
+        """The router's answer, then the context stage's re-ranking when one is loaded and the
+        request states its device and hour (the router is asked for the stage's candidates).
+
+        Returns:
+            (answer, title ids, scores, stage): the router's answer, the ``k`` titles served with
+            their scores, and the stage's registry reference when it re-ranked them (else ``None``).
+        """  # fmt: skip
+        context = self.context if device is not None and local_hour is not None else None
+        n = max(k, context[1].candidates) if context is not None else k
+        answer = await self.router.recommend(member_id, n, mode=mode, budget_ms=budget_ms)
+        ids, scores = answer.title_ids, answer.scores
+        if context is not None:
+            mv, stage = context
+            reranked, new, applied = stage.rerank(ids, scores, device, local_hour)
+            if applied:
+                self.metrics.child(self.metrics.context_reranked, mv.ref).inc()
+                return answer, reranked[:k], new[:k], mv.ref
+        return answer, ids[:k], scores[:k], None
 
     def _install(self, tier: str, ref: str, mv: ModelVersion, model: Recommender) -> None:
         batcher = None
