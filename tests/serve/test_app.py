@@ -208,4 +208,20 @@ def test_context_stage_reranks_only_requests_that_state_their_context(service, t
                 assert r["context_stage"] is None and r["items"] == plain["items"]
     with pytest.raises(Exception, match="not a context stage"):
         service.load_context("heavy@production")
-    assert service.context[0].ref == "context:1"  # a refused artifact changed nothing
+    assert service.context[1].ref == "context:1"  # a refused artifact changed nothing
+
+    # Versioned like a model: served through an alias, promotion and rollback swap it live.
+    service.registry.register("context", ContextStage(ids, np.zeros_like(lift), 1.0, ContextRerankerConfig(candidates=20)))
+    service.registry.set_alias("context", "production", 1)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with TestClient(create_app(service)) as c:
+        assert c.post("/admin/models/load", json={"tier": "context", "ref": "context@production"}, headers=auth).json()["version"] == "context:1"
+        assert c.get("/admin/models", headers=auth).json()["context"]["version"] == "context:1"
+        moved = c.post("/admin/models/promote", json={"name": "context", "version": 2, "alias": "production"}, headers=auth).json()
+        assert moved["reloaded"] == ["context"]
+        tv = {"member_id": 1000, "k": 5, "model": "heavy", "context": {"device": "tv", "local_hour": 21}}
+        body = c.post("/v1/recommendations", json=tv).json()
+        assert body["context_stage"] == "context:2" and body["items"][0]["title_id"] != favoured  # no lift any more
+        c.post("/admin/models/rollback", json={"name": "context", "alias": "production"}, headers=auth)
+        body = c.post("/v1/recommendations", json=tv).json()
+        assert body["context_stage"] == "context:1" and body["items"][0]["title_id"] == favoured

@@ -90,7 +90,7 @@ def serve(
     gc.collect()
     gc.freeze()
     err_console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs); tiers: {router.available() or ['popular only']}"
-                      + (f"; context stage: {service.context[0].ref}" if service.context else "")
+                      + (f"; context stage: {service.context[1].ref}" if service.context else "")
                       + (f"; artwork: {art!r}, log {art.sink.path}" if art is not None else ""))  # fmt: skip
     # No access log (the service logs what matters as JSON), no proxy-header rewriting (it reads no
     # client address) and no Server header: each costs CPU on every request of the hot path.

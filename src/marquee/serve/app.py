@@ -34,7 +34,7 @@ EXPOSURE_FLUSH_S = 5.0
 # ---- FastAPI: docs, health, metrics, admin --------------------------------------------------
 class LoadBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tier: str = Field(..., description="heavy or light")
+    tier: str = Field(..., description="heavy, light or context (the context stage)")
     ref: str = Field(..., description="Registry reference: name@alias, name:version or name.")
 
 
@@ -154,10 +154,13 @@ def create_app(service: Service) -> Any:
     @app.get("/admin/models", summary="What each tier serves, with provenance")
     async def models(authorization: str | None = Header(None)) -> dict[str, Any]:
         admin(authorization)
+        served = [(tier, s.ref, s.version) for tier, s in service.served.items()]
+        if service.context is not None:
+            served.append(("context", service.context[0], service.context[1]))
         return {
-            tier: {"ref": s.ref, "version": s.version.ref, "class": s.version.cls, "data_fingerprint": s.version.data_fingerprint,
-                   "code_version": s.version.code_version, "created_at": s.version.created_at, "metrics": s.version.metrics}
-            for tier, s in service.served.items()
+            tier: {"ref": ref, "version": mv.ref, "class": mv.cls, "data_fingerprint": mv.data_fingerprint,
+                   "code_version": mv.code_version, "created_at": mv.created_at, "metrics": mv.metrics}
+            for tier, ref, mv in served
         }  # fmt: skip
 
     # Admin handlers are plain functions: FastAPI runs them on its thread pool, so reading and

@@ -25,6 +25,10 @@ __all__ = ["Conflict", "NotEnabled", "NotFound", "Service", "ServiceError"]
 log = logging.getLogger("marquee.serve")
 
 
+#: The name under which the admin API and :meth:`Service.load` address the context stage.
+CONTEXT = "context"
+
+
 class ServiceError(MarqueeError):
     """An operation the service refuses. ``code`` is a stable machine-readable reason; the HTTP
     layer maps each subclass to a status (:data:`marquee.serve.hot_path.STATUS`)."""
@@ -90,13 +94,17 @@ class Service:
         self.metrics = ServiceMetrics()
         self.metrics.loop_lag.set_function(lambda: (router.loop_lag.value or 0.0) / 1000.0)
         self.served: dict[str, _Served] = {}
-        self.context: tuple[ModelVersion, ContextStage] | None = None
+        #: The context stage: (the reference asked for, its version, the stage), or None.
+        self.context: tuple[str, ModelVersion, ContextStage] | None = None
         self.started = time.time()
 
     def load(self, tier: str, ref: str) -> ModelVersion:
-        """Load ``ref`` from the registry (checksums verified) and hot-swap it into ``tier``.
+        """Load ``ref`` from the registry (checksums verified) and hot-swap it into ``tier``
+        (``heavy``, ``light``, or ``context`` for the context stage).
 
         A refused artifact raises and leaves the tier serving what it served."""
+        if tier == CONTEXT:
+            return self.load_context(ref)
         mv, model = self.registry.load(ref)
         self._install(tier, ref, mv, model)
         return mv
@@ -105,7 +113,7 @@ class Service:
         """Load a context stage (``marquee train-context``) from the registry and use it from the
         next request on; a refused artifact raises and changes nothing."""
         mv, stage = self.registry.load(ref, kind=ContextStage)
-        self.context = (mv, stage)
+        self.context = (ref, mv, stage)  # one reference swap: a request uses the old or the new stage whole
         log.info("context stage loaded", extra={"ref": ref, "version": mv.ref, "weight": stage.weight, "candidates": stage.candidates})
         return mv
 
@@ -121,11 +129,11 @@ class Service:
             their scores, and the stage's registry reference when it re-ranked them (else ``None``).
         """  # fmt: skip
         context = self.context if device is not None and local_hour is not None else None
-        n = max(k, context[1].candidates) if context is not None else k
+        n = max(k, context[2].candidates) if context is not None else k
         answer = await self.router.recommend(member_id, n, mode=mode, budget_ms=budget_ms)
         ids, scores = answer.title_ids, answer.scores
         if context is not None:
-            mv, stage = context
+            _, mv, stage = context
             reranked, new, applied = stage.rerank(ids, scores, device, local_hour)
             if applied:
                 self.metrics.child(self.metrics.context_reranked, mv.ref).inc()
@@ -229,10 +237,15 @@ class Service:
     def _move_alias(self, name: str, alias: str, version: int, move: Any) -> dict[str, Any]:
         ref = f"{name}@{alias}"
         tiers = [tier for tier, served in self.served.items() if served.ref == ref]
+        stage = self.context is not None and self.context[0] == ref
         # Load (and verify) the target once, before anything moves: a refused artifact moves nothing.
         loaded = self.registry.load(f"{name}:{version}") if tiers else None
+        loaded_stage = self.registry.load(f"{name}:{version}", kind=ContextStage) if stage else None
         moved = move()
         for tier in tiers:
             self._install(tier, ref, *loaded)
+        if loaded_stage is not None:
+            self.context = (ref, *loaded_stage)
+            tiers.append(CONTEXT)
         log.info("alias moved", extra={"alias": ref, "from_version": moved.from_version, "to_version": moved.to_version, "tiers": tiers})
         return {"alias": ref, "from_version": moved.from_version, "to_version": moved.to_version, "reloaded": tiers}
