@@ -103,3 +103,20 @@ def test_stage_refuses_a_model_artifact_and_a_damaged_one(tmp_path):
         ContextStage.load(tmp_path / "model")
     with pytest.raises(ArtifactError, match=r"must be \(16, 3\)"):
         ContextStage(np.arange(3), np.zeros((2, 3)), 1.0, ContextRerankerConfig())
+
+
+@pytest.mark.parametrize("ids", [np.array([5, 1, 3, 2, 4]), np.array([5, 1, 3, 2, 4]) * 10**9])  # dense and sparse id lookups
+def test_stage_rerank_matches_the_batch_arithmetic_with_excluded_titles(ids):
+    """-inf scores (excluded titles) stay last; the rest follow z(score) + λ·lift as in the batch path."""
+    rng = np.random.default_rng(0)
+    lift = rng.normal(size=(16, 5)).astype(np.float32)
+    stage = ContextStage(ids, lift, 0.7, ContextRerankerConfig(candidates=5))
+    cand = ids[[4, 0, 2, 1, 3]]
+    scores = np.array([3.0, 2.5, -np.inf, 1.0, 0.5])
+    got, final, applied = stage.rerank(cand, scores, "web", 19)
+    (cell,) = context_cells(np.array(["web"]), np.array([19]))
+    cols = np.array([int(np.flatnonzero(ids == t)[0]) for t in cand])
+    want = ContextReranker._rerank(np.arange(5)[None, :], scores[None, :], np.array([cell]), lift[:, cols], 0.7)[0]
+    assert applied
+    np.testing.assert_array_equal(got, cand[want])
+    assert got[-1] == cand[2] and final[-1] == -np.inf
