@@ -24,17 +24,40 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
-from marquee.ope.base import Rounds
+from marquee._validate import require
+from marquee.ope.base import EstimatorConfig, Rounds
 
 DELTA = 0.05
 TUNINGS = ("slope", "mse")
 SLOPE_C = math.sqrt(6) - 1
 
 Modify = Callable[[np.ndarray, float], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TunedConfig(EstimatorConfig):
+    """Args:
+    tuning: ``"slope"`` (SLOPE++, the default) or ``"mse"`` (estimated MSE); see
+        :mod:`marquee.ope._tuning`.
+    bias_bound: with ``tuning="mse"``, use the empirical-Bernstein upper bound of the bias.
+    """
+
+    tuning: str = "slope"
+    bias_bound: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.tuning in TUNINGS, type(self).__name__, "tuning", f"one of {TUNINGS}", self.tuning)
+
+    def _check_knob(self, name: str) -> None:
+        """The hyperparameter ``name``: ``None`` (tune it) or a number >= 0."""
+        value = getattr(self, name)
+        require(value is None or (isinstance(value, int | float) and value >= 0), type(self).__name__, name, "None or >= 0", value)
 
 
 def _terms(rounds: Rounds, modified: np.ndarray) -> np.ndarray:

@@ -7,34 +7,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from marquee._validate import require
 from marquee.ope import _tuning
-from marquee.ope.base import Estimator, EstimatorConfig, Rounds, Terms, weight_diagnostics
+from marquee.ope.base import Estimator, Rounds, Terms, weight_diagnostics
 
 __all__ = ["DRShrinkage", "DRShrinkageConfig"]
 
 
 @dataclass(frozen=True)
-class DRShrinkageConfig(EstimatorConfig):
+class DRShrinkageConfig(_tuning.TunedConfig):
     """Args:
     shrinkage: ``lambda`` in ``ŵ = lambda w / (w² + lambda)``; ``None`` tunes it by ``tuning``
         over 0 (DM), squared quantiles of the weights and ``inf``; ``math.inf`` is DR.
-    tuning: ``"slope"`` (SLOPE++, the default) or ``"mse"`` (estimated MSE); see
-        :mod:`marquee.ope._tuning`.
-    bias_bound: with ``tuning="mse"``, use the empirical-Bernstein upper bound of the bias.
     """
 
     shrinkage: float | None = None
-    tuning: str = "slope"
-    bias_bound: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(self.tuning in _tuning.TUNINGS, type(self).__name__, "tuning", f"one of {_tuning.TUNINGS}", self.tuning)
-        require(
-            self.shrinkage is None or (isinstance(self.shrinkage, int | float) and self.shrinkage >= 0),
-            type(self).__name__, "shrinkage", "None or >= 0", self.shrinkage,
-        )  # fmt: skip
+        self._check_knob("shrinkage")
 
 
 def _shrink(weight: np.ndarray, lam: float) -> np.ndarray:

@@ -7,32 +7,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from marquee._validate import require
 from marquee.ope import _tuning
-from marquee.ope.base import Estimator, EstimatorConfig, Rounds, Terms, weight_diagnostics
+from marquee.ope.base import Estimator, Rounds, Terms, weight_diagnostics
 
 __all__ = ["SwitchDR", "SwitchDRConfig"]
 
 
 @dataclass(frozen=True)
-class SwitchDRConfig(EstimatorConfig):
+class SwitchDRConfig(_tuning.TunedConfig):
     """Args:
     tau: weight threshold above which a round's correction is dropped (DM alone there);
         ``None`` picks it from 0 (DM), the weights' quantiles and ``inf`` by ``tuning``;
         ``math.inf`` is DR.
-    tuning: ``"slope"`` (SLOPE++, the default) or ``"mse"`` (estimated MSE); see
-        :mod:`marquee.ope._tuning`.
-    bias_bound: with ``tuning="mse"``, use the empirical-Bernstein upper bound of the bias.
     """
 
     tau: float | None = None
-    tuning: str = "slope"
-    bias_bound: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(self.tuning in _tuning.TUNINGS, type(self).__name__, "tuning", f"one of {_tuning.TUNINGS}", self.tuning)
-        require(self.tau is None or (isinstance(self.tau, int | float) and self.tau >= 0), type(self).__name__, "tau", "None or >= 0", self.tau)
+        self._check_knob("tau")
 
 
 def _switch(weight: np.ndarray, tau: float) -> np.ndarray:
