@@ -8,6 +8,8 @@ each response and adds its NDCG@10 to the tier that served it (the "served mix" 
 Runs, each bounded in time (``--seconds``, after a short warm-up):
   * the light model behind a plain FastAPI handler (bench/plain_fastapi.py) and behind Marquee's
     router, at 1/4/16/64 connections: the router's overhead as a measured ratio;
+  * the light model with every request stating a device and hour, at 16 connections: the context
+    stage (learned from a simulated log of the same data) re-ranks the tier's top 100;
   * heavy-only (micro-batched) and auto (50 ms budget) at 1/4/16/64 connections;
   * heavy-only with micro-batching off at 16 connections, two ways: batches of one on the worker
     thread (``--max-batch 1``) and the model inline on the event loop (``--max-batch 0``);
@@ -50,7 +52,8 @@ UNBOUNDED_MS = 60_000.0  # heavy-only runs: a budget that never forces a fallbac
 LUA = r"""
 local members = {%(members)s}
 local heldout = {%(heldout)s}
-local mode, budget, k, pause = "%(mode)s", %(budget)s, %(k)d, %(delay)s
+local mode, budget, k, pause, with_context = "%(mode)s", %(budget)s, %(k)d, %(delay)s, %(context)s
+local devices = {"tv", "mobile", "web", "tablet"}
 local threads = {}
 local i = 0
 
@@ -66,7 +69,11 @@ wrk.headers["Content-Type"] = "application/json"
 
 function request()
   i = i %% #members + 1
-  local body = string.format('{"member_id":%%d,"k":%%d,"latency_budget_ms":%%s,"model":"%%s"}', members[i], k, budget, mode)
+  local context = ""
+  if with_context then
+    context = string.format(',"context":{"device":"%%s","local_hour":%%d}', devices[i %% 4 + 1], (i * 7) %% 24)
+  end
+  local body = string.format('{"member_id":%%d,"k":%%d,"latency_budget_ms":%%s,"model":"%%s"%%s}', members[i], k, budget, mode, context)
   return wrk.format(nil, "/v1/recommendations", nil, body)
 end
 
@@ -144,7 +151,15 @@ def prepare(home: Path, retrain: bool) -> dict[str, Any]:
             reg.register("sasrec", teacher, **provenance)
         for seed in (0, 1):
             reg.register("sasrec-student", Distilled(seed=seed).fit(fit, teacher=teacher), parent="sasrec:1", **provenance)
-    for name in ("sasrec", "sasrec-student"):
+    if not [mv for mv in reg.versions("context") if mv.data_fingerprint == fp]:
+        # MovieLens records no device or hour: the stage learns from a simulated log of a world
+        # calibrated on the same data (as `make run` does), and re-ranks the MovieLens tiers.
+        from marquee.rank import EASE, ContextReranker
+        from marquee.sim import World
+
+        log = World(n_members=2000, seed=0).fit(fit).log(seed=1)
+        reg.register("context", ContextReranker(EASE()).fit(log).stage(), data_fingerprint=fp)
+    for name in ("sasrec", "sasrec-student", "context"):
         if reg.aliases(name).get("production") != 1:
             reg.set_alias(name, "production", 1, actor="bench", reason="bench start")
     members = full.interactions.members.ids[holdout.member_idx]
@@ -198,7 +213,8 @@ class Server:
 def marquee_server(name: str, home: Path, logs: Path, max_batch: int = 32) -> Server:
     port = free_port()
     argv = [str(BIN / "marquee"), "serve", "--heavy", "sasrec@production", "--light", "sasrec-student@production",
-            "--dataset", "ml-100k-fit", "--home", str(home), "--port", str(port), "--max-batch", str(max_batch)]  # fmt: skip
+            "--dataset", "ml-100k-fit", "--home", str(home), "--port", str(port), "--max-batch", str(max_batch),
+            "--context", "context@production"]  # fmt: skip
     return Server(name, argv, {"MARQUEE_ADMIN_TOKEN": TOKEN}, port, logs)
 
 
@@ -237,20 +253,22 @@ class Load:
     def __init__(self, data: dict[str, Any], tmp: Path) -> None:
         self.data, self.tmp = data, tmp
 
-    def script(self, mode: str, budget: float, delay_ms: float = 0.0, k: int = 10) -> Path:
-        path = self.tmp / f"{mode}-{budget}-{delay_ms}.lua"
+    def script(self, mode: str, budget: float, delay_ms: float = 0.0, k: int = 10, context: bool = False) -> Path:
+        path = self.tmp / f"{mode}-{budget}-{delay_ms}-{context}.lua"
         path.write_text(LUA % {
             "members": ",".join(map(str, self.data["members"])),
             "heldout": ",".join(f"[{m}]={t}" for m, t in self.data["heldout"].items()),
-            "mode": mode, "budget": budget, "k": k, "delay": round(delay_ms, 3),
+            "mode": mode, "budget": budget, "k": k, "delay": round(delay_ms, 3), "context": "true" if context else "false",
         })  # fmt: skip
         return path
 
-    def measure(self, server: Server, mode: str, budget: float, connections: int, seconds: float, delay_ms: float = 0.0) -> dict[str, Any]:
-        script = self.script(mode, budget, delay_ms)
+    def measure(
+        self, server: Server, mode: str, budget: float, connections: int, seconds: float, delay_ms: float = 0.0, context: bool = False
+    ) -> dict[str, Any]:
+        script = self.script(mode, budget, delay_ms, context=context)
         wrk(server, script, connections, 1.0)  # warm-up: connections, caches, latency estimates
         r = wrk(server, script, connections, seconds)
-        r.update(server=server.name, mode=mode, budget_ms=budget, delay_ms=delay_ms)
+        r.update(server=server.name, mode=mode, budget_ms=budget, delay_ms=delay_ms, context=context)
         print(
             f"{server.name:>15} {mode:>5} c={connections:<3} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f}  p99 {r['p99_ms']:6.2f}  "
             f"p99.9 {r['p999_ms']:6.2f} ms  cpu {r['cpu_ms_per_request']:.3f} ms/req  non-2xx {r['non_2xx']}  served {r['served']}",
@@ -290,11 +308,25 @@ def promotion_under_load(load: Load, server: Server, seconds: float) -> dict[str
 
 
 # ---- report -----------------------------------------------------------------------------------
+def _context_line(runs: list[dict[str, Any]], light: dict[str, Any]) -> list[str]:
+    ctx = next((r for r in runs if r.get("context")), None)
+    if ctx is None:  # results from before the context run existed
+        return []
+    return [
+        f"- **Context stage** (light tier, 16 connections, every request with a device and hour, so the tier returns its top 100 "
+        f"and the stage re-ranks them): {ctx['rps']:,.0f} req/s, p99 {ctx['p99_ms']:.2f} ms, {ctx['cpu_ms_per_request']:.3f} ms of server CPU "
+        f"per request vs {light['cpu_ms_per_request']:.3f} without context (+{ctx['cpu_ms_per_request'] - light['cpu_ms_per_request']:.3f} ms)."
+    ]
+
+
 def report(results: dict[str, Any]) -> str:
     runs = results["runs"]
 
-    def find(server: str, mode: str, c: int) -> dict[str, Any]:
-        return next(r for r in runs if r["server"] == server and r["mode"] == mode and r["connections"] == c and not r["delay_ms"])
+    def find(server: str, mode: str, c: int, context: bool = False) -> dict[str, Any]:
+        return next(
+            r for r in runs
+            if r["server"] == server and r["mode"] == mode and r["connections"] == c and not r["delay_ms"] and r.get("context", False) == context
+        )  # fmt: skip
 
     lines = [
         f"{results['machine']}; server pinned to CPU {SERVER_CPU}, wrk (1 thread) to CPU {LOAD_CPU}; {results['seconds']:.0f} s per run "
@@ -307,12 +339,16 @@ def report(results: dict[str, Any]) -> str:
         mix = ", ".join(f"{t} {n} ({r['ndcg_by_tier'].get(t, 0):.3f})" for t, n in sorted(r["served"].items()))
         label = r["mode"] + (f" (budget {r['budget_ms']:.0f} ms)" if r["mode"] == "auto" else "")
         label += f", paced {r['delay_ms']:.1f} ms" if r["delay_ms"] else ""
+        label += ", with context (re-ranked)" if r.get("context") else ""
         lines.append(
             f"| {r['server']} | {label} | {r['connections']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['p999_ms']:.2f} "
             f"| {r['cpu_ms_per_request']:.3f} | {r['non_2xx'] + r['socket_errors']} | {mix} |"
         )
     light, plain = find("marquee", "light", 16), find("plain-fastapi", "light", 16)
-    peak = {name: max((r for r in runs if r["server"] == name and r["mode"] == "light"), key=lambda r: r["rps"]) for name in ("marquee", "plain-fastapi")}
+    peak = {
+        name: max((r for r in runs if r["server"] == name and r["mode"] == "light" and not r.get("context")), key=lambda r: r["rps"])
+        for name in ("marquee", "plain-fastapi")
+    }
     pm, pp = peak["marquee"], peak["plain-fastapi"]
     heavy, unbatched, inline = find("marquee", "heavy", 16), find("marquee-unbatched", "heavy", 16), find("marquee-inline", "heavy", 16)
     over = results["overload"]
@@ -325,6 +361,7 @@ def report(results: dict[str, Any]) -> str:
         f"**{pm['rps'] / pp['rps']:.2f}x**. At 16 connections: {light['cpu_ms_per_request']:.3f} vs {plain['cpu_ms_per_request']:.3f} ms of CPU "
         f"per request ({plain['cpu_ms_per_request'] / light['cpu_ms_per_request']:.1f}x less), {light['rps']:,.0f} vs {plain['rps']:,.0f} req/s "
         f"(Marquee's server busy {light['rps'] * light['cpu_ms_per_request'] / 1000:.0%} of its core there), p99 **{light['p99_ms']:.2f} ms**.",
+        *_context_line(runs, light),
         f"- **Heavy path** (16 connections): micro-batched {heavy['rps']:,.0f} req/s vs {unbatched['rps']:,.0f} with batches of one on the "
         f"worker thread (**{heavy['rps'] / unbatched['rps']:.2f}x**; server CPU {heavy['cpu_ms_per_request']:.3f} vs "
         f"{unbatched['cpu_ms_per_request']:.3f} ms/request) and {inline['rps']:,.0f} with the model inline on the event loop "
@@ -378,6 +415,7 @@ def main() -> None:
     server = marquee_server("marquee", args.home, tmp)
     try:
         runs += [load.measure(server, "light", BUDGET_MS, c, args.seconds) for c in conns]
+        runs.append(load.measure(server, "light", BUDGET_MS, 16, args.seconds, context=True))
         runs += [load.measure(server, "heavy", UNBOUNDED_MS, c, args.seconds) for c in conns]
         runs += [load.measure(server, "auto", BUDGET_MS, c, args.seconds) for c in conns]
         # What heavy-only sustains: its best throughput with p99 still within the budget.

@@ -137,9 +137,13 @@ class ContextStage:
         pos = np.minimum(np.searchsorted(self._sorted, title_ids), self._sorted.size - 1)
         return np.where(self._sorted[pos] == title_ids, self._order[pos], self.title_ids.size)
 
-    def rerank(self, title_ids: Any, scores: Any, device: str | None, local_hour: int | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    def rerank(
+        self, title_ids: Any, scores: Any, device: str | None, local_hour: int | None, k: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
         """Re-order one session's candidates (best first) for its device and hour.
 
+        Args:
+            k: keep only the best ``k`` (cheaper than ordering all the candidates).
         Returns:
             (ids, scores, applied): the candidates re-sorted by ``z(score) + λ · lift`` with those
             scores, and whether the context changed anything; without a known device and hour
@@ -152,7 +156,7 @@ class ContextStage:
             return ids, base, False
         # The batch path's arithmetic for one row in few numpy calls (its NaN-aware reductions cost
         # ~15x more at 100 titles), unless a score is not finite: this runs on every request with context.
-        mean = float(base.mean())
+        mean = float(base.sum()) / base.size
         if np.isfinite(mean):
             centred = base - mean
             z = centred / (np.sqrt(np.dot(centred, centred) / centred.size) + 1e-9)
@@ -162,7 +166,7 @@ class ContextStage:
         final = z + self.weight * bonus
         if not np.isfinite(mean):
             final = np.where(np.isnan(z), -np.inf, final)
-        order, _ = top_k_row(final, final.size)  # the batch path's order, ties included
+        order, _ = top_k_row(final, final.size if k is None else k)  # the batch path's order, ties included
         return ids[order], final[order], True
 
     # ---- persistence -----------------------------------------------------------------------

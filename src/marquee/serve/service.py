@@ -134,10 +134,10 @@ class Service:
         ids, scores = answer.title_ids, answer.scores
         if context is not None:
             _, mv, stage = context
-            reranked, new, applied = stage.rerank(ids, scores, device, local_hour)
+            reranked, new, applied = stage.rerank(ids, scores, device, local_hour, k=k)
             if applied:
                 self.metrics.child(self.metrics.context_reranked, mv.ref).inc()
-                return answer, reranked[:k], new[:k], mv.ref
+                return answer, reranked, new, mv.ref
         return answer, ids[:k], scores[:k], None
 
     def _install(self, tier: str, ref: str, mv: ModelVersion, model: Recommender) -> None:
