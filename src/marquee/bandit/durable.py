@@ -93,6 +93,7 @@ class SQLiteDecisionLog:
         self._writer: threading.Thread | None = None
         self._checkpointer: threading.Thread | None = None
         self._stop = threading.Event()
+        self._commits = 0  # transactions committed (the writer's), for the checkpointer
         self._memory = memory
         self._closed = False
 
@@ -139,6 +140,7 @@ class SQLiteDecisionLog:
                             done.append((future, False, exc))
                         self._db.execute("RELEASE op")
                     self._db.execute("COMMIT")
+                    self._commits += 1
                 except sqlite3.Error as exc:
                     if self._db.in_transaction:
                         self._db.execute("ROLLBACK")
@@ -151,8 +153,12 @@ class SQLiteDecisionLog:
         # Its own connection: a PASSIVE checkpoint neither waits for nor blocks the writer, and a
         # frame it could not copy now (being written, or read) is copied on a later pass.
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        seen = -1
         try:
             while not self._stop.wait(CHECKPOINT_SECONDS):
+                if self._commits == seen:  # nothing written since the last pass: an idle log costs nothing
+                    continue
+                seen = self._commits
                 try:
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error as exc:  # the next pass retries; the log itself is intact in the WAL
