@@ -72,7 +72,7 @@ def test_sim_exports_the_world():
         "ABTest", "ab_test", "context_policy", "ranker_policy", "interleave", "members_for_power", "online_value",
     } <= set(marquee.sim.__all__)  # fmt: skip
     assert {"team_draft", "interleaving_test", "Interleaved", "InterleavingTest", "replay", "ReplayEstimate"} <= set(marquee.evaluate.__all__)
-    assert {"ContextReranker", "ContextRerankerConfig"} <= set(marquee.rank.__all__)
+    assert {"ContextReranker", "ContextRerankerConfig", "ContextStage"} <= set(marquee.rank.__all__)
     for name in marquee.sim.__all__:
         assert hasattr(marquee.sim, name), f"marquee.sim.{name}"
     code = "import sys, marquee.sim; print(sorted(m for m in sys.modules if m in ('torch', 'implicit', 'duckdb') or m.startswith('marquee.cli')))"

@@ -183,7 +183,8 @@ def test_context_stage_reranks_only_requests_that_state_their_context(service, t
     other request is served exactly as before."""
     import numpy as np
 
-    from marquee.rank.context import ContextRerankerConfig, ContextStage, context_cells
+    from marquee.rank import ContextRerankerConfig, ContextStage
+    from marquee.rank.context import context_cells
 
     with TestClient(create_app(service)) as c:
         plain = c.post("/v1/recommendations", json={"member_id": 1000, "k": 5, "model": "heavy"}).json()

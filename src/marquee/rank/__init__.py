@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from marquee.rank.base import Recommendations, Recommender, top_k
-from marquee.rank.context import ContextReranker, ContextRerankerConfig
+from marquee.rank.context import ContextReranker, ContextRerankerConfig, ContextStage
 from marquee.rank.ease import EASE, EASEConfig
 from marquee.rank.knn import ItemKNN, ItemKNNConfig
 from marquee.rank.mf import ALS, BPR, ALSConfig, BPRConfig
@@ -63,6 +63,7 @@ __all__ = [
     "BPRConfig",
     "ContextReranker",
     "ContextRerankerConfig",
+    "ContextStage",
     "EASEConfig",
     "ItemKNN",
     "ItemKNNConfig",
