@@ -8,7 +8,8 @@ Online-style evaluation in a smaller world (``--online-members``, 3,000 by defau
 EASE with the context-aware re-ranking stage, by a simulated A/B test (Welch, per-member plays and
 hours over 4 sessions) and by team-draft interleaving; the members each needs for 80% power at
 alpha 0.05 to detect the true difference; and whether offline NDCG@10 on the simulated log
-(leave-one-out) orders six rankers as their true online play rate does (Kendall's tau).
+(leave-one-out) orders six rankers as their true online play rate does (Kendall's tau); and replay
+(Li et al. 2011) on a uniformly logged single-title slot, against the world's true play rates.
 
 Writes bench/results/sim.json and the section between the ``sim`` markers of BENCHMARKS.md.
 Run: ``.venv/bin/python bench/sim.py`` (``--quick`` for a smaller world that writes nothing).
@@ -27,6 +28,7 @@ from scipy import stats
 from marquee.data import leave_one_out
 from marquee.data.movielens import fetch_movielens_100k
 from marquee.evaluate import evaluate
+from marquee.evaluate.replay import replay
 from marquee.rank import ALS, BPR, EASE, ContextReranker, ItemKNN, MostPopular, SASRec
 from marquee.sim import (
     World,
@@ -56,6 +58,47 @@ def _stage_cost(base, reranker, sessions: int = 2000) -> float:  # type: ignore[
         stage.rerank(ids[i], scores[i], str(devices[i]), int(hours[i]))
         times.append(time.perf_counter() - t)
     return float(np.median(times) * 1e6)
+
+
+def replay_check(world, base, reranker, events: int = 60_000, candidates: int = 10, repeats: int = 200) -> dict:  # type: ignore[no-untyped-def]
+    """Replay against the truth. Each session shows one title, drawn uniformly from the member's
+    top ``candidates`` of ``base`` (the logging policy), and the world says whether it is played.
+    Replay estimates the play rate of two policies choosing among the same candidates: the base
+    ranker's first choice, and the context stage's first choice for the session's device and hour.
+    The truth is each choice's exact play probability, averaged over the sessions. Repeated over
+    fresh logging draws and plays: bias, RMSE and how often the 95% interval covers the truth."""
+    rng = np.random.default_rng(7)
+    sessions = world.sessions(rng.integers(0, world.n_members, events), seed=8)
+    cand = base.recommend_index(sessions.member_idx, candidates)[0]  # (n, candidates) title positions
+    ctx_rows = reranker.recommend_index(sessions.member_idx, sessions.device, sessions.hour, reranker.config.candidates)
+    # The context stage's first choice among the same candidates: the candidate it ranks highest.
+    rank = np.where(ctx_rows[:, :, None] == cand[:, None, :], np.arange(ctx_rows.shape[1])[None, :, None], ctx_rows.shape[1]).min(axis=1)
+    targets = {"base ranker's first choice": np.zeros(events, np.int64), "context stage's first choice": rank.argmin(axis=1)}
+    p_all = np.stack([world.play_probabilities(sessions, cand[:, [j]])[:, 0] for j in range(candidates)], axis=1)  # (n, candidates)
+    truth = {name: float(p_all[np.arange(events), t].mean()) for name, t in targets.items()}
+    runs: dict[str, list[tuple[float, bool]]] = {name: [] for name in targets}
+    diffs, true_diff = [], truth["context stage's first choice"] - truth["base ranker's first choice"]
+    for r in range(repeats):
+        g = np.random.default_rng(1000 + r)
+        logged = g.integers(0, candidates, events)
+        played = (g.random(events) < p_all[np.arange(events), logged]).astype(np.float64)
+        est = {}
+        for name, t in targets.items():
+            e = replay(logged, played, t)
+            est[name] = e.value.estimate
+            runs[name].append((e.value.estimate, e.value.low <= truth[name] <= e.value.high))
+        diffs.append(est["context stage's first choice"] - est["base ranker's first choice"])
+    out = {"events": events, "candidates": candidates, "repeats": repeats, "policies": {}, "true_difference": true_diff}
+    for name, rows in runs.items():
+        v = np.array([x for x, _ in rows])
+        out["policies"][name] = {
+            "truth": truth[name], "mean_estimate": float(v.mean()), "bias": float(v.mean() - truth[name]),
+            "bias_se": float(v.std(ddof=1) / np.sqrt(v.size)), "rmse": float(np.sqrt(((v - truth[name]) ** 2).mean())),
+            "coverage": float(np.mean([c for _, c in rows])),
+        }  # fmt: skip
+    d = np.array(diffs)
+    out["difference"] = {"mean_estimate": float(d.mean()), "sd": float(d.std(ddof=1)), "sign_right": float(np.mean(np.sign(d) == np.sign(true_diff)))}
+    return out
 
 
 def online(data, members: int) -> dict:
@@ -130,6 +173,7 @@ def online(data, members: int) -> dict:
     tau = stats.kendalltau([r["ndcg@10"] for r in rows], [r["online_plays"] for r in rows]).statistic
     out["rankers"] = rows
     out["kendall_tau"] = float(tau)
+    out["replay"] = replay_check(world, base, stage)
     return out
 
 
@@ -231,6 +275,29 @@ def online_table(o: dict) -> str:
         "",
         f"Kendall's tau between offline NDCG@10 and true online plays over {len(o['rankers'])} rankers: **{o['kendall_tau']:.2f}**.",
     ]
+    if "replay" in o:
+        rp = o["replay"]
+        lines += [
+            "",
+            (
+                f"**Replay** (Li et al. 2011) against the truth: {rp['events']:,} sessions each show one title drawn uniformly from the "
+                f"member's top {rp['candidates']} (EASE); replay estimates two policies choosing among the same titles; "
+                f"{rp['repeats']} repeats of the logging draws and plays (sessions fixed):"
+            ),
+            "",
+            "| policy | true play rate | mean estimate | bias (± se) | RMSE | 95% interval covers the truth |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {name} | {r['truth']:.4f} | {r['mean_estimate']:.4f} | {r['bias']:+.5f} (± {r['bias_se']:.5f}) | {r['rmse']:.4f} | {r['coverage']:.0%} |"
+            for name, r in rp["policies"].items()
+        ]
+        d = rp["difference"]
+        lines += [
+            "",
+            f"True difference (context minus base) {rp['true_difference']:+.4f}; replay's mean {d['mean_estimate']:+.4f} (sd {d['sd']:.4f} "
+            f"over repeats), right sign in {d['sign_right']:.0%} of repeats.",
+        ]
     return "\n".join(lines)
 
 
