@@ -182,3 +182,24 @@ def test_batch_thread_yields_the_core_to_the_event_loop():
     base = os.getpriority(os.PRIO_PROCESS, 0)
     worker = batcher._executor.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
     assert worker == min(base + 5, 19)
+
+
+def test_requests_arriving_during_a_batch_join_the_next_one_whole():
+    """Continuous batching: while the worker computes, requests accumulate (even past their
+    max_wait_ms) and the next batch takes them all the moment the worker is free."""
+    router = _router(heavy_delay=0.05, max_batch=32, max_wait_ms=1.0)
+    sizes = []
+    router.tiers["heavy"].batcher.on_batch = lambda n, ms: sizes.append(n)
+
+    async def run():
+        first = asyncio.create_task(router.recommend(1000, 5, mode="heavy", budget_ms=5000))
+        await asyncio.sleep(0.01)  # the first batch (of one) is computing for 50 ms
+        rest = []
+        for u in range(10):  # arrivals 3 ms apart: each would have had its own batch before
+            rest.append(asyncio.create_task(router.recommend(1001 + u, 5, mode="heavy", budget_ms=5000)))
+            await asyncio.sleep(0.003)
+        return await asyncio.gather(first, *rest)
+
+    answers = asyncio.run(run())
+    assert all(a.model_used == "heavy" for a in answers)
+    assert sizes == [1, 10]

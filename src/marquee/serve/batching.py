@@ -1,9 +1,12 @@
 """Micro-batching: gather concurrent requests for a heavy model into one call.
 
-A request waits at most ``max_wait_ms`` for companions; a batch never exceeds ``max_batch``.
-Batches run one at a time on a worker thread (torch releases the GIL), so the event loop keeps
-serving light requests while the heavy model computes. No library does this for an arbitrary
-in-process model with per-request ``k`` and a queue depth the router can read, hence this module.
+While the worker is idle, a request waits at most ``max_wait_ms`` for companions; while it is
+busy, requests accumulate and the next batch starts the moment the current one ends, with all of
+them (continuous batching): the busier the model, the larger its batches. A batch never exceeds
+``max_batch``. Batches run one at a time on a worker thread (ONNX Runtime and torch release the
+GIL), so the event loop keeps serving light requests while the heavy model computes. No library
+does this for an arbitrary in-process model with per-request ``k`` and a queue depth the router
+can read, hence this module.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ class MicroBatcher:
         self._pending: list[tuple[int, int, asyncio.Future[BatchResult]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marquee-batch", initializer=_yield_to_event_loop, initargs=(nice,))
-        self._lock: asyncio.Lock | None = None
+        self._running = False  # a batch is computing: new requests accumulate for the next one
         self.in_flight = 0
 
     @property
@@ -99,32 +102,33 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[BatchResult] = loop.create_future()
         self._pending.append((member_idx, k, future))
-        if len(self._pending) >= self.max_batch:
-            self._flush()
-        elif self._timer is None:
-            self._timer = loop.call_later(self.max_wait_ms / 1000.0, self._flush)
+        if not self._running:  # (while a batch runs, its end starts the next one)
+            if len(self._pending) >= self.max_batch:
+                self._start()
+            elif self._timer is None:
+                self._timer = loop.call_later(self.max_wait_ms / 1000.0, self._start)
         return await future
 
-    def _flush(self) -> None:
+    def _start(self) -> None:
+        """Run up to ``max_batch`` pending requests as the next batch, unless one is running."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        while self._pending:
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            self.in_flight += len(batch)
-            asyncio.get_running_loop().create_task(self._run(batch))
+        if self._running or not self._pending:
+            return
+        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+        self._running = True
+        self.in_flight += len(batch)
+        asyncio.get_running_loop().create_task(self._run(batch))
 
     async def _run(self, batch: list[tuple[int, int, asyncio.Future[BatchResult]]]) -> None:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
         members = np.array([m for m, _, _ in batch], dtype=np.int64)
         k = max(k for _, k, _ in batch)
         try:
-            async with self._lock:  # one batch at a time; the next one fills meanwhile
-                model, version = self.get_model()
-                start = time.perf_counter()
-                idx, scores = await asyncio.get_running_loop().run_in_executor(self._executor, _recommend, model, members, k)
-                ms = (time.perf_counter() - start) * 1000.0
+            model, version = self.get_model()
+            start = time.perf_counter()
+            idx, scores = await asyncio.get_running_loop().run_in_executor(self._executor, _recommend, model, members, k)
+            ms = (time.perf_counter() - start) * 1000.0
         except Exception as exc:  # noqa: BLE001 - handed to every waiter, who falls back
             for _, _, fut in batch:
                 if not fut.done():
@@ -132,6 +136,10 @@ class MicroBatcher:
             return
         finally:
             self.in_flight -= len(batch)
+            self._running = False
+            # What arrived during this batch has waited long enough: the worker starts on it
+            # now, while the loop hands this batch's answers out.
+            self._start()
         if self.on_batch is not None:
             self.on_batch(len(batch), ms)
         for row, (_, k_req, fut) in enumerate(batch):
