@@ -33,7 +33,7 @@ def serve(
     port: int = typer.Option(8000, envvar="MARQUEE_PORT", help="Port to bind."),
     budget_ms: float = typer.Option(50.0, envvar="MARQUEE_BUDGET_MS", help="Latency budget of requests that state none."),
     max_batch: int = typer.Option(32, envvar="MARQUEE_MAX_BATCH", help="Most requests in one heavy-model batch (0: no batching; the heavy model then runs on the event loop, blocking it while it computes)."),
-    max_wait_ms: float = typer.Option(2.0, envvar="MARQUEE_MAX_WAIT_MS", help="Longest a heavy request waits for its batch to fill."),
+    max_wait_ms: float = typer.Option(2.0, envvar="MARQUEE_MAX_WAIT_MS", help="Longest a heavy request waits for companions while the model is idle (while it computes, requests accumulate for the next batch)."),
     log_level: str = typer.Option("info", envvar="MARQUEE_LOG_LEVEL", help="debug, info, warning or error."),
     experiments: Path | None = typer.Option(None, envvar="MARQUEE_EXPERIMENTS", help="Allocation config (TOML/JSON [[layers]] of experiments) behind GET /v1/assignments/{member_id}."),
     exposures: Path | None = typer.Option(None, envvar="MARQUEE_EXPOSURES", help="Directory of the exposure log (Parquet parts) [default: $MARQUEE_HOME/exposures]."),
