@@ -71,8 +71,12 @@ def replay_check(world, base, reranker, events: int = 60_000, candidates: int = 
     sessions = world.sessions(rng.integers(0, world.n_members, events), seed=8)
     cand = base.recommend_index(sessions.member_idx, candidates)[0]  # (n, candidates) title positions
     ctx_rows = reranker.recommend_index(sessions.member_idx, sessions.device, sessions.hour, reranker.config.candidates)
-    # The context stage's first choice among the same candidates: the candidate it ranks highest.
-    rank = np.where(ctx_rows[:, :, None] == cand[:, None, :], np.arange(ctx_rows.shape[1])[None, :, None], ctx_rows.shape[1]).min(axis=1)
+    # The context stage's first choice among the same candidates: the candidate it ranks highest
+    # (one candidate column at a time: an (n, 100, candidates) comparison would take ~0.5 GB).
+    rank = np.empty(cand.shape, np.int64)
+    for j in range(candidates):
+        hit = ctx_rows == cand[:, [j]]
+        rank[:, j] = np.where(hit.any(axis=1), hit.argmax(axis=1), ctx_rows.shape[1])
     targets = {"base ranker's first choice": np.zeros(events, np.int64), "context stage's first choice": rank.argmin(axis=1)}
     p_all = np.stack([world.play_probabilities(sessions, cand[:, [j]])[:, 0] for j in range(candidates)], axis=1)  # (n, candidates)
     truth = {name: float(p_all[np.arange(events), t].mean()) for name, t in targets.items()}

@@ -25,12 +25,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy import stats
 
 from marquee._validate import require
-from marquee.ope.base import EstimatorConfig, Rounds
+from marquee.ope.base import Estimator, EstimatorConfig, Rounds, Terms, weight_diagnostics
 
 DELTA = 0.05
 TUNINGS = ("slope", "mse")
@@ -112,3 +113,33 @@ def weight_quantiles(weight: np.ndarray) -> list[float]:
         return [0.0, math.inf]
     qs = np.quantile(pos, [0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1.0])
     return [0.0] + sorted({float(q) for q in qs}) + [math.inf]
+
+
+class TunedDR(Estimator):
+    """DR with its importance weights modified by one hyperparameter (the config field ``knob``),
+    tuned on the log by :func:`select` when the config leaves it ``None``. Subclasses give the
+    modification and the candidates; the interval then holds the chosen value fixed."""
+
+    uses_reward_model = True
+    #: The config field holding the hyperparameter (reported under that name in the diagnostics).
+    knob: ClassVar[str]
+
+    @staticmethod
+    def modify(weight: np.ndarray, value: float) -> np.ndarray:
+        """The modified weights ``ŵ`` for hyperparameter ``value``."""
+        raise NotImplementedError
+
+    def candidates(self, weight: np.ndarray) -> list[float]:
+        """Values :func:`select` chooses among, from the direct method to DR."""
+        raise NotImplementedError
+
+    def extra_diagnostics(self, rounds: Rounds, value: float) -> dict[str, float]:
+        return {}
+
+    def terms(self, rounds: Rounds) -> tuple[Terms, dict[str, float]]:
+        cfg = self.config
+        value = getattr(cfg, self.knob)
+        if value is None:
+            value = select(rounds, self.candidates(rounds.weight), self.modify, tuning=cfg.tuning, bias_bound=cfg.bias_bound)
+        diag = weight_diagnostics(rounds.weight) | {self.knob: value if math.isfinite(value) else -1.0} | self.extra_diagnostics(rounds, value)
+        return Terms(_terms(rounds, self.modify(rounds.weight, value))), diag

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from marquee.ope import _tuning
-from marquee.ope.base import Estimator, Rounds, Terms, weight_diagnostics
 
 __all__ = ["DRShrinkage", "DRShrinkageConfig"]
 
@@ -35,7 +34,7 @@ def _shrink(weight: np.ndarray, lam: float) -> np.ndarray:
     return lam * weight / (weight**2 + lam)
 
 
-class DRShrinkage(Estimator):
+class DRShrinkage(_tuning.TunedDR):
     """Doubly robust with optimistic shrinkage, DRos (Su, Dimakopoulou, Krishnamurthy & Dudík, ICML 2020).
 
     ``V = (1/n) sum_i [ sum_a pi(a|x_i) q(x_i, a) + ŵ_i (r_i - q(x_i, a_i)) ]`` with
@@ -47,13 +46,8 @@ class DRShrinkage(Estimator):
 
     Config = DRShrinkageConfig
     name = "dr_os"
-    uses_reward_model = True
+    knob = "shrinkage"
+    modify = staticmethod(_shrink)
 
-    def terms(self, rounds: Rounds) -> tuple[Terms, dict[str, float]]:
-        lam = self.config.shrinkage
-        if lam is None:
-            candidates = [q * q for q in _tuning.weight_quantiles(rounds.weight)]
-            lam = _tuning.select(rounds, candidates, _shrink, tuning=self.config.tuning, bias_bound=self.config.bias_bound)
-        w = _shrink(rounds.weight, lam)
-        diag = weight_diagnostics(rounds.weight) | {"shrinkage": lam if math.isfinite(lam) else -1.0}
-        return Terms(rounds.direct + w * (rounds.reward - rounds.q_logged)), diag
+    def candidates(self, weight: np.ndarray) -> list[float]:
+        return [q * q for q in _tuning.weight_quantiles(weight)]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from marquee.ope import _tuning
-from marquee.ope.base import Estimator, Rounds, Terms, weight_diagnostics
+from marquee.ope.base import Rounds
 
 __all__ = ["SwitchDR", "SwitchDRConfig"]
 
@@ -32,7 +31,7 @@ def _switch(weight: np.ndarray, tau: float) -> np.ndarray:
     return np.where(weight <= tau, weight, 0.0)
 
 
-class SwitchDR(Estimator):
+class SwitchDR(_tuning.TunedDR):
     """Switch doubly robust (Wang, Agarwal & Dudík, ICML 2017; in the DR form of Open Bandit Pipeline).
 
     ``V = (1/n) sum_i [ sum_a pi(a|x_i) q(x_i, a) + w_i 1{w_i <= tau} (r_i - q(x_i, a_i)) ]``:
@@ -43,13 +42,11 @@ class SwitchDR(Estimator):
 
     Config = SwitchDRConfig
     name = "switch_dr"
-    uses_reward_model = True
+    knob = "tau"
+    modify = staticmethod(_switch)
 
-    def terms(self, rounds: Rounds) -> tuple[Terms, dict[str, float]]:
-        tau = self.config.tau
-        if tau is None:
-            cfg = self.config
-            tau = _tuning.select(rounds, _tuning.weight_quantiles(rounds.weight), _switch, tuning=cfg.tuning, bias_bound=cfg.bias_bound)
-        w = _switch(rounds.weight, tau)
-        diag = weight_diagnostics(rounds.weight) | {"tau": tau if math.isfinite(tau) else -1.0, "switched_share": float((rounds.weight > tau).mean())}
-        return Terms(rounds.direct + w * (rounds.reward - rounds.q_logged)), diag
+    def candidates(self, weight: np.ndarray) -> list[float]:
+        return _tuning.weight_quantiles(weight)
+
+    def extra_diagnostics(self, rounds: Rounds, value: float) -> dict[str, float]:
+        return {"switched_share": float((rounds.weight > value).mean())}

@@ -101,7 +101,6 @@ class ContextStage:
         base_name: the ranker ``λ`` was tuned with.
     """
 
-    Config = ContextRerankerConfig
     name = "context"
 
     def __init__(self, title_ids: Any, lift: Any, weight: float, config: ContextRerankerConfig, base_name: str = "") -> None:
@@ -156,16 +155,14 @@ class ContextStage:
             return ids, base, False
         # The batch path's arithmetic for one row in few numpy calls (its NaN-aware reductions cost
         # ~15x more at 100 titles), unless a score is not finite: this runs on every request with context.
+        bonus = self._padded[code * N_DAYPARTS + int(local_hour) // 6].take(self._columns(ids))
         mean = float(base.sum()) / base.size
         if np.isfinite(mean):
             centred = base - mean
-            z = centred / (np.sqrt(np.dot(centred, centred) / centred.size) + 1e-9)
-        else:
+            final = centred / (np.sqrt(np.dot(centred, centred) / centred.size) + 1e-9) + self.weight * bonus
+        else:  # an excluded (-inf) or missing score: the batch path's NaN-aware form
             z = _standardise(base)
-        bonus = self._padded[code * N_DAYPARTS + int(local_hour) // 6].take(self._columns(ids))
-        final = z + self.weight * bonus
-        if not np.isfinite(mean):
-            final = np.where(np.isnan(z), -np.inf, final)
+            final = np.where(np.isnan(z), -np.inf, z + self.weight * bonus)
         order, _ = top_k_row(final, final.size if k is None else k)  # the batch path's order, ties included
         return ids[order], final[order], True
 
