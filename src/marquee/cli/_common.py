@@ -40,8 +40,11 @@ def load_dataset(name: str, home: Path | None) -> Any:
     from marquee.data import dataset_dir, open_dataset
     from marquee.data.movielens import NAME, fetch_movielens_100k
 
-    if name == NAME and not (dataset_dir(name, home) / "manifest.json").is_file():
-        err_console.print(f"{NAME} is not cached yet; fetching it")
+    if name == NAME:
+        # Through the fetcher even when cached: it recognises the real MovieLens by its fingerprint,
+        # so an imported log stored under the same name is refused rather than trained on.
+        if not (dataset_dir(name, home) / "manifest.json").is_file():
+            err_console.print(f"{NAME} is not cached yet; fetching it")
         return fetch_movielens_100k(home, log=lambda m: err_console.print(f"  {m}", highlight=False))
     return open_dataset(name, home)
 
