@@ -40,13 +40,13 @@ def test_reads_iso_and_epoch_and_counts_duplicates(tmp_path):
 def test_bad_input_names_file_row_and_column(tmp_path, text, pattern):
     p = _csv(tmp_path, text)
     with pytest.raises(DataError, match=pattern) as info:
-        read_log(p, MAPPING)
+        read_log(p, MAPPING, ids="int")
     assert str(p) in str(info.value)
 
 
 def test_skip_bad_rows_counts_every_drop(tmp_path):
     p = _csv(tmp_path, "user,item,when,stars\n1,10,5,4\n-1,10,6,4\n1,zz,7,4\n2,11,8,5\n")
-    table, report = read_log(p, MAPPING, skip_bad_rows=True)
+    table, report = read_log(p, MAPPING, skip_bad_rows=True, ids="int")
     assert table.num_rows == 2
     assert report.rows_dropped == 2
     assert report.dropped == {"user: ids must be non-negative": 1, "item: not an integer": 1}
@@ -81,3 +81,39 @@ def test_dataset_round_trip_and_tamper_detection(tmp_path):
     pq.write_table(loaded.interactions.table.slice(0, 2), tmp_path / "d" / "interactions.parquet")
     with pytest.raises(DataError, match="fingerprint"):
         Dataset.load(tmp_path / "d")
+
+
+def test_text_ids_are_read_as_strings_and_the_report_says_why(tmp_path):
+    p = _csv(tmp_path, "user,item,when,stars\n42,tt0111161,5,4\nu-7, tt0068646 ,6,3\n42,tt0068646,7,5\n")
+    table, report = read_log(p, MAPPING)
+    assert table.column("member_id").type == pa.string() and table.column("title_id").type == pa.string()
+    assert sorted(table.column("title_id").to_pylist()) == ["tt0068646", "tt0068646", "tt0111161"]  # trimmed
+    assert report.id_kinds["member_id"].startswith("string") and "'u-7'" in report.id_kinds["member_id"]
+    assert report.id_kinds["title_id"].startswith("string")
+
+
+def test_integer_ids_stay_integers_under_auto_and_string_can_be_forced(tmp_path):
+    p = _csv(tmp_path, "user,item,when,stars\n1,10,5,4\n2,11,6,3\n")
+    table, report = read_log(p, MAPPING)
+    assert table.column("member_id").type == pa.int64() and report.id_kinds == {"member_id": "int", "title_id": "int"}
+    table, _ = read_log(p, MAPPING, ids="string")
+    assert table.column("title_id").to_pylist() == ["10", "11"]
+    with pytest.raises(DataError, match="ids must be one of"):
+        read_log(p, MAPPING, ids="uuid")
+
+
+def test_string_id_log_imports_end_to_end(tmp_path):
+    p = _csv(tmp_path, "user,item,when\nalice,tt2,5\nbob,tt10,6\nalice,tt10,7\n")
+    ds, _ = import_log(p, "mine", ColumnMapping("user", "item", "when"))
+    assert ds.catalog.index.ids.tolist() == ["tt2", "tt10"]  # shortlex: numbers written as text keep their order
+    assert ds.interactions.members.ids.tolist() == ["bob", "alice"]
+    ds.save(tmp_path / "mine")
+    back = Dataset.load(tmp_path / "mine")
+    assert back.interactions.fingerprint() == ds.interactions.fingerprint()
+    assert back.interactions.title_idx.tolist() == ds.interactions.title_idx.tolist()
+
+
+def test_empty_text_id_is_missing(tmp_path):
+    p = _csv(tmp_path, "user,item,when\nalice,tt2,5\n  ,tt10,6\n")
+    with pytest.raises(DataError, match=r"row 2, column 'user': value is missing"):
+        read_log(p, ColumnMapping("user", "item", "when"))

@@ -120,3 +120,24 @@ def test_stage_rerank_matches_the_batch_arithmetic_with_excluded_titles(ids):
     assert applied
     np.testing.assert_array_equal(got, cand[want])
     assert got[-1] == cand[2] and final[-1] == -np.inf
+
+
+def test_stage_with_string_ids_matches_the_integer_stage(tmp_path):
+    """Titles named by text, given in any order: the same re-ranking, and the same after a save/load."""
+    rng = np.random.default_rng(1)
+    ints = np.array([5, 1, 3, 2, 4])
+    names = np.array([f"tt{i}" for i in ints], dtype=object)
+    lift = rng.normal(size=(16, 5)).astype(np.float32)
+    config = ContextRerankerConfig(candidates=5)
+    by_int, by_name = ContextStage(ints, lift, 0.7, config), ContextStage(names, lift, 0.7, config)
+    order = [4, 0, 2, 1, 3]
+    scores = np.array([3.0, 2.5, 2.0, 1.0, 0.5])
+    a_ids, a_scores, _ = by_int.rerank(ints[order], scores, "tv", 20)
+    b_ids, b_scores, applied = by_name.rerank(names[order], scores, "tv", 20)
+    assert applied and [f"tt{i}" for i in a_ids.tolist()] == b_ids.tolist()
+    np.testing.assert_allclose(a_scores, b_scores)
+    by_name.save(tmp_path / "s")
+    loaded = ContextStage.load(tmp_path / "s")
+    assert loaded.rerank(names[order], scores, "tv", 20)[0].tolist() == b_ids.tolist()
+    with_unseen = loaded.rerank(np.append(names[order], "unseen"), np.append(scores, 0.1), "tv", 20)[0]
+    assert sorted(with_unseen.tolist()) == sorted([*names.tolist(), "unseen"])

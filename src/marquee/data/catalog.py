@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from marquee.data.ids import IdIndex
+from marquee.data.ids import MAX_ID_LENGTH, IdIndex, id_array, id_column_type
 from marquee.errors import DataError
 
 __all__ = ["CATALOG_SCHEMA", "Catalog", "Members"]
@@ -28,6 +27,17 @@ def _require_unique_ids(table: pa.Table, column: str, source: str) -> None:
     ids = table.column(column)
     if ids.null_count:
         raise DataError("ids must not be empty", source=source, column=column)
+    if pa.types.is_string(ids.type):
+        lengths = pc.binary_length(ids).to_numpy(zero_copy_only=False)
+        bad = (lengths == 0) | (lengths > MAX_ID_LENGTH)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise DataError(f"ids must be 1..{MAX_ID_LENGTH} bytes of text, got {int(lengths[row])}", source=source, row=row + 1, column=column)
+        counts = pc.value_counts(ids).flatten()
+        dup = pc.filter(counts[0], pc.greater(counts[1], 1))
+        if len(dup):
+            raise DataError(f"id {dup[0].as_py()!r} appears more than once", source=source, column=column)
+        return
     arr = ids.to_numpy()
     if arr.size and arr.min() < 0:
         row = int(np.argmax(arr < 0))
@@ -35,6 +45,16 @@ def _require_unique_ids(table: pa.Table, column: str, source: str) -> None:
     uniq, counts = np.unique(arr, return_counts=True)
     if np.any(counts > 1):
         raise DataError(f"id {int(uniq[counts > 1][0])} appears more than once", source=source, column=column)
+
+
+def _sort_by_id(table: pa.Table, column: str, kind: str) -> tuple[pa.Table, IdIndex]:
+    """The table in id order (strings: shortlex, as :class:`IdIndex` orders them) and its index."""
+    ids = table.column(column)
+    if not pa.types.is_string(ids.type):
+        table = table.sort_by(column)
+        return table, IdIndex(table.column(column).to_numpy(), kind)
+    index = IdIndex.from_values(ids, kind)
+    return table.take(pa.array(np.argsort(index.positions(ids), kind="stable"))), index
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,9 +72,12 @@ class Catalog:
         missing = [f.name for f in CATALOG_SCHEMA if f.name not in self.table.column_names]
         if missing:
             raise DataError(f"missing column(s) {missing}", source=self.source, column=missing[0])
-        table = self.table.select(CATALOG_SCHEMA.names).cast(CATALOG_SCHEMA)
+        id_type = id_column_type(self.table.column("title_id").type)
+        table = self.table.select(CATALOG_SCHEMA.names).cast(CATALOG_SCHEMA.set(0, pa.field("title_id", id_type, nullable=False)))
         _require_unique_ids(table, "title_id", self.source)
-        object.__setattr__(self, "table", table.sort_by("title_id"))
+        table, index = _sort_by_id(table, "title_id", "title")
+        object.__setattr__(self, "table", table)
+        object.__setattr__(self, "_index", index)
 
     @classmethod
     def from_arrays(
@@ -68,7 +91,7 @@ class Catalog:
         return cls(
             pa.table(
                 {
-                    "title_id": pa.array(np.asarray(title_ids, dtype=np.int64)),
+                    "title_id": id_array(title_ids),
                     "name": pa.array(names if names is not None else [None] * n, pa.string()),
                     "year": pa.array(years if years is not None else [None] * n, pa.int16()),
                     "genres": pa.array(genres if genres is not None else [[] for _ in range(n)], pa.list_(pa.string())),
@@ -76,9 +99,9 @@ class Catalog:
             )
         )
 
-    @cached_property
+    @property
     def index(self) -> IdIndex:
-        return IdIndex(self.table.column("title_id").to_numpy(), "title")
+        return self._index  # type: ignore[attr-defined]
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -99,15 +122,16 @@ class Members:
     def __post_init__(self) -> None:
         if "member_id" not in self.table.column_names:
             raise DataError("missing column 'member_id'", source=self.source, column="member_id")
-        table = self.table.set_column(
-            self.table.column_names.index("member_id"), "member_id", self.table.column("member_id").cast(pa.int64())
-        )
+        col = self.table.column("member_id")
+        table = self.table.set_column(self.table.column_names.index("member_id"), "member_id", col.cast(id_column_type(col.type)))
         _require_unique_ids(table, "member_id", self.source)
-        object.__setattr__(self, "table", table.sort_by("member_id"))
+        table, index = _sort_by_id(table, "member_id", "member")
+        object.__setattr__(self, "table", table)
+        object.__setattr__(self, "_index", index)
 
-    @cached_property
+    @property
     def index(self) -> IdIndex:
-        return IdIndex(self.table.column("member_id").to_numpy(), "member")
+        return self._index  # type: ignore[attr-defined]
 
     def __len__(self) -> int:
         return self.table.num_rows

@@ -23,10 +23,14 @@ import pyarrow.parquet as pq
 
 from marquee.data.catalog import Catalog
 from marquee.data.dataset import Dataset
+from marquee.data.ids import MAX_ID_LENGTH, IdIndex
 from marquee.data.interactions import Interactions
 from marquee.errors import DataError
 
-__all__ = ["ColumnMapping", "ImportReport", "import_log", "read_log"]
+__all__ = ["ID_KINDS", "ColumnMapping", "ImportReport", "import_log", "read_log"]
+
+#: How id columns are read: ``auto`` (integers when every value is one, else text), ``int`` or ``string``.
+ID_KINDS = ("auto", "int", "string")
 
 _INT = r"^\s*-?\d+\s*$"
 _FLOAT = r"^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
@@ -59,6 +63,8 @@ class ImportReport:
     duplicates: int
     dropped: dict[str, int] = field(default_factory=dict)
     examples: tuple[str, ...] = ()
+    #: How each id column was read ("int" or "string"), and why when ``auto`` chose text.
+    id_kinds: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows_dropped(self) -> int:
@@ -184,6 +190,7 @@ def read_log(
     timestamp_format: str | None = None,
     timestamp_unit: str = "s",
     skip_bad_rows: bool = False,
+    ids: str = "auto",
 ) -> tuple[pa.Table, ImportReport]:
     """Parse a CSV or Parquet log into a table with Marquee's column names, and a report.
 
@@ -194,8 +201,13 @@ def read_log(
             and ISO-8601 (naive values are UTC).
         timestamp_unit: ``"s"`` or ``"ms"`` for numeric timestamps.
         skip_bad_rows: drop and count bad rows instead of stopping at the first.
+        ids: how to read the id columns, one of :data:`ID_KINDS`: ``auto`` reads a column as
+            integers when every value is one and as text otherwise (``"tt0111161"``, UUIDs);
+            the report says which it chose and why.
     """
     mapping = mapping or ColumnMapping()
+    if ids not in ID_KINDS:
+        raise DataError(f"ids must be one of {ID_KINDS}, got {ids!r}")
     if timestamp_unit not in ("s", "ms"):
         raise DataError(f"timestamp_unit must be 's' or 'ms', got {timestamp_unit!r}")
     p = Path(path)
@@ -203,12 +215,18 @@ def read_log(
     raw = _read(p, list(cols.values()))
     problems = _Problems(str(p), raw.num_rows, skip_bad_rows)
     out: dict[str, pa.Array | pa.ChunkedArray] = {}
+    id_kinds: dict[str, str] = {}
     for field_name in ("member_id", "title_id"):
         src = cols[field_name]
-        ids = _parse_numeric(raw.column(src), src, problems, integer=True, required=True)
-        neg = pc.fill_null(pc.less(ids, 0), False).to_numpy(zero_copy_only=False)
-        problems.flag(neg, src, "ids must be non-negative", ids)
-        out[field_name] = ids
+        kind, why = _id_kind(raw.column(src), ids)
+        id_kinds[field_name] = kind + (f" ({why})" if why else "")
+        if kind == "string":
+            out[field_name] = _parse_text_ids(raw.column(src), src, problems)
+            continue
+        parsed = _parse_numeric(raw.column(src), src, problems, integer=True, required=True)
+        neg = pc.fill_null(pc.less(parsed, 0), False).to_numpy(zero_copy_only=False)
+        problems.flag(neg, src, "ids must be non-negative", parsed)
+        out[field_name] = parsed
     out["timestamp"] = _parse_timestamp(raw.column(cols["timestamp"]), cols["timestamp"], problems, timestamp_format, timestamp_unit)
     for field_name, integer in (("rating", False), ("local_hour", True), ("completion", False)):
         if field_name in cols:
@@ -233,8 +251,34 @@ def read_log(
     keys = ["member_id", "title_id", "timestamp", "event"]
     table = table.group_by(keys, use_threads=False).aggregate([(c, "first") for c in table.column_names if c not in keys])
     table = table.rename_columns([c.removesuffix("_first") for c in table.column_names])
-    report = ImportReport(str(p), raw.num_rows, table.num_rows, before - table.num_rows, dict(problems.reasons), tuple(problems.examples))
+    report = ImportReport(
+        str(p), raw.num_rows, table.num_rows, before - table.num_rows, dict(problems.reasons), tuple(problems.examples), id_kinds
+    )
     return table, report
+
+
+def _id_kind(col: pa.ChunkedArray, requested: str) -> tuple[str, str]:
+    """``("int" | "string", why)`` for an id column under ``requested`` (see :data:`ID_KINDS`)."""
+    if requested != "auto":
+        return requested, ""
+    if pa.types.is_integer(col.type):
+        return "int", ""
+    text = _as_text(col)
+    present = pc.drop_null(pc.utf8_trim_whitespace(text))
+    present = pc.filter(present, pc.not_equal(present, ""))
+    ok = pc.match_substring_regex(present, _INT).to_numpy(zero_copy_only=False)
+    if ok.all():
+        return "int", ""
+    first = present[int(np.argmin(ok))].as_py()
+    return "string", f"values such as {first!r} are not integers; pass --ids int to require integer ids"
+
+
+def _parse_text_ids(col: pa.ChunkedArray, name: str, problems: _Problems) -> pa.ChunkedArray:
+    text = pc.utf8_trim_whitespace(_as_text(col))
+    lengths = pc.fill_null(pc.binary_length(text), 0).to_numpy(zero_copy_only=False)
+    problems.flag(lengths == 0, name, "value is missing", text)
+    problems.flag(lengths > MAX_ID_LENGTH, name, f"ids must be at most {MAX_ID_LENGTH} bytes", text)
+    return text
 
 
 def import_log(
@@ -245,6 +289,7 @@ def import_log(
     timestamp_format: str | None = None,
     timestamp_unit: str = "s",
     skip_bad_rows: bool = False,
+    ids: str = "auto",
 ) -> tuple[Dataset, ImportReport]:
     """Read a log with :func:`read_log` and build a :class:`Dataset` named ``name``.
 
@@ -253,8 +298,10 @@ def import_log(
     """
     if not name or "/" in name or name.startswith("."):
         raise DataError(f"dataset name must be a plain, non-empty name, got {name!r}")
-    table, report = read_log(path, mapping, timestamp_format=timestamp_format, timestamp_unit=timestamp_unit, skip_bad_rows=skip_bad_rows)
-    catalog = Catalog.from_arrays(np.unique(table.column("title_id").to_numpy()))
+    table, report = read_log(
+        path, mapping, timestamp_format=timestamp_format, timestamp_unit=timestamp_unit, skip_bad_rows=skip_bad_rows, ids=ids
+    )
+    catalog = Catalog.from_arrays(IdIndex.from_values(table.column("title_id"), "title").ids)
     interactions = Interactions.from_table(table, catalog=catalog, source=str(path))
     info = {"source": str(Path(path).resolve()), "rows_read": report.rows_read, "duplicates": report.duplicates, "dropped": report.dropped}
     return Dataset(name, interactions, catalog, None, info), report

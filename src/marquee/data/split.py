@@ -91,8 +91,8 @@ class Split:
         h.update(self.train_validation.fingerprint().encode())
         h.update(self.validation.digest())
         h.update(self.test.digest())
-        h.update(self.train.members.ids.tobytes())
-        h.update(self.train.titles.ids.tobytes())
+        h.update(self.train.members.digest())
+        h.update(self.train.titles.digest())
         return h.hexdigest()[:16]
 
     def stage(self, stage: str) -> tuple[Interactions, Holdout]:

@@ -15,7 +15,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from marquee.artifacts import read_artifact, write_artifact
-from marquee.data.ids import IdIndex
+from marquee.data.ids import IdIndex, id_array
 from marquee.data.interactions import Interactions
 from marquee.errors import ArtifactError, ConfigError, NotFittedError
 
@@ -72,8 +72,8 @@ class Recommendations:
     """Top-k titles per member, best first.
 
     Attributes:
-        member_ids: (n,) int64 external member ids.
-        title_ids: (n, k) int64 external title ids.
+        member_ids: (n,) external member ids (int64, or object array of str).
+        title_ids: (n, k) external title ids (int64, or object array of str).
         scores: (n, k) float32 model scores.
     """
 
@@ -86,9 +86,9 @@ class Recommendations:
         n, k = self.title_ids.shape
         return pa.table(
             {
-                "member_id": np.repeat(self.member_ids, k),
+                "member_id": id_array(np.repeat(self.member_ids, k)),
                 "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), n),
-                "title_id": self.title_ids.ravel(),
+                "title_id": id_array(self.title_ids.ravel()),
                 "score": self.scores.ravel(),
             }
         )
@@ -216,9 +216,9 @@ class Recommender(ABC):
     def recommend(self, member_ids: np.ndarray | list[int], k: int = 10, *, exclude_seen: bool = True) -> Recommendations:
         """Top-``k`` titles for each of ``member_ids`` (external ids), best first."""
         self._check_fitted()
-        member_ids = np.atleast_1d(np.asarray(member_ids, dtype=np.int64))
-        idx, vals = self.recommend_index(self.members_.positions(member_ids), k, exclude_seen=exclude_seen)
-        return Recommendations(member_ids, self.titles_.ids[idx], vals)
+        pos = self.members_.positions(member_ids)
+        idx, vals = self.recommend_index(pos, k, exclude_seen=exclude_seen)
+        return Recommendations(self.members_.ids[pos], self.titles_.ids[idx], vals)
 
     def for_serving(self, *, threads: int = 1) -> Self:
         """Switch to the fastest inference path that keeps scores equal within float tolerance
@@ -239,8 +239,8 @@ class Recommender(ABC):
         """Write the model as safetensors plus a JSON manifest (class, config, checksums)."""
         self._check_fitted()
         arrays = {
-            "_members": self.members_.ids,
-            "_titles": self.titles_.ids,
+            **self.members_.to_arrays("_members"),
+            **self.titles_.to_arrays("_titles"),
             "_seen_indptr": self.seen_.indptr.astype(np.int64),
             "_seen_indices": self.seen_.indices.astype(np.int64),
             **self._state(),
@@ -264,8 +264,11 @@ class Recommender(ABC):
             model = target(target.Config(**manifest["config"]))
         except (TypeError, KeyError) as exc:
             raise ArtifactError(f"{directory}: its config does not fit {target.__name__} ({exc}); retrain it") from None
-        model.members_ = IdIndex(arrays.pop("_members"), "member")
-        model.titles_ = IdIndex(arrays.pop("_titles"), "title")
+        try:
+            model.members_ = IdIndex.from_arrays(arrays, "_members", "member")
+            model.titles_ = IdIndex.from_arrays(arrays, "_titles", "title")
+        except DataError as exc:
+            raise ArtifactError(f"{directory}: {exc}") from None
         indptr, indices = arrays.pop("_seen_indptr"), arrays.pop("_seen_indices")
         model.seen_ = sp.csr_matrix(
             (np.ones(indices.size, np.float32), indices, indptr), shape=(len(model.members_), len(model.titles_))

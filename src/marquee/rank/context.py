@@ -24,6 +24,7 @@ import numpy as np
 
 from marquee._validate import ints, positive, require
 from marquee.artifacts import read_artifact, write_artifact
+from marquee.data.ids import IdIndex
 from marquee.data.interactions import Interactions
 from marquee.errors import ArtifactError, DataError, NotFittedError
 from marquee.rank.base import Recommender, top_k, top_k_row
@@ -94,7 +95,7 @@ class ContextStage:
     promotes and rolls it back like one.
 
     Attributes:
-        title_ids: (n_titles,) int64 ids of the lift table's columns.
+        title_ids: (n_titles,) ids of the lift table's columns (int64, or object array of str).
         lift: (cells, n_titles) float32 log-lifts (cells: device × daypart, see :func:`context_cells`).
         weight: ``λ``.
         config: the :class:`ContextRerankerConfig` it was fitted with.
@@ -104,8 +105,20 @@ class ContextStage:
     name = "context"
 
     def __init__(self, title_ids: Any, lift: Any, weight: float, config: ContextRerankerConfig, base_name: str = "") -> None:
-        self.title_ids = np.asarray(title_ids, np.int64)
-        self.lift = np.asarray(lift, np.float32)
+        lift = np.asarray(lift, np.float32)
+        ids = title_ids.ids if isinstance(title_ids, IdIndex) else np.asarray(title_ids)
+        # String ids are looked up through an IdIndex (its columns put in the index's order);
+        # integer ids, in any order, by the tables below.
+        self._index: IdIndex | None = None
+        if ids.dtype.kind in "OUT":
+            self._index = IdIndex.from_values(ids, "title")
+            if lift.ndim == 2 and lift.shape[1] == ids.size == len(self._index):
+                reordered = np.empty_like(lift)
+                reordered[:, self._index.positions(ids)] = lift
+                lift = reordered
+            ids = self._index.ids
+        self.title_ids = ids if self._index is not None else ids.astype(np.int64)
+        self.lift = lift
         n_cells = len(DEVICES) * N_DAYPARTS
         if self.lift.shape != (n_cells, self.title_ids.size):
             raise ArtifactError(f"a context stage's lift table must be ({n_cells}, {self.title_ids.size}), got {self.lift.shape}")
@@ -117,7 +130,7 @@ class ContextStage:
         self._order = np.argsort(self.title_ids, kind="stable")
         self._sorted = self.title_ids[self._order]
         self._dense: np.ndarray | None = None
-        if n and self._sorted[0] >= 0 and self._sorted[-1] < 8 * n + 1024:
+        if self._index is None and n and self._sorted[0] >= 0 and self._sorted[-1] < 8 * n + 1024:
             self._dense = np.full(int(self._sorted[-1]) + 2, n, np.int64)
             self._dense[self.title_ids] = np.arange(n)
 
@@ -131,6 +144,9 @@ class ContextStage:
 
     def _columns(self, title_ids: np.ndarray) -> np.ndarray:
         """Lift columns of title ids; ``n_titles`` (the zero column) for ids the stage never saw."""
+        if self._index is not None:
+            pos = self._index.lookup(title_ids)
+            return np.where(pos >= 0, pos, self.title_ids.size)
         if self._dense is not None and (title_ids.size == 0 or title_ids.min() >= 0):
             return self._dense.take(np.minimum(title_ids, self._dense.size - 1))
         pos = np.minimum(np.searchsorted(self._sorted, title_ids), self._sorted.size - 1)
@@ -148,7 +164,9 @@ class ContextStage:
             scores, and whether the context changed anything; without a known device and hour
             the input comes back unchanged (``applied`` False).
         """
-        ids = np.asarray(title_ids, np.int64)
+        ids = np.asarray(title_ids)
+        if ids.dtype.kind not in "OUT":
+            ids = ids.astype(np.int64, copy=False)
         base = np.asarray(scores, np.float64)
         code = _DEVICE_CODE.get(device) if device is not None else None  # type: ignore[arg-type]
         if code is None or local_hour is None or ids.size == 0:
@@ -179,7 +197,8 @@ class ContextStage:
             "base_name": self.base_name,
             **(metadata or {}),
         }
-        write_artifact(directory, {"title_ids": self.title_ids, "lift": self.lift}, meta)
+        ids = self._index.to_arrays("title_ids") if self._index is not None else {"title_ids": self.title_ids}
+        write_artifact(directory, {**ids, "lift": self.lift}, meta)
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> ContextStage:
@@ -189,8 +208,9 @@ class ContextStage:
             raise ArtifactError(f"{directory} holds a {manifest.get('class')!r}, not a context stage; pass a stage made by `marquee train-context`")
         try:
             config = ContextRerankerConfig(**{**manifest["config"], "grid": tuple(manifest["config"]["grid"])})
-            return cls(arrays["title_ids"], arrays["lift"], float(manifest["weight"]), config, str(manifest.get("base_name", "")))
-        except (KeyError, TypeError) as exc:
+            ids = arrays["title_ids"] if "title_ids" in arrays else IdIndex.from_arrays(arrays, "title_ids", "title")
+            return cls(ids, arrays["lift"], float(manifest["weight"]), config, str(manifest.get("base_name", "")))
+        except (KeyError, TypeError, DataError) as exc:
             raise ArtifactError(f"{directory}: not a complete context stage ({exc}); refit it") from None
 
 
@@ -289,4 +309,4 @@ class ContextReranker:
         """The fitted stage alone, keyed by title id, to serve in front of any model."""
         if not hasattr(self, "lift_"):
             raise NotFittedError("this ContextReranker is not fitted yet; call fit(data) first")
-        return ContextStage(self.base.titles_.ids, self.lift_, self.weight_, self.config, self.base.name)
+        return ContextStage(self.base.titles_, self.lift_, self.weight_, self.config, self.base.name)

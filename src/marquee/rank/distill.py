@@ -61,7 +61,7 @@ class Distilled(Recommender):
     def fit(self, data: Interactions, teacher: Recommender | None = None) -> Self:  # type: ignore[override]
         if teacher is None or not teacher.is_fitted:
             raise ConfigError("Distilled learns from a teacher: call fit(data, teacher=<a fitted ranker>)")
-        if len(teacher.titles_) != data.n_titles or not np.array_equal(teacher.titles_.ids, data.titles.ids):
+        if teacher.titles_ != data.titles:
             raise ConfigError("the teacher's title index differs from the data's; distil on the teacher's own data")
         self._teacher = teacher
         try:

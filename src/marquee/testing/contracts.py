@@ -127,6 +127,23 @@ class RecommenderContract:
         b = self.make().fit(data).score(data.members.ids[:5])
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
+    def test_string_ids_give_the_integer_answer(self, tmp_path: Path) -> None:
+        """The same log with ids as text ("m1000", "t5000"): same scores, string ids out, and back from disk."""
+        model, data = self.fitted()
+        named = block_interactions(string_ids=True)
+        assert np.array_equal(named.member_idx, data.member_idx) and np.array_equal(named.title_idx, data.title_idx)
+        other = self.make().fit(named)
+        recs = other.recommend(["m1000", "m1001"], k=3)
+        assert recs.member_ids.tolist() == ["m1000", "m1001"]
+        assert all(isinstance(t, str) and t.startswith("t") for t in recs.title_ids.ravel().tolist())
+        if self.deterministic:
+            np.testing.assert_allclose(other.score(["m1000", "m1001"]), model.score([1000, 1001]), rtol=1e-5, atol=1e-6)
+        other.save(tmp_path / "named")
+        loaded = Recommender.load(tmp_path / "named")
+        np.testing.assert_array_equal(loaded.recommend(["m1000", "m1001"], 3).title_ids, recs.title_ids)
+        with pytest.raises(UnknownIdError, match="unknown member id 'm9'"):
+            loaded.recommend(["m9"])
+
     # ---- persistence -------------------------------------------------------------------
     def test_save_load_round_trip(self, tmp_path: Path) -> None:
         model, data = self.fitted()
