@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from marquee.cli._common import HOME_OPTION, console, err_console, errors_to_exit
+from marquee.cli._common import HOME_OPTION, console, err_console, errors_to_exit, load_dataset
 from marquee.errors import ConfigError
 
 app = typer.Typer(help="Fetch, import and inspect datasets.", no_args_is_help=True)
@@ -42,8 +42,12 @@ def fetch(
 def import_(
     path: Path = typer.Argument(..., help="CSV (with a header) or Parquet file of interactions."),
     name: str = typer.Option(..., "--name", "-n", help="Name to store the dataset under."),
-    member_col: str = typer.Option("member_id", help="Column holding member ids (non-negative integers)."),
-    title_col: str = typer.Option("title_id", help="Column holding title ids (non-negative integers)."),
+    member_col: str = typer.Option("member_id", help="Column holding member ids (non-negative integers or text such as UUIDs)."),
+    title_col: str = typer.Option("title_id", help="Column holding title ids (non-negative integers or text such as 'tt0111161')."),
+    ids: str = typer.Option(
+        "auto", "--ids", help="How to read id columns: auto (integers when every value is one, else text), int (refuse non-integers) or string."
+    ),
+    replace: bool = typer.Option(False, "--replace", help="Replace a dataset already stored under --name (refused without it)."),
     timestamp_col: str = typer.Option("timestamp", help="Column holding event times."),
     event_col: str | None = typer.Option(None, help="Column holding the event kind (play, rating, ...)."),
     rating_col: str | None = typer.Option(None, help="Column holding explicit ratings."),
@@ -56,16 +60,24 @@ def import_(
     home: Path = HOME_OPTION,
 ) -> None:
     """Import your own interaction log. Bad values stop the import with the file, row and column;
-    duplicates and (with --skip-bad-rows) dropped rows are counted and reported."""
+    duplicates and (with --skip-bad-rows) dropped rows are counted and reported. A dataset already
+    stored under the same name is kept unless --replace is given; names of fetchable datasets are refused."""
     from marquee.data import dataset_dir
     from marquee.data.importer import ColumnMapping, import_log
 
+    if name in FETCHABLE:
+        raise ConfigError(f"{name!r} is the name of a dataset Marquee fetches (`marquee data fetch {name}`); import your log under another --name")
+    target = dataset_dir(name, home)
+    if (target / "manifest.json").is_file() and not replace:
+        raise ConfigError(f"a dataset named {name!r} is already stored at {target}; pass --replace to replace it, or choose another --name")
     mapping = ColumnMapping(member_col, title_col, timestamp_col, event_col, rating_col, device_col, hour_col, completion_col)
     ds, report = import_log(
-        path, name, mapping, timestamp_format=timestamp_format, timestamp_unit=timestamp_unit, skip_bad_rows=skip_bad_rows
+        path, name, mapping, timestamp_format=timestamp_format, timestamp_unit=timestamp_unit, skip_bad_rows=skip_bad_rows, ids=ids
     )
-    target = ds.save(dataset_dir(name, home))
+    target = ds.save(target)
     console.print(f"read {report.rows_read} rows, kept {report.rows_kept}, removed {report.duplicates} exact duplicates")
+    for column, kind in report.id_kinds.items():
+        console.print(f"{column}: {kind}", highlight=False)
     for reason, count in report.dropped.items():
         console.print(f"[yellow]dropped {count} rows[/]: {reason}")
     for example in report.examples:
@@ -77,9 +89,7 @@ def import_(
 @errors_to_exit
 def info(name: str = typer.Argument("movielens-100k", help="Dataset name."), home: Path = HOME_OPTION) -> None:
     """Show a stored dataset's size, provenance and fingerprint."""
-    from marquee.data import open_dataset
-
-    _print_info(open_dataset(name, home))
+    _print_info(load_dataset(name, home))
 
 
 @app.command("query")
@@ -118,6 +128,7 @@ def _print_info(ds) -> None:  # type: ignore[no-untyped-def]
         ("interactions", f"{len(inter):,}"),
         ("members", f"{inter.n_members:,}"),
         ("titles", f"{len(ds.catalog):,}"),
+        ("ids", f"members {'text' if inter.members.is_string else 'integer'}, titles {'text' if inter.titles.is_string else 'integer'}"),
         ("time span", span),
         ("fingerprint", inter.fingerprint()),
         *[(k, str(v)) for k, v in ds.info.items()],
