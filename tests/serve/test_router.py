@@ -203,3 +203,22 @@ def test_requests_arriving_during_a_batch_join_the_next_one_whole():
     answers = asyncio.run(run())
     assert all(a.model_used == "heavy" for a in answers)
     assert sizes == [1, 10]
+
+
+def test_string_member_ids_route_through_every_tier():
+    """A catalog named by text: heavy (batched), light and the cold start all answer with text title ids."""
+    named = block_interactions(string_ids=True)
+    router = Router(MostPopular().fit(named), default_budget_ms=200)
+    heavy = Slow(l2=5.0).fit(named)
+    batcher = MicroBatcher(lambda: (heavy, "ease:1"), max_batch=8, max_wait_ms=1.0)
+    router.set_tier("heavy", heavy, "ease:1", batcher=batcher)
+    router.set_tier("light", ItemKNN(neighbors=10).fit(named), "knn:1")
+    by_int = asyncio.run(_router().recommend(1000, 5, mode="heavy"))
+    answer = asyncio.run(router.recommend("m1000", 5, mode="heavy"))
+    assert (answer.model_used, answer.fallback_reason) == ("heavy", None)
+    assert answer.title_ids.tolist() == [f"t{t}" for t in by_int.title_ids.tolist()]
+    assert asyncio.run(router.recommend("m1001", 3, mode="light")).model_used == "light"
+    cold = asyncio.run(router.recommend("someone-new", 3))
+    assert cold.fallback_reason == "unknown_member" and all(t.startswith("t") for t in cold.title_ids.tolist())
+    # An integer-id catalog finds members sent as JSON strings too.
+    assert asyncio.run(_router().recommend("1000", 5, mode="heavy")).title_ids.tolist() == by_int.title_ids.tolist()

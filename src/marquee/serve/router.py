@@ -87,7 +87,7 @@ class Tier:
 class Answer:
     """A ranked row for one member and how it was made."""
 
-    member_id: int
+    member_id: int | str
     title_ids: np.ndarray
     scores: np.ndarray
     model_used: str
@@ -164,7 +164,7 @@ class Router:
             self.loop_lag.observe(max((time.monotonic() - start - interval_s) * 1000.0, 0.0))
 
     # ---- serving -----------------------------------------------------------------------
-    async def recommend(self, member_id: int, k: int, *, mode: str = "auto", budget_ms: float | None = None) -> Answer:
+    async def recommend(self, member_id: int | str, k: int, *, mode: str = "auto", budget_ms: float | None = None) -> Answer:
         start = time.perf_counter()
         budget = self.default_budget_ms if budget_ms is None else budget_ms
         deadline = start + budget / 1000.0
@@ -191,7 +191,7 @@ class Router:
         return self._popular_answer(member_id, k, reason or "no_model", switched, start)
 
     async def _call(
-        self, tier: Tier, model: Recommender, version: str, member_id: int, u: int, k: int, deadline: float, lighter: list[str]
+        self, tier: Tier, model: Recommender, version: str, member_id: int | str, u: int, k: int, deadline: float, lighter: list[str]
     ) -> tuple[Recommender, str, np.ndarray, np.ndarray]:
         """``(model, version, title positions, scores)`` for the member at position ``u`` of
         ``model``; the model returned is the one that computed the row (a batch may run on a
@@ -211,7 +211,7 @@ class Router:
             raise LookupError("member position differs in the swapped-in model")
         return result.model, result.version, result.title_idx, result.scores
 
-    def _popular_answer(self, member_id: int, k: int, reason: str, switched: bool, start: float) -> Answer:
+    def _popular_answer(self, member_id: int | str, k: int, reason: str, switched: bool, start: float) -> Answer:
         pop = self.popular
         order = self._popular_order
         u = pop.members_.position(member_id)
