@@ -2,10 +2,12 @@
 
 Temporal leave-one-out (ties by the SHA-256 key), tuning on validation, refit on
 train+validation, full ranking on test. Each model runs in its own fresh process so its peak
-memory (max RSS) is its own. Writes bench/results/ranking.json and the table between the
-``ranking`` markers of BENCHMARKS.md.
+memory (max RSS) is its own. Writes bench/results/ranking.json, the table between the
+``ranking`` markers of BENCHMARKS.md, and configs/movielens-100k.toml: the configuration each
+grid search chose, which `make run` evaluates without searching again.
 
     python bench/ranking.py [--models ease,sasrec] [--bootstrap 1000]
+    python bench/ranking.py --tuned-only    # rewrite configs/movielens-100k.toml from bench/results/ranking.json
 """
 
 from __future__ import annotations
@@ -54,6 +56,39 @@ def _one_model(name: str, queue: mp.Queue) -> None:
     )
 
 
+TUNED = ROOT / "configs" / "movielens-100k.toml"
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    return json.dumps(v)  # strings; TOML basic strings share JSON's escapes
+
+
+def write_tuned(results: dict) -> Path:
+    """configs/movielens-100k.toml: each model's best validation trial, with where it came from."""
+    lines = [
+        "# Tuned hyperparameters for MovieLens-100K, written by bench/ranking.py; do not edit by hand.",
+        f"# Run of {results['generated']} on split {results['models'][0]['split']} (temporal leave-one-out):",
+        "# each model's default grid (marquee.evaluate.DEFAULT_SEARCH) searched on validation NDCG@10, the best",
+        "# point kept. `make run` evaluates with these (`marquee evaluate --no-tune --config` this file);",
+        "# `marquee evaluate` without --no-tune searches the grids again.",
+    ]
+    for model in sorted(results["models"], key=lambda m: m["name"]):
+        best = max(model["trials"], key=lambda t: t["value"]) if model["trials"] else {"params": {}, "value": float("nan")}
+        params = {k: v for k, v in best["params"].items() if v is not None}
+        dropped = sorted(set(best["params"]) - set(params))
+        lines += ["", f"# validation ndcg@10 {best['value']:.4f} (best of {len(model['trials'])} trials)"]
+        if dropped:
+            lines.append(f"# {', '.join(dropped)}: None, the class default")
+        lines += [f"[models.{model['name']}]", "params = { " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in params.items()) + " }"]
+    TUNED.parent.mkdir(exist_ok=True)
+    TUNED.write_text("\n".join(lines) + "\n")
+    return TUNED
+
+
 def _machine() -> dict[str, str]:
     return machine("scipy", "torch", "implicit")
 
@@ -63,7 +98,11 @@ def main() -> None:
     parser.add_argument("--models", default="popular,item_knn,ease,als,bpr,sasrec")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    parser.add_argument("--tuned-only", action="store_true", help="only rewrite configs/movielens-100k.toml from bench/results/ranking.json")
     args = parser.parse_args()
+    if args.tuned_only:
+        print(f"wrote {write_tuned(json.loads((ROOT / 'bench' / 'results' / 'ranking.json').read_text()))}")
+        return
 
     from marquee.data.movielens import fetch_movielens_100k
     from marquee.metrics import bootstrap_coverage, bootstrap_mean, paired_comparison
@@ -130,12 +169,15 @@ def main() -> None:
 
     if not args.no_write:
         out = ROOT / "bench" / "results" / "ranking.json"
-        out.write_text(json.dumps({
+        record = {
             "generated": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine,
             "wall_seconds": wall,
             "models": [{k: v for k, v in res.items() if k not in ("per_member", "topk")} | {"metrics": {m: iv.to_dict() for m, iv in ivs.items()}} for res, ivs in rows],
-        }, indent=2) + "\n")
+        }
+        out.write_text(json.dumps(record, indent=2) + "\n")
+        if set(args.models.split(",")) >= {"popular", "item_knn", "ease", "als", "bpr", "sasrec"}:
+            write_tuned(record)
         write_section("ranking", "Ranking (bench/ranking.py)", table)
         print(f"wrote {out} and BENCHMARKS.md", file=sys.stderr)
 
