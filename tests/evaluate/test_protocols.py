@@ -32,6 +32,23 @@ def test_tune_fits_on_train_and_scores_validation(monkeypatch):
     assert len(trials) == 2 and params == trials[int(np.argmax([t.value for t in trials]))].params
 
 
+def test_a_fixed_configuration_is_never_fitted_on_validation(monkeypatch):
+    """--no-tune / recorded configurations: one fit (train+validation), not a validation fit first."""
+    split = leave_one_out(block_interactions(n_members=80))
+    fitted_on = []
+    original = EASE.fit
+
+    def spy(self, data):
+        fitted_on.append(data)
+        return original(self, data)
+
+    monkeypatch.setattr(EASE, "fit", spy)
+    board = run_protocol([Candidate("ease", EASE, params={"l2": 10.0}), Candidate("one", EASE, grid={"l2": [5.0]})], split)
+    assert fitted_on == [split.train_validation, split.train_validation]
+    assert board["ease"].trials == () and board["one"].config.l2 == 5.0
+    assert Candidate("ease", EASE).n_trials() == 0 and Candidate("ease", EASE, grid={"l2": [1.0, 2.0]}).n_trials() == 2
+
+
 def test_run_protocol_refits_on_train_validation_and_reports(tmp_path):
     split = leave_one_out(block_interactions(n_members=80))
     board = run_protocol([Candidate("pop", MostPopular), Candidate("ease", EASE, grid={"l2": [1.0, 10.0]})], split)

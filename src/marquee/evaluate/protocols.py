@@ -43,7 +43,9 @@ class Candidate:
         return self.ranker(**{**self.params, **(overrides or {})})
 
     def n_trials(self) -> int:
-        return len(grid_points(self.grid))
+        """Validation fits :func:`run_protocol` makes: none when the grid leaves nothing to choose."""
+        n = len(grid_points(self.grid))
+        return 0 if n == 1 else n
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,11 @@ def run_protocol(
     metrics: tuple[str, ...] = DEFAULT_METRICS,
     listener: ProtocolListener | None = None,
 ) -> Leaderboard:
-    """Tune each candidate on validation, refit the winner on train+validation, evaluate on test."""
+    """Tune each candidate on validation, refit the winner on train+validation, evaluate on test.
+
+    A candidate whose grid has one point (``--no-tune``, or fixed configurations) is not fitted on
+    validation at all: there is nothing to choose, and its trials are empty.
+    """
     names = [c.name for c in candidates]
     if len(set(names)) != len(names):
         raise ConfigError(f"candidate names must be unique, got {names}")
@@ -135,7 +141,10 @@ def run_protocol(
     fit_data, holdout = split.stage("test")
     results = []
     for cand in candidates:
-        params, trials = tune(cand, split, metric=metric, listener=listener)
+        if cand.n_trials():
+            params, trials = tune(cand, split, metric=metric, listener=listener)
+        else:
+            params, trials = grid_points(cand.grid)[0], ()
         model = cand.build(params)
         start = time.perf_counter()
         model.fit(fit_data)
