@@ -3,11 +3,11 @@
 import csv
 import json
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from marquee.cli.main import app
+from tests.cli.toy import import_toy
 
 runner = CliRunner()
 
@@ -15,17 +15,7 @@ runner = CliRunner()
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("MARQUEE_HOME", str(tmp_path / "home"))
-    rng = np.random.default_rng(0)
-    rows = ["member,title,ts"]
-    for u in range(40):
-        for j, t in enumerate(rng.choice(30, size=8, replace=False)):
-            rows.append(f"{u},{(u % 2) + 2 * (t // 2)},{1_700_000_000 + 100 * u + j}")
-    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
-    result = runner.invoke(
-        app, ["data", "import", str(tmp_path / "log.csv"), "--name", "toy", "--member-col", "member", "--title-col", "title", "--timestamp-col", "ts"]
-    )
-    assert result.exit_code == 0, result.output
-    assert "read 320 rows, kept 320" in result.output
+    import_toy(tmp_path, tmp_path / "home")
     return tmp_path
 
 
@@ -75,7 +65,7 @@ def test_train_registers_then_recommend_promote_rollback(home):
     assert result.exit_code == 0, result.output
     assert "member 3 · ease:2" in result.output
     result = runner.invoke(app, ["recommend", "--member", "99999", "--model", "ease", "-d", "toy"])
-    assert result.exit_code == 4 and "unknown member id 99999" in result.output
+    assert result.exit_code == 0 and "unknown member, cold-start answer" in " ".join(result.output.split())
     result = runner.invoke(app, ["recommend", "--member", "3", "--model", "als@production", "-d", "toy"])
     assert result.exit_code == 4 and "no model named 'als'" in result.output
     result = runner.invoke(app, ["models", "list"])
@@ -119,3 +109,28 @@ def test_quantize_registers_an_int8_variant_with_its_parent(home):
     assert runner.invoke(app, ["train", "ease", "-d", "toy", "--no-tune"]).exit_code == 0
     result = runner.invoke(app, ["quantize", "ease@production"])
     assert result.exit_code == 2 and "implemented for SASRec, got EASE" in result.output
+
+
+def test_evaluate_writes_reports_only_where_named(home, monkeypatch):
+    """`make run` names reports/leaderboard.html and .json; a later `evaluate -m ease,popular` must not
+    replace the six-model report with a two-model one behind the JSON's back."""
+    monkeypatch.chdir(home)
+    reports = home / "reports"
+    reports.mkdir()
+    (reports / "leaderboard.html").write_text("six models")
+    result = runner.invoke(app, ["evaluate", "-d", "toy", "-m", "ease,popular", "--bootstrap", "20"])
+    assert result.exit_code == 0, result.output
+    assert (reports / "leaderboard.html").read_text() == "six models" and sorted(p.name for p in reports.iterdir()) == ["leaderboard.html"]
+    assert "no report written (name one with --report" in " ".join(result.output.split())
+    named = ["--report", "reports/leaderboard.html", "--json", "reports/leaderboard.json"]  # as the Makefile's `make run`
+    result = runner.invoke(app, ["evaluate", "-d", "toy", "-m", "ease,popular", "--bootstrap", "20", *named])
+    assert result.exit_code == 0, result.output
+    assert (reports / "leaderboard.html").read_text().startswith("<!doctype html>")
+    assert [m["name"] for m in json.loads((reports / "leaderboard.json").read_text())["models"]] == ["ease", "popular"]
+
+
+def test_error_headlines_keep_bracketed_text(home):
+    (home / "bad.toml").write_text("[other]\nx = 1\n")
+    result = runner.invoke(app, ["evaluate", "-d", "toy", "--config", str(home / "bad.toml")])
+    assert result.exit_code == 2
+    assert "unknown section 'other'; expected [models.NAME] tables" in " ".join(result.output.split())

@@ -17,8 +17,11 @@ def test_sim_calibrate_and_generate(ml100k, marquee_home, tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["sim", "calibrate", "--members", "300", "--json", "--home", str(home)])
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.stdout)
+    figures = json.loads(result.stdout)  # the stages report on stderr; stdout stays the JSON
     assert figures["popularity_spearman"] > 0.9 and figures["events"] > 10_000
+    # Off a terminal each stage prints a line when it starts and ends (and while it runs long).
+    assert "fitting a world of 300 members on movielens-100k: started" in result.stderr
+    assert "simulating the plays of 300 members: done" in result.stderr
     result = runner.invoke(app, ["sim", "generate", "--members", "300", "--name", "sim-test", "--home", str(home)])
     assert result.exit_code == 0, result.output
     from marquee.data import open_dataset

@@ -96,3 +96,60 @@ def test_alias_never_moves_onto_a_damaged_artifact(registry, data):
     with pytest.raises(ArtifactError, match="fails its checksum"):
         registry.set_alias("home", "production", 2)
     assert registry.alias("home", "production") == 1
+
+
+def test_promoting_the_current_version_is_no_move(registry, data):
+    registry.register("home", EASE(l2=1.0).fit(data))
+    registry.register("home", EASE(l2=2.0).fit(data))
+    first = registry.set_alias("home", "production", 1)
+    assert first.changed and (first.from_version, first.to_version) == (None, 1)
+    again = registry.set_alias("home", "production", 1, actor="bob", reason="again")
+    assert not again.changed and (again.from_version, again.to_version) == (1, 1)
+    assert [(m.from_version, m.to_version) for m in registry.history("home")] == [(None, 1)]
+    # Nothing to step back to: the repeated promotion is not a step (rollback used to "succeed" 1 -> 1).
+    with pytest.raises(ConfigError, match=r"no earlier version to roll back to \(it points at 1\)"):
+        registry.rollback("home", "production")
+    registry.set_alias("home", "production", 2)
+    registry.set_alias("home", "production", 2)
+    assert registry.rollback_target("home", "production") == 1
+    back = registry.rollback("home", "production")
+    assert (back.from_version, back.to_version) == (2, 1)
+    assert [(m.from_version, m.to_version, m.kind) for m in registry.history("home")] == [
+        (None, 1, "set"), (1, 2, "set"), (2, 1, "rollback")
+    ]
+
+
+def test_rollback_skips_no_moves_recorded_by_older_versions(registry, data):
+    """Histories written before repeated promotions became no-ops hold 1 -> 1 rows; they are not steps."""
+    import sqlite3
+
+    registry.register("home", EASE(l2=1.0).fit(data))
+    registry.register("home", EASE(l2=2.0).fit(data))
+    registry.set_alias("home", "production", 1)
+    registry.set_alias("home", "production", 2)
+    con = sqlite3.connect(registry.root / "registry.sqlite")
+    with con:
+        con.execute(
+            "INSERT INTO alias_history (name, alias, from_version, to_version, at, actor, reason, kind) "
+            "VALUES ('home', 'production', 2, 2, '2025-01-01T00:00:00.000+00:00', 'old', '', 'set')"
+        )
+    con.close()
+    assert registry.rollback_target("home", "production") == 1
+    registry.rollback("home", "production")
+    with pytest.raises(ConfigError, match="no earlier version"):
+        registry.rollback("home", "production")
+
+
+def test_history_of_an_unknown_model_names_the_known_ones(registry, data):
+    registry.register("home", EASE().fit(data))
+    registry.register("away-light", MostPopular().fit(data))
+    assert registry.names() == ["away-light", "home"]
+    with pytest.raises(UnknownIdError, match=r"no model named 'nope' .*known models: away-light, home"):
+        registry.history("nope")
+    with pytest.raises(ConfigError, match=r"nope@production was never set"):
+        registry.rollback("nope")  # the service answers this 409 nothing_to_roll_back; `marquee models rollback` names the known models
+    with pytest.raises(UnknownIdError, match=r"no model named 'nope'"):
+        registry.set_alias("nope", "production", 1)
+    assert registry.history("home") == []  # known, never promoted: an empty history, not an error
+    with pytest.raises(UnknownIdError, match=r"no model named 'x' .*\(it is empty\)"):
+        ModelRegistry(registry.root.parent / "empty").history("x")

@@ -17,6 +17,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help is shown as written: Rich markup would eat bracketed text ("[[layers]]", "[default: ...]").
+    # Sub-apps inherit this from the root when typer builds the command tree.
+    rich_markup_mode=None,
 )
 app.add_typer(data.app, name="data")
 app.add_typer(ope.app, name="ope")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from marquee.cli._common import HOME_OPTION, console, errors_to_exit
+from marquee.cli._common import HOME_OPTION, console, errors_to_exit, status
 
 app = typer.Typer(help="Off-policy evaluation: estimate a policy's value from logs another policy collected.", no_args_is_help=True)
 
@@ -36,16 +36,18 @@ def open_bandit(
 
     if behavior == target:
         raise ConfigError(f"--behavior and --target are both {behavior!r}; evaluate one policy from the other's log")
-    log = open_bandit_log(campaign, behavior, home)
-    truth_log = open_bandit_log(campaign, target, home)
+    with status(f"reading the Open Bandit logs of {behavior} and {target} ({campaign})"):
+        log = open_bandit_log(campaign, behavior, home)
+        truth_log = open_bandit_log(campaign, target, home)
     if target == "bts":
         dist = truth_log.action_frequencies() if observed else beta_slot_distribution(*zozotown_prior(campaign, home), log.n_positions)
     else:
         dist = np.full((log.n_actions, log.n_positions), 1 / log.n_actions)
     action_dist = np.broadcast_to(dist, (len(log), *dist.shape))
-    estimates = evaluate(
-        log, action_dist, default_estimators(n_bootstrap=n_bootstrap, seed=seed), reward_model=RewardModel(model=model, l2=l2, seed=seed)
-    )
+    with status(f"estimating with every estimator ({len(log):,} rounds, {n_bootstrap:,} bootstrap resamples)"):
+        estimates = evaluate(
+            log, action_dist, default_estimators(n_bootstrap=n_bootstrap, seed=seed), reward_model=RewardModel(model=model, l2=l2, seed=seed)
+        )
     truth = truth_log.mean_reward
     table = Table(title=f"{campaign}: {target} estimated from {behavior}'s log (truth {truth:.5f}, {int(truth_log.reward.sum())} clicks)")
     for col in ("estimator", "estimate", "bootstrap 95%", "analytic 95%", "relative error"):

@@ -10,13 +10,16 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from marquee.cli._common import DATASET_OPTION, HOME_OPTION, console, err_console, load_dataset, progress
+from marquee.cli._common import (
+    DATASET_OPTION, HOME_OPTION, console, err_console, load_dataset, progress, split_fingerprint, status,
+)  # fmt: skip
 from marquee.errors import ConfigError
 
 ALL_MODELS = "popular,item_knn,ease,als,bpr,sasrec"
 
 CONFIG_OPTION = typer.Option(
-    None, "--config", "-c", envvar="MARQUEE_CONFIG", help="TOML/JSON file with \\[models.NAME] params and grid overrides."
+    None, "--config", "-c", envvar="MARQUEE_CONFIG",
+    help="TOML/JSON file with [models.NAME] tables: a model's params and grid overrides (see examples/models.toml).",
 )
 
 
@@ -45,9 +48,10 @@ def _split(data, protocol: str):  # type: ignore[no-untyped-def]
 class _Bars:
     """Progress bars for the protocol: one bar per model, trials then the final refit."""
 
-    def __init__(self, candidates) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, candidates, *, refit: bool = True) -> None:  # type: ignore[no-untyped-def]
         self.progress = progress()
-        self.tasks = {c.name: self.progress.add_task(c.name, total=c.n_trials() + 1, note="tuning") for c in candidates}
+        steps = {c.name: c.n_trials() + (1 if refit else 0) for c in candidates}
+        self.tasks = {name: self.progress.add_task(name, total=n, note="tuning") for name, n in steps.items()}
         self.best: dict[str, float] = {}
 
     def trial_done(self, candidate: str, trial) -> None:  # type: ignore[no-untyped-def]
@@ -81,8 +85,8 @@ def evaluate(
     config: Path | None = CONFIG_OPTION,
     tune: bool = typer.Option(True, "--tune/--no-tune", help="Search each model's grid on validation (else use defaults)."),
     metric: str = typer.Option("ndcg@10", help="Validation metric that chooses hyperparameters."),
-    report: Path | None = typer.Option(Path("reports/leaderboard.html"), help="HTML report to write (plots with intervals)."),
-    json_out: Path | None = typer.Option(None, "--json", help="Also write the leaderboard as JSON."),
+    report: Path | None = typer.Option(None, help="Write the HTML report (plots with intervals) here; none is written unless named."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the leaderboard as JSON here; none is written unless named."),
     compare: tuple[str, str] | None = typer.Option(None, help="Paired test of two models on the test members: --compare A B."),
     export_recs: Path | None = typer.Option(None, help="Write one model's test top-10 as CSV user_id,rank,item_id."),
     export_model: str | None = typer.Option(None, help="Model whose lists --export-recs writes [default: the leader]."),
@@ -110,7 +114,9 @@ def evaluate(
     bars = _Bars(candidates)
     with bars.progress:
         board = run_protocol(candidates, sp, metric=metric, listener=bars)
-    console.print(_leaderboard_table(board, ds.name, bootstrap, seed))
+    with status(f"bootstrap intervals ({bootstrap:,} resamples)"):
+        table = _leaderboard_table(board, ds.name, bootstrap, seed)
+    console.print(table)
     if compare is not None:
         a, b = compare
         for m in board.results[0].evaluation.metrics:
@@ -123,8 +129,11 @@ def evaluate(
                 f"paired t p={c.p_value_t:.3g}, Wilcoxon p={c.p_value_wilcoxon:.3g} → {verdict}"
             )
     if report is not None:
-        path = write_html_report(board, report, dataset=ds.name, n_bootstrap=bootstrap, seed=seed)
+        with status(f"writing the HTML report {report}"):
+            path = write_html_report(board, report, dataset=ds.name, n_bootstrap=bootstrap, seed=seed)
         console.print(f"report: {path}")
+    elif json_out is None:
+        err_console.print("no report written (name one with --report PATH.html and/or --json PATH.json)", highlight=False)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps({"dataset": ds.name, **board.to_dict(n_bootstrap=bootstrap, seed=seed)}, indent=2) + "\n")
@@ -168,18 +177,18 @@ def train(
     ds = load_dataset(dataset, home)
     params: dict[str, Any] = {}
     metrics: dict[str, Any] = {}
-    split_fp = None
+    split_fp = split_fingerprint(ds.interactions) if not candidate.grid else None  # recorded with or without tuning
     if candidate.grid:
         sp = leave_one_out(ds.interactions)
         split_fp = sp.fingerprint()
-        bars = _Bars([candidate])
+        bars = _Bars([candidate], refit=False)  # the final fit is a stage of its own below
         with bars.progress:
             params, trials = tune_candidate(candidate, sp, listener=bars)
         metrics = {"tuned_on": "leave_one_out validation ndcg@10", "validation_ndcg@10": max(t.value for t in trials), "trials": len(trials)}
         err_console.print(f"chosen on validation: {params}")
-    with console.status(f"fitting {model} on all {len(ds.interactions):,} interactions"):
+    with status(f"fitting {model} on all {len(ds.interactions):,} interactions"):
         fitted = candidate.build(params).fit(ds.interactions)
-    with console.status("exporting the serving graph"):
+    with status("exporting the serving graph"):
         fitted.for_serving()  # saved with the model, checked against the trained weights
     registry = ModelRegistry(mconfig.home(home) / "registry")
     mv = registry.register(
@@ -214,8 +223,9 @@ def train_context(
     if base not in RANKERS:
         raise ConfigError(f"--base must be one of {ALL_MODELS}, got {base!r}")
     ds = load_dataset(dataset, home)
-    with console.status(f"fitting {base} and the context stage on {len(ds.interactions):,} interactions"):
+    with status(f"fitting {base} and the context stage on {len(ds.interactions):,} interactions"):
         reranker = ContextReranker(RANKERS[base](), candidates=candidates).fit(ds.interactions)
+        split_fp = split_fingerprint(ds.interactions)
     table = Table(title="λ, tuned on held-out last plays")
     table.add_column("λ", justify="right")
     table.add_column("MRR@10", justify="right")
@@ -225,7 +235,7 @@ def train_context(
     stage = reranker.stage()
     registry = ModelRegistry(mconfig.home(home) / "registry")
     mv = registry.register(
-        name, stage, data_fingerprint=ds.interactions.fingerprint(),
+        name, stage, data_fingerprint=ds.interactions.fingerprint(), split_fingerprint=split_fp,
         metrics={"dataset": ds.name, "base": base, "weight": stage.weight, "tuning_mrr@10": {str(k): v for k, v in reranker.tuning_mrr_.items()}},
         description=f"{stage!r} on all of {ds.name}",
     )  # fmt: skip
@@ -236,30 +246,105 @@ def train_context(
 
 
 def recommend(
-    member: list[int] = typer.Option(..., "--member", help="Member id (MovieLens user_id); repeat for several."),
+    member: list[str] = typer.Option(..., "--member", metavar="ID", help="Member id (MovieLens user_id, or a string id); repeat for several."),
     model: str = typer.Option("sasrec@production", help="Registry reference: name@alias, name:version or name (latest)."),
     k: int = typer.Option(10, "-k", min=1, max=500, help="How many titles."),
-    dataset: str = DATASET_OPTION,
+    dataset: str | None = typer.Option(
+        None, "--dataset", "-d",
+        help="Dataset of the title names and of the cold-start answer's popularity [default: the one the model was trained on].",
+    ),
     home: Path = HOME_OPTION,
 ) -> None:
-    """Show a member's top-k titles from a registered model."""
+    """Show a member's top-k titles from a registered model.
+
+    A member the model does not know gets the service's cold-start answer: the most popular
+    titles of the dataset (what `marquee serve` answers with fallback_reason unknown_member)."""
+    import numpy as np
+    from rich.markup import escape
+
     from marquee import config as mconfig
-    from marquee.data import open_dataset
     from marquee.serve import ModelRegistry
 
-    mv, ranker = ModelRegistry(mconfig.home(home) / "registry").load(model)
-    recs = ranker.recommend(member, k)
-    try:
-        catalog = open_dataset(dataset, home).catalog
-    except Exception:  # noqa: BLE001 - names are a nicety; ids are the answer
-        catalog = None
-    for i, member_id in enumerate(recs.member_ids.tolist()):
-        table = Table(title=f"member {member_id} · {mv.ref}")
+    registry = ModelRegistry(mconfig.home(home) / "registry")
+    mv, ranker = registry.load(model)
+    positions = ranker.members_.lookup(member)  # "42" finds integer id 42 and 42 string id "42"
+    known = positions >= 0
+    rows: dict[int, tuple[list, list[float], str, str | None]] = {}
+    if known.any():
+        idx, scores = ranker.recommend_index(positions[known], k)
+        for i, ids, sc in zip(np.flatnonzero(known).tolist(), ranker.titles_.ids[idx].tolist(), scores.tolist(), strict=True):
+            rows[i] = (ids, sc, mv.ref, None)
+    ds_name = dataset or _trained_on(registry, mv)
+    ds, ds_error = _open_dataset(ds_name, home)
+    if not known.all():
+        if ds is None:
+            assert ds_error is not None
+            raise type(ds_error)(
+                f"member {member[int(np.flatnonzero(~known)[0])]!r} is unknown to {mv.ref}, and its cold-start answer needs "
+                f"the popularity of dataset {ds_name!r}: {ds_error} (or name another with --dataset)"
+            ) from None
+        for i in np.flatnonzero(~known).tolist():
+            answer = _cold_start(ranker, mv.ref, ds, member[i], k)
+            rows[i] = (answer.title_ids.tolist(), answer.scores.tolist(), answer.model_used, answer.fallback_reason)
+    for i, member_id in enumerate(member):
+        title_ids, scores, used, reason = rows[i]
+        if reason is None:
+            table = Table(title=f"member {escape(member_id)} · {mv.ref}")  # ids and names are text, not markup
+        else:
+            table = Table(title=f"member {escape(member_id)} · {used} · unknown member, cold-start answer", caption=f"fallback_reason: {reason}")
         table.add_column("rank", justify="right")
         table.add_column("title_id", justify="right")
         table.add_column("title")
         table.add_column("score", justify="right")
-        names = catalog.names(recs.title_ids[i]) if catalog is not None else [""] * recs.title_ids.shape[1]
-        for r, (t, s, n) in enumerate(zip(recs.title_ids[i].tolist(), recs.scores[i].tolist(), names, strict=True), start=1):
-            table.add_row(str(r), str(t), n or "", f"{s:.4f}")
+        names = _title_names(ds, title_ids)
+        for r, (t, sc, n) in enumerate(zip(title_ids, scores, names, strict=True), start=1):
+            table.add_row(str(r), escape(str(t)), escape(n), f"{sc:.4f}")
         console.print(table)
+
+
+def _trained_on(registry, mv) -> str:  # type: ignore[no-untyped-def]
+    """The dataset a version was trained on (recorded by train and distill; a quantized model's
+    through its parent), else the built-in MovieLens."""
+    seen = set()
+    while mv is not None and mv.ref not in seen:
+        seen.add(mv.ref)
+        if isinstance(mv.metrics.get("dataset"), str):
+            return mv.metrics["dataset"]
+        mv = registry.get(*mv.parent) if mv.parent else None
+    return "movielens-100k"
+
+
+def _open_dataset(name: str, home: Path | None):  # type: ignore[no-untyped-def]
+    """``(dataset, None)``, or ``(None, the error)`` when it cannot be opened (names are a nicety)."""
+    from marquee.data import open_dataset
+    from marquee.errors import MarqueeError
+
+    try:
+        return open_dataset(name, home), None
+    except MarqueeError as exc:
+        return None, exc
+
+
+def _cold_start(ranker, version: str, ds, member_id: str, k: int):  # type: ignore[no-untyped-def]
+    """The service's answer to a member ``ranker`` does not know: its router, with ``ranker`` as
+    the only tier and the popularity of ``ds`` as the fallback, as `marquee serve` builds it."""
+    import asyncio
+
+    from marquee.rank import MostPopular
+    from marquee.serve.router import Router
+
+    router = Router(MostPopular().fit(ds.interactions), default_budget_ms=60_000.0)
+    router.set_tier("heavy", ranker, version)
+    answer = asyncio.run(router.recommend(member_id, k, mode="heavy"))
+    if answer.fallback_reason != "unknown_member":  # the member was found unknown before: never the case
+        raise AssertionError(f"expected the cold-start answer for member {member_id!r}, got {answer.fallback_reason!r}")
+    return answer
+
+
+def _title_names(ds, title_ids: list) -> list[str]:  # type: ignore[no-untyped-def]
+    if ds is None or not title_ids:
+        return [""] * len(title_ids)
+    catalog = ds.catalog
+    pos = catalog.index.lookup(title_ids)  # -1 for a title the catalog lacks (another dataset's model)
+    names = catalog.table.column("name").to_pylist()
+    return [(names[p] or "") if p >= 0 else "" for p in pos.tolist()]

@@ -2,20 +2,50 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
+import socket
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from marquee.cli._common import DATASET_OPTION, HOME_OPTION, console, err_console, errors_to_exit, load_dataset
-from marquee.errors import ConfigError, MarqueeError
+from marquee.cli._common import (
+    DATASET_OPTION, HOME_OPTION, console, err_console, errors_to_exit, load_dataset, split_fingerprint, status,
+)  # fmt: skip
+from marquee.errors import ConfigError, MarqueeError, UnknownIdError
 
 models_app = typer.Typer(help="The model registry: versions with provenance, aliases, history, rollback.", no_args_is_help=True)
 
 URL_OPTION = typer.Option(None, "--url", envvar="MARQUEE_URL", help="A running service to hot-swap through its admin API (else the registry is changed directly).")
+
+
+class AddressInUseError(MarqueeError):
+    """The address `marquee serve` was asked to listen on is taken (another server runs there)."""
+
+    exit_code = 8
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` as uvicorn binds one (SO_REUSEADDR, IPv6 for a host with
+    ':'): it holds the address while the service loads, so a busy port fails before anything else."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if isinstance(exc, socket.gaierror):
+            raise ConfigError(f"--host {host!r} is not an address or a name this machine resolves ({exc.strerror})") from None
+        if exc.errno == errno.EADDRINUSE:
+            raise AddressInUseError(
+                f"{host}:{port} is already in use (another `marquee serve`?); stop it or choose another --port"
+            ) from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
 
 
 def _registry(home: Path | None):  # type: ignore[no-untyped-def]
@@ -47,7 +77,8 @@ def serve(
     """Serve recommendations over HTTP with per-request model switching (docs at /docs).
 
     The popularity fallback is fitted on DATASET at start. The admin API is enabled when
-    MARQUEE_ADMIN_TOKEN is set."""
+    MARQUEE_ADMIN_TOKEN is set. The address is taken before anything loads: if it is in use,
+    the command stops at once with exit code 8."""
     import uvicorn
 
     from marquee.rank import MostPopular
@@ -55,43 +86,53 @@ def serve(
     from marquee.serve.logs import configure_json_logging
     from marquee.serve.router import Router
 
-    configure_json_logging(log_level)
-    # One BLAS/OpenMP thread: requests are the parallel unit, and a multi-threaded BLAS on a
-    # pinned or shared core spins against the event loop.
-    from threadpoolctl import threadpool_limits
+    # Take the address before anything loads: a second server on a busy port fails at once,
+    # before it prints "serving on".
+    with _bind(host, port) as sock:
+        configure_json_logging(log_level)
+        # One BLAS/OpenMP thread: requests are the parallel unit, and a multi-threaded BLAS on a
+        # pinned or shared core spins against the event loop.
+        from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=1)
-    ds = load_dataset(dataset, home)
-    router = Router(MostPopular().fit(ds.interactions), default_budget_ms=budget_ms)
-    allocator = sink = None
-    if experiments is not None:
-        from marquee import config
-        from marquee.experiment import Allocator, ParquetSink
+        threadpool_limits(limits=1)
+        ds = load_dataset(dataset, home)
+        with status(f"fitting the popularity fallback on {ds.name}"):
+            router = Router(MostPopular().fit(ds.interactions), default_budget_ms=budget_ms)
+        allocator = sink = None
+        if experiments is not None:
+            from marquee import config
+            from marquee.experiment import Allocator, ParquetSink
 
-        allocator = Allocator.from_dict(config.load_config_file(experiments))
-        sink = ParquetSink(exposures or config.home(home) / "exposures", batch_rows=10_000)
-    art = None
-    if artwork:
-        from marquee.cli.artwork import default_log, parse_candidate
-        from marquee.serve.artwork import build_artwork
+            allocator = Allocator.from_dict(config.load_config_file(experiments))
+            sink = ParquetSink(exposures or config.home(home) / "exposures", batch_rows=10_000)
+        art = None
+        if artwork:
+            from marquee.cli.artwork import default_log, parse_candidate
+            from marquee.serve.artwork import build_artwork
 
-        policy = parse_candidate(artwork_policy, allow_uniform=False)
-        art = build_artwork(ds.catalog, default_log(artwork_log, home), policy=policy, variants=artwork_variants)
-    service = Service(router, _registry(home), admin_token=os.environ.get("MARQUEE_ADMIN_TOKEN") or None, max_batch=max_batch,
-                      max_wait_ms=max_wait_ms, allocator=allocator, exposures=sink, artwork=art)  # fmt: skip
-    for tier, ref in (("heavy", heavy), ("light", light)):
-        if ref:
-            service.load(tier, ref)
-    if context:
-        service.load_context(context)
-    # Everything loaded so far lives as long as the process: move it out of the collector's sight.
-    # A full collection over the objects of torch, ONNX Runtime and FastAPI is a pause that would land
-    # on some request (it set the p99.9 of bench/serving.py); after freeze() it scans only what requests allocate.
-    gc.collect()
-    gc.freeze()
+            policy = parse_candidate(artwork_policy, allow_uniform=False)
+            art = build_artwork(ds.catalog, default_log(artwork_log, home), policy=policy, variants=artwork_variants)
+        service = Service(router, _registry(home), admin_token=os.environ.get("MARQUEE_ADMIN_TOKEN") or None, max_batch=max_batch,
+                          max_wait_ms=max_wait_ms, allocator=allocator, exposures=sink, artwork=art)  # fmt: skip
+        for tier, ref in (("heavy", heavy), ("light", light)):
+            if ref:
+                with status(f"loading {ref} into the {tier} tier"):
+                    service.load(tier, ref)
+        if context:
+            with status(f"loading the context stage {context}"):
+                service.load_context(context)
+        # Everything loaded so far lives as long as the process: move it out of the collector's sight.
+        # A full collection over the objects of torch, ONNX Runtime and FastAPI is a pause that would land
+        # on some request (it set the p99.9 of bench/serving.py); after freeze() it scans only what requests allocate.
+        gc.collect()
+        gc.freeze()
+        port = sock.getsockname()[1]  # the one the system chose for --port 0
+    # The address is released here and taken again by uvicorn a moment later (uvicorn.run binds
+    # by host and port); in that moment another process could take it, and uvicorn then stops
+    # with its own error. Holding it through the minutes of loading is what matters.
     err_console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs); tiers: {router.available() or ['popular only']}"
                       + (f"; context stage: {service.context[1].ref}" if service.context else "")
-                      + (f"; artwork: {art!r}, log {art.sink.path}" if art is not None else ""))  # fmt: skip
+                      + (f"; artwork: {art!r}, log {art.sink.path}" if art is not None else ""), highlight=False)  # fmt: skip
     # No access log (the service logs what matters as JSON), no proxy-header rewriting (it reads no
     # client address) and no Server header: each costs CPU on every request of the hot path.
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False, lifespan="on",
@@ -101,15 +142,21 @@ def serve(
 @models_app.command("list")
 @errors_to_exit
 def list_(name: str | None = typer.Argument(None, help="Only this model."), home: Path = HOME_OPTION) -> None:
-    """Registered versions with their provenance and aliases."""
+    """Registered versions with their provenance and aliases.
+
+    data: fingerprint of the interactions it was fitted on; split: fingerprint of the evaluation
+    split of that data its figures refer to (the leave-one-out split that `marquee evaluate`
+    reports on and tuning chooses on; "-" for versions registered without one)."""
     reg = _registry(home)
+    if name is not None:
+        reg.require_model(name)  # an unknown name is an error that lists the known ones, not an empty table
     table = Table(title=f"registry {reg.root}")
     for col in ("model", "version", "aliases", "class", "data", "split", "code", "parent", "created"):
         table.add_column(col)
     for mv in reg.versions(name):
         aliases = ", ".join(a for a, v in reg.aliases(mv.name).items() if v == mv.version)
         parent = f"{mv.parent[0]}:{mv.parent[1]}" if mv.parent else ""
-        table.add_row(mv.name, str(mv.version), aliases, mv.cls.split(":")[-1], mv.data_fingerprint or "", mv.split_fingerprint or "",
+        table.add_row(mv.name, str(mv.version), aliases, mv.cls.split(":")[-1], mv.data_fingerprint or "-", mv.split_fingerprint or "-",
                       mv.code_version, parent, mv.created_at[:19])  # fmt: skip
     console.print(table)
 
@@ -122,12 +169,24 @@ def history(
     home: Path = HOME_OPTION,
 ) -> None:
     """Every alias move: which version served when, who moved it and why."""
+    reg = _registry(home)
+    moves = reg.history(name, alias)  # an unknown model raises, naming the known ones
+    if alias is not None and not moves:
+        known = ", ".join(reg.aliases(name)) or "none (set one with `marquee models promote`)"
+        raise UnknownIdError(f"model {name!r} has no alias {alias!r}; its aliases: {known}")
     table = Table(title=f"alias history of {name}")
     for col in ("at (UTC)", "alias", "from", "to", "kind", "actor", "reason"):
         table.add_column(col)
-    for m in _registry(home).history(name, alias):
+    for m in moves:
         table.add_row(m.at[:23], m.alias, str(m.from_version or "-"), str(m.to_version), m.kind, m.actor, m.reason)
     console.print(table)
+
+
+def _moved(m) -> str:  # type: ignore[no-untyped-def]
+    """What an alias move did, in one line."""
+    if not m.changed:
+        return f"{m.name}@{m.alias} already points at {m.to_version}; nothing changed (no move recorded)"
+    return f"{m.name}@{m.alias}: {m.from_version or '-'} -> {m.to_version}"
 
 
 def _admin_call(url: str, path: str, body: dict) -> dict:
@@ -160,7 +219,7 @@ def promote(
         console.print(json.dumps(_admin_call(url, "/admin/models/promote", {"name": name, "version": version, "alias": alias, "reason": reason})))
         return
     m = _registry(home).set_alias(name, alias, version, actor=os.environ.get("USER", "cli"), reason=reason)
-    console.print(f"{name}@{alias}: {m.from_version or '-'} -> {m.to_version}")
+    console.print(_moved(m))
 
 
 @models_app.command("rollback")
@@ -176,7 +235,9 @@ def rollback(
     if url:
         console.print(json.dumps(_admin_call(url, "/admin/models/rollback", {"name": name, "alias": alias, "reason": reason})))
         return
-    m = _registry(home).rollback(name, alias, actor=os.environ.get("USER", "cli"), reason=reason)
+    reg = _registry(home)
+    reg.require_model(name)  # an unknown name lists the known ones
+    m = reg.rollback(name, alias, actor=os.environ.get("USER", "cli"), reason=reason)
     console.print(f"{name}@{alias}: {m.from_version} -> {m.to_version} (rollback)")
 
 
@@ -204,10 +265,12 @@ def distill(
             f"{tv.ref} was trained on data {tv.data_fingerprint}, but {ds.name} is {ds.interactions.fingerprint()}; "
             "distil on the teacher's own data (--dataset)"
         )
-    with console.status(f"distilling {tv.ref} into a {factors}-factor student"):
+    with status(f"distilling {tv.ref} into a {factors}-factor student ({steps} steps)"):
         model = Distilled(factors=factors, temperature=temperature, steps=steps).fit(ds.interactions, teacher=teacher_model)
+    # A teacher registered without a split: the student's data is the teacher's, and so is the split.
+    split_fp = tv.split_fingerprint or split_fingerprint(ds.interactions)
     mv = reg.register(
-        name or f"{tv.name}-student", model, data_fingerprint=ds.interactions.fingerprint(), split_fingerprint=tv.split_fingerprint,
+        name or f"{tv.name}-student", model, data_fingerprint=ds.interactions.fingerprint(), split_fingerprint=split_fp,
         metrics={"teacher": tv.ref, "dataset": ds.name}, parent=tv.ref, description=f"{model!r} distilled from {tv.ref}",
     )  # fmt: skip
     console.print(f"{model!r} distilled in {model.fit_seconds_:.1f}s → registered {mv.ref} (parent {tv.ref})")
@@ -228,7 +291,7 @@ def quantize(
 
     reg = _registry(home)
     source, fitted = reg.load(model)
-    with console.status(f"exporting and quantizing {source.ref}"):
+    with status(f"exporting and quantizing {source.ref}"):
         q = make_int8(fitted)  # type: ignore[arg-type]
     mv = reg.register(
         name or f"{source.name}-int8", q, data_fingerprint=source.data_fingerprint, split_fingerprint=source.split_fingerprint,

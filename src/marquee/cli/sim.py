@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from marquee.cli._common import DATASET_OPTION, HOME_OPTION, console, err_console, errors_to_exit, load_dataset
+from marquee.cli._common import DATASET_OPTION, HOME_OPTION, console, err_console, errors_to_exit, load_dataset, status
 
 if TYPE_CHECKING:
     from marquee.data import Dataset
@@ -26,12 +26,18 @@ MEMBERS_OPTION = typer.Option(
 SEED_OPTION = typer.Option(0, help="Seeds the world (its fit and members); the log takes seed + 1.")
 
 
+def _simulate(world: World, seed: int):  # type: ignore[no-untyped-def]
+    with status(f"simulating the plays of {world.n_members:,} members"):
+        return world.log(seed=seed)
+
+
 def _world(dataset: str, home: Path | None, members: int, seed: int) -> tuple[Dataset, World]:
     from marquee.sim import World
 
     data = load_dataset(dataset, home)
     start = time.perf_counter()
-    world = World(n_members=members, seed=seed).fit(data.interactions)
+    with status(f"fitting a world of {members:,} members on {data.name}"):
+        world = World(n_members=members, seed=seed).fit(data.interactions)
     err_console.print(
         f"world fitted on {data.name} in {time.perf_counter() - start:.1f} s (taste scale {world.taste_scale_:.3f})"
     )
@@ -52,7 +58,7 @@ def calibrate(
 
     data, world = _world(dataset, home, members, seed)
     start = time.perf_counter()
-    log = world.log(seed=seed + 1)
+    log = _simulate(world, seed + 1)
     seconds = time.perf_counter() - start
     cal = compare(data.interactions, log)
     if as_json:
@@ -79,7 +85,7 @@ def generate(
     from marquee.data import Dataset, dataset_dir
 
     data, world = _world(dataset, home, members, seed)
-    log = world.log(seed=seed + 1)
+    log = _simulate(world, seed + 1)
     info = {
         "source": f"marquee sim generate --dataset {data.name} --members {members} --seed {seed}",
         "simulated": True,
@@ -109,28 +115,31 @@ def ab(
     if ranker not in RANKERS:
         raise ConfigError(f"unknown ranker {ranker!r}; use one of {sorted(RANKERS)}")
     _, world = _world(dataset, home, members, seed)
-    log = world.log(seed=seed + 1)
+    log = _simulate(world, seed + 1)
     seen = log.matrix()
-    base = RANKERS[ranker]().fit(log)
-    stage = ContextReranker(RANKERS[ranker]()).fit(log)
-    res = ab_test(
-        world,
-        ranker_policy(base),
-        context_policy(stage),
-        members=members,
-        sessions_per_member=sessions,
-        seen=seen,
-        seed=seed + 2,
-    )
-    il = interleave(
-        world,
-        ranker_policy(base),
-        context_policy(stage),
-        members=members,
-        sessions_per_member=sessions,
-        seen=seen,
-        seed=seed + 3,
-    )
+    with status(f"fitting {ranker} and {ranker}+context on the simulated log"):
+        base = RANKERS[ranker]().fit(log)
+        stage = ContextReranker(RANKERS[ranker]()).fit(log)
+    with status(f"A/B test: {members:,} members x {sessions} sessions"):
+        res = ab_test(
+            world,
+            ranker_policy(base),
+            context_policy(stage),
+            members=members,
+            sessions_per_member=sessions,
+            seen=seen,
+            seed=seed + 2,
+        )
+    with status(f"team-draft interleaving: {members:,} members x {sessions} sessions"):
+        il = interleave(
+            world,
+            ranker_policy(base),
+            context_policy(stage),
+            members=members,
+            sessions_per_member=sessions,
+            seen=seen,
+            seed=seed + 3,
+        )
     console.print(
         f"{ranker} (control) vs {ranker}+context (treatment, lift weight {stage.weight_:g}); {members:,} members x {sessions} sessions",
         highlight=False,

@@ -81,7 +81,9 @@ class ModelVersion:
 class AliasMove:
     """One recorded move of an alias: from which version to which, when, by whom, why.
 
-    ``kind`` is ``"set"`` for a promotion and ``"rollback"`` for a step back.
+    ``kind`` is ``"set"`` for a promotion and ``"rollback"`` for a step back. Pointing an alias
+    at the version it already points at is no move: it is not recorded, and the returned move
+    has ``from_version == to_version`` (``changed`` is False).
     """
 
     name: str
@@ -92,6 +94,11 @@ class AliasMove:
     actor: str
     reason: str
     kind: str = "set"
+
+    @property
+    def changed(self) -> bool:
+        """False for a request that left the alias where it was (nothing was recorded)."""
+        return self.from_version != self.to_version
 
 
 def _now() -> str:
@@ -195,11 +202,30 @@ class ModelRegistry:
             row = con.execute("SELECT * FROM versions WHERE name = ? AND version = ?", (name, version)).fetchone()
         if row is None:
             known = [v.version for v in self.versions(name)]
-            raise UnknownIdError(f"no version {version} of model {name!r}; versions: {known or 'none (register one first)'}")
+            if not known:
+                raise self._unknown_model(name)
+            raise UnknownIdError(f"no version {version} of model {name!r}; versions: {known}")
         return self._row(row)
 
+    def names(self) -> list[str]:
+        """Every registered model name, sorted."""
+        with self._db() as con:
+            return [r[0] for r in con.execute("SELECT DISTINCT name FROM versions ORDER BY name").fetchall()]
+
+    def _unknown_model(self, name: str) -> UnknownIdError:
+        known = self.names()
+        listing = f"known models: {', '.join(known)}" if known else "it is empty"
+        return UnknownIdError(f"no model named {name!r} in the registry at {self.root} ({listing}); train one with `marquee train`")
+
+    def require_model(self, name: str) -> None:
+        """Raise :class:`UnknownIdError`, naming the registered models, unless ``name`` is one."""
+        with self._db() as con:
+            found = con.execute("SELECT 1 FROM versions WHERE name = ? LIMIT 1", (name,)).fetchone()
+        if found is None:
+            raise self._unknown_model(name)
+
     def versions(self, name: str | None = None) -> list[ModelVersion]:
-        """Every version (of ``name``, or of every model), oldest first."""
+        """Every version (of ``name``, or of every model), oldest first; none for an unknown name."""
         with self._db() as con:
             if name is None:
                 rows = con.execute("SELECT * FROM versions ORDER BY name, version").fetchall()
@@ -211,8 +237,7 @@ class ModelRegistry:
         """``"name:3"``, ``"name@production"`` or ``"name"`` (its latest version)."""
         if "@" in ref:
             name, alias = ref.split("@", 1)
-            if not self.versions(name):
-                raise UnknownIdError(f"no model named {name!r} in the registry at {self.root}; train one with `marquee train`")
+            self.require_model(name)
             version = self.alias(name, alias)
             if version is None:
                 raise UnknownIdError(f"model {name!r} has no alias {alias!r}; set one with `marquee models promote`")
@@ -224,7 +249,7 @@ class ModelRegistry:
             return self.get(name, int(v))
         versions = self.versions(ref)
         if not versions:
-            raise UnknownIdError(f"no model named {ref!r} in the registry at {self.root}; train one with `marquee train`")
+            raise self._unknown_model(ref)
         return versions[-1]
 
     def load(self, ref: str, kind: Any = Recommender) -> tuple[ModelVersion, Any]:
@@ -267,7 +292,12 @@ class ModelRegistry:
             return dict(con.execute("SELECT alias, version FROM aliases WHERE name = ? ORDER BY alias", (name,)).fetchall())
 
     def set_alias(self, name: str, alias: str, version: int, *, actor: str = "cli", reason: str = "") -> AliasMove:
-        """Point ``name@alias`` at ``version`` and record the move."""
+        """Point ``name@alias`` at ``version`` and record the move.
+
+        If the alias already points at ``version`` nothing changes and nothing is recorded (so a
+        repeated promotion never becomes a step that :meth:`rollback` would "undo" onto the same
+        version); the returned move then has ``changed == False``.
+        """
         return self._move(name, alias, version, actor, reason, "set")
 
     def _move(self, name: str, alias: str, version: int, actor: str, reason: str, kind: str) -> AliasMove:
@@ -277,6 +307,8 @@ class ModelRegistry:
             row = con.execute("SELECT version FROM aliases WHERE name = ? AND alias = ?", (name, alias)).fetchone()
             before = row[0] if row else None
             at = _now()
+            if before == version:
+                return AliasMove(name, alias, before, version, at, actor, reason, kind)
             con.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?, ?)", (name, alias, version))
             con.execute(
                 "INSERT INTO alias_history (name, alias, from_version, to_version, at, actor, reason, kind) "
@@ -286,7 +318,15 @@ class ModelRegistry:
         return AliasMove(name, alias, before, version, at, actor, reason, kind)
 
     def history(self, name: str, alias: str | None = None) -> list[AliasMove]:
-        """Every recorded alias move of ``name`` (optionally one alias), oldest first."""
+        """Every recorded alias move of ``name`` (optionally one alias), oldest first.
+
+        Raises:
+            UnknownIdError: ``name`` is not a registered model (the message lists those that are).
+        """
+        self.require_model(name)
+        return self._history(name, alias)
+
+    def _history(self, name: str, alias: str | None) -> list[AliasMove]:
         query = "SELECT name, alias, from_version, to_version, at, actor, reason, kind FROM alias_history WHERE name = ?"
         args: tuple = (name,)
         if alias is not None:
@@ -306,7 +346,9 @@ class ModelRegistry:
     def rollback_target(self, name: str, alias: str = "production") -> int:
         """The version :meth:`rollback` would move ``alias`` to."""
         stack: list[int] = []
-        for move in self.history(name, alias):
+        for move in self._history(name, alias):  # an unknown model: "never set" below, as the service expects
+            if move.from_version == move.to_version:
+                continue  # recorded by older versions for a promotion of the current version: no step
             if move.kind == "rollback":
                 stack.pop()
             else:
