@@ -51,7 +51,9 @@ class _Bars:
     def __init__(self, candidates, *, refit: bool = True) -> None:  # type: ignore[no-untyped-def]
         self.progress = progress()
         steps = {c.name: c.n_trials() + (1 if refit else 0) for c in candidates}
-        self.tasks = {name: self.progress.add_task(name, total=n, note="tuning") for name, n in steps.items()}
+        # A candidate with nothing to tune goes straight to its refit on train+validation.
+        notes = {c.name: "tuning" if c.n_trials() else "fitting on train+validation" for c in candidates}
+        self.tasks = {name: self.progress.add_task(name, total=n, note=notes[name]) for name, n in steps.items()}
         self.best: dict[str, float] = {}
 
     def trial_done(self, candidate: str, trial) -> None:  # type: ignore[no-untyped-def]
