@@ -155,7 +155,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="fresh processes per side (alternating)")
     parser.add_argument("--models", default="popular,item_knn,ease,als,bpr,sasrec")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    parser.add_argument("--timing-only", action="store_true", help="only the speed check (implies --no-write)")
     args = parser.parse_args()
+    args.no_write = args.no_write or args.timing_only
 
     from marquee.data.movielens import fetch_movielens_100k
 
@@ -164,7 +166,7 @@ def main() -> None:
     models = args.models.split(",")
     ctx = mp.get_context("spawn")
     boards = {}
-    for spelling in ("int", "text", "prefixed"):
+    for spelling in () if args.timing_only else ("int", "text", "prefixed"):
         queue = ctx.Queue()
         proc = ctx.Process(target=_leaderboard, args=(spelling, models, queue))
         proc.start()
@@ -184,6 +186,10 @@ def main() -> None:
     med = {side: {op: statistics.median(run[op] for run in rs) for op in rs[0]} for side, rs in runs.items()}
     info = machine("pyarrow")
 
+    if args.timing_only:
+        for op in med["today"]:
+            print(f"{op:48s} before {med['baseline'][op]:.6f}  today {med['today'][op]:.6f}  ratio {med['today'][op] / med['baseline'][op]:.2f}x")
+        return
     lines = [
         f"MovieLens-100K, tuned configurations from configs/movielens-100k.toml (no search), temporal leave-one-out. "
         f"{info['cores']} cores ({info['cpu']}), load average {info['load_average']} at the start; whole benchmark "

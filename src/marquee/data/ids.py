@@ -126,6 +126,9 @@ class IdIndex:
             object.__setattr__(self, "_first", int(ids[0]) if contiguous else None)
         ids.setflags(write=False)
         object.__setattr__(self, "ids", ids)
+        object.__setattr__(self, "_n", int(ids.size))
+        lookup = self._position_text if self._lookup is not None else self._position_contiguous if self._first is not None else self._position_sorted
+        object.__setattr__(self, "position", lookup)
 
     @classmethod
     def from_values(cls, values: Any, kind: str = "id") -> IdIndex:
@@ -165,27 +168,45 @@ class IdIndex:
 
     # ---- lookups ---------------------------------------------------------------------------
     def position(self, value: int | str) -> int | None:
-        """Dense position of one external id, or ``None`` if unknown (one lookup, for hot paths)."""
+        """Dense position of one external id, or ``None`` if unknown (one lookup, for hot paths).
+
+        Each index binds the lookup that fits its ids at construction (see ``__post_init__``),
+        so the serving path pays for no test of which kind of index this is.
+        """
+        return self._position_other(value)
+
+    def _position_contiguous(self, value: int | str) -> int | None:
+        # Ids without gaps (1..n, as most catalogs number them): one subtraction.
+        if type(value) is int:
+            i = value - self._first
+            return i if 0 <= i < self._n else None
+        return self._position_other(value)
+
+    def _position_sorted(self, value: int | str) -> int | None:
+        if type(value) is int:
+            try:
+                i = int(self.ids.searchsorted(value))
+            except OverflowError:  # beyond int64: no such id
+                return None
+            return i if i < self._n and self.ids[i] == value else None
+        return self._position_other(value)
+
+    def _position_text(self, value: int | str) -> int | None:
+        if type(value) is str:
+            return self._lookup.get(value)
+        return self._position_other(value)
+
+    def _position_other(self, value: object) -> int | None:
+        """:meth:`position` for string indices and for ids spelled as the other kind."""
+        if isinstance(value, bool) or self._n == 0:
+            return None
         if self._lookup is not None:
             if isinstance(value, str):
                 return self._lookup.get(value)
-            if isinstance(value, int | np.integer) and not isinstance(value, bool):
-                return self._lookup.get(str(int(value)))
-            return None
+            return self._lookup.get(str(int(value))) if isinstance(value, int | np.integer) else None
         if isinstance(value, str):
-            if not _is_canonical_int(value):
-                return None
-            value = int(value)
-        elif isinstance(value, bool) or not isinstance(value, int | np.integer):
-            return None
-        value = int(value)
-        if self._first is not None:
-            i = value - self._first
-            return i if 0 <= i < self.ids.size else None
-        if not 0 <= value <= _INT64_MAX:
-            return None
-        i = int(self.ids.searchsorted(value))
-        return i if i < self.ids.size and self.ids[i] == value else None
+            return self.position(int(value)) if _is_canonical_int(value) else None
+        return self.position(int(value)) if isinstance(value, np.integer) else None
 
     def _lookup_many(self, values: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(given values as an array, positions (-1 where unknown), known mask)."""

@@ -135,8 +135,8 @@ class Interactions:
                 row = int(np.argmin(known))
                 raise DataError(f"id {show_id(ids[row])} is not in the {index.kind} index", source=source, row=row + 1, column=col)
         ts = norm.column("timestamp").cast(pa.int64()).to_numpy()
-        # Member positions order like member ids (integers ascending, strings in shortlex order).
-        order = np.lexsort((tie_keys(m, t), ts, members.positions(m)))
+        # Integer ids sort as themselves; text ids by position (shortlex order, as the index has them).
+        order = np.lexsort((tie_keys(m, t), ts, members.positions(m) if members.is_string else m))
         return cls(norm.take(pa.array(order)), members, titles, catalog)
 
     @classmethod
