@@ -44,3 +44,37 @@ def test_assign_shows_each_layer(tmp_path):
     result = runner.invoke(app, ["experiment", "assign", str(tmp_path / "alloc.toml"), "-m", "0", "-m", "1"])
     assert result.exit_code == 0, result.output
     assert "holdout: global" in result.output and "row-order" in result.output
+
+
+def test_cuped_sign_and_plain_twin_agree_in_table_and_report(tmp_path):
+    """CUPED's variance change is negative (less variance) in both the table and the HTML; the plain twin is shown, untested."""
+    from pathlib import Path
+
+    plan = Path(__file__).resolve().parents[2] / "examples" / "experiment" / "plan.toml"
+    report, js = tmp_path / "r.html", tmp_path / "r.json"
+    result = runner.invoke(app, ["experiment", "analyze", str(plan), "--report", str(report), "--json", str(js)])
+    assert result.exit_code == 0, result.output
+    c = next(c for c in json.loads(js.read_text())["fixed"] if c["metric"] == "watch_minutes")
+    assert c["variance_reduction"] > 0
+    row = next(line for line in result.output.splitlines() if "watch_minutes (primary)" in line)
+    assert f"-{c['variance_reduction']:.0%}" in row
+    assert f"<td>-{c['variance_reduction']:.1%}</td>" in report.read_text()
+    plain = next(line for line in result.output.splitlines() if "without CUPED" in line)
+    assert "untested" in plain and f"{c['plain']['relative']['estimate']:+.2%}" in plain
+    assert "CUPED variance removed" not in report.read_text() and "without CUPED" in report.read_text()
+
+
+def test_fixed_horizon_without_a_result_says_no_detectable_effect(tmp_path):
+    import pyarrow.parquet as pq
+
+    from marquee.experiment import simulate
+    from marquee.experiment.simulate import demo_config
+
+    exposures, events = simulate(2000, days=10, seed=4)
+    pq.write_table(exposures, tmp_path / "exposures.parquet")
+    pq.write_table(events, tmp_path / "events.parquet")
+    (tmp_path / "plan.json").write_text(json.dumps(demo_config(sequential=False)))
+    result = runner.invoke(app, ["experiment", "analyze", str(tmp_path / "plan.json"), "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert "NO DETECTABLE EFFECT" in result.output and "minimum detectable effect ±" in result.output
+    assert "KEEP RUNNING" not in result.output

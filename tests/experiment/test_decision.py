@@ -53,9 +53,13 @@ def test_ship_the_best_winner_whose_guardrails_pass():
 
 
 def test_keep_running_says_what_is_missing():
+    # A fixed-horizon test has ended when it is read: no significant result is "no detectable effect", not "keep running".
     v = decide(OK_SRM, [_cmp("m", "a", 0.01, -0.01, 0.03, 0.3)], [], alpha=0.05)
-    assert v.decision is Decision.KEEP_RUNNING and v.reason.startswith("no variant is significantly better on m yet (best: a +1.00%")
+    assert v.decision is Decision.NO_DETECTABLE_EFFECT and v.reason.startswith("no variant is significantly better or worse on m (best: a +1.00%")
     assert "read once, at the planned sample size" in v.reason
+    # A confidence sequence may look again.
+    v = decide(OK_SRM, [_cmp("m", "a", 0.01, -0.01, 0.03, 0.3)], [], alpha=0.05, sequential=True)
+    assert v.decision is Decision.KEEP_RUNNING and v.reason.startswith("no variant is significantly better on m yet (best: a +1.00%")
     guard = [check_guardrail(Guardrail("g", 0.02), _cmp("g", "a", 0.0, -0.04, 0.01, 0.9))]
     v = decide(OK_SRM, [_cmp("m", "a", 0.1, 0.05, 0.15, 1e-6)], guard, alpha=0.05, sequential=True)
     assert v.decision is Decision.KEEP_RUNNING and "a wins on m" in v.reason and "not yet shown within its 2.0% margin" in v.reason

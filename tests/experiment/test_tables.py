@@ -167,10 +167,10 @@ def test_bad_events_name_file_row_column(tmp_path, small_config, events, match):
 
 
 def test_missing_and_wrong_kind_of_file(tmp_path, small_config):
-    (tmp_path / "log.csv").write_text("member_id,variant,timestamp\n1,control,1\n")
+    (tmp_path / "log.json").write_text('[{"member_id": 1, "variant": "control", "timestamp": 1}]')
     cases = [
         (str(tmp_path / "nope.parquet"), r"nope\.parquet: file does not exist"),
-        (str(tmp_path / "log.csv"), r"log\.csv: exposures must be Parquet .*COPY \(FROM 'log\.csv'\) TO 'log\.parquet'"),
+        (str(tmp_path / "log.json"), r"log\.json: exposures must be Parquet or CSV.*COPY \(FROM 'log\.json'\) TO 'log\.parquet'"),
         (str(tmp_path), r"the directory holds no \.parquet files"),
     ]
     for path, match in cases:

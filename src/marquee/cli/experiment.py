@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from marquee.cli._common import console, err_console, errors_to_exit
@@ -14,11 +15,28 @@ from marquee.errors import ConfigError
 
 app = typer.Typer(help="Analyse A/B tests (CUPED, confidence sequences, guardrails), simulate one, look up assignments.", no_args_is_help=True)
 
-_STYLE = {"ship": "bold green", "keep running": "bold yellow", "stop for harm": "bold red", "invalid": "bold magenta"}
+_STYLE = {"ship": "bold green", "keep running": "bold yellow", "no detectable effect": "bold cyan", "stop for harm": "bold red", "invalid": "bold magenta"}
 
 
 def _pct(x: float) -> str:
     return f"{x:+.2%}" if math.isfinite(x) else "–"
+
+
+def _interval(iv) -> str:  # type: ignore[no-untyped-def]
+    return f"[{_pct(iv.low)}, {_pct(iv.high)}]"
+
+
+def level_of(level: float) -> str:
+    from marquee.experiment.decision import level_text
+
+    return level_text(level)
+
+
+def _variance_change(c, idle: bool) -> str:  # type: ignore[no-untyped-def]
+    """CUPED's change in the variance of the difference: -49% = 49% less (the HTML report's convention too)."""
+    if idle:
+        return "no data"
+    return f"{-c.variance_reduction:+.0%}" if c.variance_reduction is not None else ""
 
 
 @app.command("analyze")
@@ -31,32 +49,48 @@ def analyze(
     threads: int | None = typer.Option(None, help="DuckDB threads [default: every core]."),
 ) -> None:
     """Analyse an experiment: per-variant means, lifts with intervals, CUPED, the confidence sequence,
-    the sample-ratio check, guardrails, and the decision (ship / keep running / stop for harm / invalid)."""
+    the sample-ratio check, guardrails, and the decision (ship / keep running / no detectable effect /
+    stop for harm / invalid). Tables may be Parquet or CSV, events long or wide (see examples/experiment/)."""
     from marquee.experiment import analyze as run_analysis
     from marquee.experiment import write_html_report
 
     readout = run_analysis(config, threads=threads)
     cfg = readout.config
     method = "confidence sequence" if cfg.sequential else "fixed-horizon"
-    table = Table(title=f"experiment {cfg.name} · {method} · alpha {cfg.alpha:g} · {cfg.correction} correction")
-    for col in ("metric", "variant", f"{cfg.control} mean", "variant mean", "relative lift", "interval", "p", "adj. p", "CUPED", "guardrail"):
-        table.add_column(col, justify="left" if col in ("metric", "variant", "guardrail") else "right")
+    tests = max((c.tests for c in readout.comparisons), default=1)
+    family = f"{cfg.correction} correction over {tests} tests" if cfg.correction != "none" else "no correction"
+    table = Table(title=f"experiment {cfg.name} · {method} · alpha {cfg.alpha:g} · {family}")
+    for col in ("metric", "variant", f"{cfg.control} mean", "variant mean", "lift", "interval", "level", "p", "adj. p", "CUPED var.", "guardrail"):
+        table.add_column(col, justify="left" if col in ("metric", "variant", "guardrail") else "right", no_wrap=col in ("metric", "interval"))
     status = {(g.metric, g.variant): str(g.status) for g in readout.guardrails}
+    guarded = {g.metric for g in cfg.guardrails}
     for c in readout.comparisons:
-        sig = c.significant(cfg.alpha) and c.metric not in {g.metric for g in cfg.guardrails}
+        sig = c.significant(cfg.alpha) and c.metric not in guarded
+        shown = c.relative_adjusted if c.relative_adjusted is not None else c.relative  # what the decision agrees with
         table.add_row(
             c.metric + (" (primary)" if c.metric == cfg.primary else ""), c.variant, f"{c.control_mean:.4g}", f"{c.variant_mean:.4g}",
-            f"[bold]{_pct(c.relative.estimate)}[/]" if sig else _pct(c.relative.estimate),
-            f"[{_pct(c.relative.low)}, {_pct(c.relative.high)}]", f"{c.p_value:.3g}", f"{c.p_adjusted:.3g}",
-            f"-{c.variance_reduction:.0%} var" if c.variance_reduction is not None else "", status.get((c.metric, c.variant), ""),
+            f"[bold]{_pct(c.relative.estimate)}[/]" if sig else _pct(c.relative.estimate), _interval(shown), level_of(shown.level),
+            f"{c.p_value:.3g}", f"{c.p_adjusted:.3g}", _variance_change(c, c.metric in readout.cuped_idle), status.get((c.metric, c.variant), ""),
         )  # fmt: skip
+        if c.plain is not None:  # the same quantity without CUPED: reported, not tested
+            q = c.plain
+            table.add_row(
+                "  without CUPED", q.variant, f"{q.control_mean:.4g}", f"{q.variant_mean:.4g}", f"[dim]{_pct(q.relative.estimate)}[/]",
+                f"[dim]{_interval(q.relative)}[/]", f"[dim]{level_of(q.relative.level)}[/]", f"[dim]{q.p_value:.3g}[/]", "[dim]untested[/]", "", "",
+            )  # fmt: skip
     console.print(table)
+    console.print(
+        "[dim]lift: relative to the control mean. interval: the lifts the decision's test does not reject, at the level its adj. p implies (1 - alpha·p/adj. p): it "
+        f"excludes 0 exactly when adj. p < {cfg.alpha:g}; guardrails: the {level_of(1 - cfg.alpha)} interval they are read from. "
+        "CUPED var.: change in the variance of the difference (-49% = 49% less). Without CUPED: the same quantity, reported, untested.[/]",
+        highlight=False,
+    )
     members = ", ".join(f"{k} {v:,}" for k, v in readout.members.items())
     console.print(f"members: {members} · sample ratio: {readout.srm.describe()}", highlight=False)
     for note in readout.notes:
-        console.print(f"[yellow]note[/]: {note}", highlight=False)
+        console.print(f"[yellow]note[/]: {escape(note)}", highlight=False)
     d = readout.decision
-    console.print(f"[{_STYLE[str(d.decision)]}]{str(d.decision).upper()}[/] — {d.reason}", highlight=False)
+    console.print(f"[{_STYLE[str(d.decision)]}]{str(d.decision).upper()}[/] — {escape(d.reason)}", highlight=False)
     if not no_report:
         out = write_html_report(readout, report or Path("reports") / f"experiment-{cfg.name}.html")
         console.print(f"report: {out}")

@@ -12,11 +12,19 @@ fields may be numpy arrays, so a thousand simulated experiments are analysed in 
   ``var = v_b / (m_a² n_b) + m_b² v_a / (m_a⁴ n_a)``, or by Fieller's theorem (Fieller 1954),
   which stays honest when the control mean is itself uncertain.
 * Adjusted p-values across metrics × variants: Holm (1979) controls the family-wise error rate,
-  Benjamini–Hochberg (1995) the false discovery rate.
+  Benjamini–Hochberg (1995) the false discovery rate. Each comparison also gets intervals at the
+  level that agrees with its adjusted p-value, ``1 - α·p/p_adjusted`` (:func:`corrected_alpha`;
+  for Holm's smallest p-value that is Bonferroni's ``α/m``), made by inverting the decision's own
+  test: the difference's Welch interval, and for the relative lift Fieller's set of the lifts that
+  test does not reject. Both exclude 0 exactly when ``p_adjusted < α``. (The delta-method relative
+  interval is not that test's inversion: with a large lift it can straddle 0 when p < α.)
+* The minimum detectable effect of a fixed-horizon test: ``(t_{1-α/2} + t_{power}) · se``, the
+  true difference it detects with probability ``power``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -34,7 +42,10 @@ __all__ = [
     "Welch",
     "adjust_p_values",
     "compare",
+    "corrected_alpha",
     "fieller_interval",
+    "fixed_intervals",
+    "minimum_detectable_effect",
     "relative_lift",
     "welch",
 ]
@@ -212,13 +223,17 @@ def _control_parts(control: Statistic) -> tuple[float, float]:
     return v, v
 
 
-def fieller_interval(control: Statistic, treatment: Statistic, alpha: float = 0.05) -> tuple[float, float]:
+def fieller_interval(control: Statistic, treatment: Statistic, alpha: float = 0.05, *, critical: float | None = None) -> tuple[float, float]:
     """Fieller's interval for the relative lift ``ρ = D / A``, ``D = m_b - m_a``, ``A`` the control's plain mean.
 
     Solves ``(D - ρ A)² ≤ t² (var D - 2ρ cov(D, A) + ρ² var A)`` (Fieller 1954) with Welch's dof;
     the correlation of ``D`` and ``A`` through the control arm is kept (and, with CUPED, that of
     the adjusted and plain control means). When ``A`` is not itself distinguishable from 0 the set
     is unbounded and ``(-inf, inf)`` is returned.
+
+    It is the inversion of Welch's test of ``D``: it excludes 0 exactly when that test rejects at
+    ``alpha``. ``critical`` replaces ``t`` (e.g. a confidence sequence's multiplier, whose test it
+    then inverts).
     """
     na, nb = float(control.n), float(treatment.n)
     d = float(treatment.mean) - float(control.mean)
@@ -226,7 +241,10 @@ def fieller_interval(control: Statistic, treatment: Statistic, alpha: float = 0.
     var_a_unadj, cov_a = _control_parts(control)
     var_d = float(control.variance) / na + float(treatment.variance) / nb
     var_a, cov_da = var_a_unadj / na, -cov_a / na
-    t2 = float(stats.t.ppf(1 - alpha / 2, float(_dof(control, treatment)))) ** 2 if var_d > 0 else 0.0
+    if critical is not None:
+        t2 = float(critical) ** 2 if var_d > 0 else 0.0
+    else:
+        t2 = float(stats.t.ppf(1 - alpha / 2, float(_dof(control, treatment)))) ** 2 if var_d > 0 else 0.0
     qa = a * a - t2 * var_a
     qb = -2 * (d * a - t2 * cov_da)
     qc = d * d - t2 * var_d
@@ -244,10 +262,23 @@ class Comparison:
     Attributes:
         method: ``"fixed"`` (Welch, valid when read once at the planned horizon) or
             ``"sequential"`` (anytime-valid confidence sequence; see :mod:`marquee.experiment.sequential`).
-        absolute: ``mean_b - mean_a`` with its interval; ``relative``: ``(mean_b - mean_a) / mean_a``.
+        absolute: ``mean_b - mean_a`` with its interval; ``relative``: ``(mean_b - mean_a) / mean_a``;
+            both at ``1 - alpha``, for this comparison alone.
         p_value: two-sided, of no difference; ``p_adjusted``: after the multiplicity correction
-            (equal to ``p_value`` for guardrails, which need none; see :mod:`marquee.experiment.guardrails`).
-        theta, variance_reduction: CUPED's coefficient and the share of variance it removed.
+            (equal to ``p_value`` for guardrails, which need none; see :mod:`marquee.experiment.guardrails`;
+            NaN for a ``plain`` comparison, which is reported, not tested).
+        theta, variance_reduction: CUPED's coefficient and the share of variance it removed
+            (``1 - Var(adjusted difference) / Var(plain difference)``; negative if it added some).
+        se: the standard error of ``absolute``.
+        absolute_adjusted, relative_adjusted: the intervals the decision agrees with: at the level
+            ``p_adjusted`` implies (``1 - corrected_alpha``; each one's ``level`` says which), by
+            inverting the comparison's own test (the relative one by Fieller's construction), so
+            that they exclude 0 exactly when ``p_adjusted < alpha``. For guardrails, which are
+            read off ``relative``, equal to ``absolute``/``relative``.
+        tests: the size of the family ``p_adjusted`` was corrected over (1: not corrected).
+        mde: fixed-horizon only: the minimum detectable effect as a share of the control mean, the
+            lift this test detects with 80% power at ``alpha / tests``.
+        plain: for a CUPED metric, the same comparison without the covariate — reported, not tested.
     """
 
     metric: str
@@ -265,13 +296,39 @@ class Comparison:
     dof: float = float("nan")
     theta: float | None = None
     variance_reduction: float | None = None
+    se: float = float("nan")
+    absolute_adjusted: Interval | None = None
+    relative_adjusted: Interval | None = None
+    tests: int = 1
+    mde: float | None = None
+    plain: Comparison | None = None
 
     def significant(self, alpha: float) -> bool:
         return bool(self.p_adjusted < alpha)
 
     def to_dict(self) -> dict[str, object]:
-        out = {k: v for k, v in vars(self).items() if k not in ("absolute", "relative")}
-        return out | {"absolute": self.absolute.to_dict(), "relative": self.relative.to_dict()}
+        out: dict[str, object] = {}
+        for k, v in vars(self).items():
+            out[k] = v.to_dict() if isinstance(v, Interval | Comparison) else v
+        return out
+
+
+def fixed_intervals(
+    control: Statistic, treatment: Statistic, alpha: float = 0.05, relative: Literal["delta", "fieller"] = "delta", *, w: Welch | None = None
+) -> tuple[Interval, Interval]:
+    """The absolute (Welch) and relative (delta method or Fieller) ``1 - alpha`` intervals of one comparison."""
+    w = welch(control, treatment) if w is None else w
+    lo, hi = w.interval(alpha)
+    rel, rel_se = relative_lift(control, treatment)
+    if relative == "delta":
+        width = float(stats.t.ppf(1 - alpha / 2, w.dof) * rel_se)
+        rlo, rhi = float(rel) - width, float(rel) + width
+    elif relative == "fieller":
+        rlo, rhi = fieller_interval(control, treatment, alpha)
+    else:
+        raise ConfigError(f"relative must be 'delta' or 'fieller', got {relative!r}")
+    level = 1 - alpha
+    return Interval(float(w.estimate), float(lo), float(hi), level), Interval(float(rel), rlo, rhi, level)
 
 
 def compare(
@@ -288,22 +345,36 @@ def compare(
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha must be in (0, 1), got {alpha!r}")
     w = welch(control, treatment)
-    lo, hi = w.interval(alpha)
-    rel, rel_se = relative_lift(control, treatment)
-    if relative == "delta":
-        width = float(stats.t.ppf(1 - alpha / 2, w.dof) * rel_se)
-        rlo, rhi = float(rel) - width, float(rel) + width
-    elif relative == "fieller":
-        rlo, rhi = fieller_interval(control, treatment, alpha)
-    else:
-        raise ConfigError(f"relative must be 'delta' or 'fieller', got {relative!r}")
-    level = 1 - alpha
+    absolute, rel = fixed_intervals(control, treatment, alpha, relative, w=w)
     return Comparison(
         metric, variant, control_name, "fixed", int(control.n), int(treatment.n),
-        float(control.unadjusted_mean), float(treatment.unadjusted_mean),
-        Interval(float(w.estimate), float(lo), float(hi), level), Interval(float(rel), rlo, rhi, level),
-        float(w.p_value), float(w.p_value), float(w.dof),
+        float(control.unadjusted_mean), float(treatment.unadjusted_mean), absolute, rel,
+        float(w.p_value), float(w.p_value), float(w.dof), se=float(w.se),
     )  # fmt: skip
+
+
+def corrected_alpha(alpha: float, p_value: float, p_adjusted: float) -> float:
+    """The error rate at which a comparison's interval agrees with its adjusted p-value: ``alpha · p / p_adjusted``.
+
+    A test inverts its interval: the ``1 - a`` interval excludes 0 exactly when ``p < a``; with
+    ``a = alpha · p / p_adjusted`` that is exactly when ``p_adjusted < alpha``. ``alpha`` itself
+    where nothing was corrected (``p_adjusted == p``) or the ratio is undefined (``p = 0``, NaN).
+    """
+    if not (math.isfinite(p_value) and math.isfinite(p_adjusted)) or p_value <= 0 or p_adjusted <= p_value:
+        return alpha
+    return alpha * p_value / p_adjusted
+
+
+def minimum_detectable_effect(se: ArrayLike, dof: ArrayLike, alpha: float = 0.05, power: float = 0.8) -> ArrayLike:
+    """The true difference a two-sided level-``alpha`` test with this ``se`` detects with probability ``power``.
+
+    ``(t_{1-α/2} + t_{power}) · se`` (Welch–Satterthwaite ``dof``): the usual planning formula,
+    read backwards from the standard error the test reached.
+    """
+    if not 0 < alpha < 1 or not 0 < power < 1:
+        raise ConfigError(f"alpha and power must be in (0, 1), got alpha={alpha!r} power={power!r}")
+    out = np.multiply(stats.t.ppf(1 - alpha / 2, dof) + stats.t.ppf(power, dof), se)
+    return out if np.ndim(out) else float(out)
 
 
 def adjust_p_values(p_values: np.ndarray | list[float], method: Correction = "holm") -> np.ndarray:

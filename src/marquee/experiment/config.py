@@ -2,7 +2,8 @@
 
 Written once as a TOML or JSON file and validated here, at the edge; every later step trusts it.
 A misspelled key is an error, not ignored. Relative table paths are read from the config file's
-directory. Example::
+directory. Tables are Parquet or CSV (``.csv``, ``.tsv``, optionally ``.gz``): a file, a directory
+of them or a glob. ``examples/experiment/`` has a working plan of every kind. Example::
 
     name = "home-row-order"
     variants = [{name = "control", weight = 1}, {name = "new-order", weight = 1}]
@@ -36,6 +37,31 @@ directory. Example::
     [[guardrails]]
     metric = "rebuffers"
     margin = 0.05
+
+A **wide** event table has one row per member and time and one numeric column per measure (the
+shape of most exports); each metric then names its ``column`` (default: the metric's name) and
+aggregates it over the member's rows (``sum``, the default for wide tables; ``count`` of rows where
+it is not 0; ``any``)::
+
+    [events]
+    path = "daily.csv"
+    layout = "wide"
+    timestamp = "date"
+
+    [[metrics]]
+    name = "watch_minutes"       # reads the column watch_minutes
+
+A **covariate table** (one row per member) gives CUPED a pre-period metric computed elsewhere; a
+metric names its column with ``covariate`` (which turns CUPED on for it; members without a row
+count as 0)::
+
+    [covariates]
+    path = "pre_period.parquet"
+    member_id = "member_id"
+
+    [[metrics]]
+    name = "watch_minutes"
+    covariate = "minutes_before"
 """
 
 from __future__ import annotations
@@ -52,9 +78,10 @@ from marquee.experiment import _checks
 from marquee.experiment.assignment import Variant, _variants
 from marquee.experiment.guardrails import Guardrail
 
-__all__ = ["EventTable", "ExperimentConfig", "ExposureTable", "Metric"]
+__all__ = ["CovariateTable", "EventTable", "ExperimentConfig", "ExposureTable", "Metric"]
 
 Aggregate = Literal["sum", "count", "any"]
+Layout = Literal["long", "wide"]
 
 
 @dataclass(frozen=True)
@@ -74,17 +101,44 @@ class ExposureTable:
 
 @dataclass(frozen=True)
 class EventTable:
-    """Where events live and their columns; ``value`` is needed by ``sum`` metrics only."""
+    """Where events live and their columns.
+
+    ``layout = "long"`` (default): one row per event, with its name in ``event`` and, for ``sum``
+    metrics, its amount in ``value``. ``layout = "wide"``: one row per member and time with one
+    numeric column per measure, which metrics name with ``column``; ``event`` and ``value`` are
+    then unused.
+    """
 
     path: str | None = None
     member_id: str = "member_id"
     event: str = "event"
     timestamp: str = "timestamp"
     value: str | None = "value"
+    layout: Layout = "long"
 
     def __post_init__(self) -> None:
         for f in ("member_id", "event", "timestamp"):
             _checks.name(getattr(self, f), "events", f)
+        _checks.require(self.layout in ("long", "wide"), "events", "layout", "'long' (one row per event) or 'wide' (one column per measure)", self.layout)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in vars(self).items() if v is not None}
+        if self.layout == "long":
+            del out["layout"]
+        else:
+            out.pop("event"), out.pop("value", None)
+        return out
+
+
+@dataclass(frozen=True)
+class CovariateTable:
+    """Per-member CUPED covariates computed elsewhere: one row per member, one numeric column per covariate."""
+
+    path: str | None = None
+    member_id: str = "member_id"
+
+    def __post_init__(self) -> None:
+        _checks.name(self.member_id, "covariates", "member_id")
 
 
 @dataclass(frozen=True)
@@ -96,9 +150,15 @@ class Metric:
         events: event names that count towards it (a plain metric).
         aggregate: per member, ``"sum"`` of the value column, ``"count"`` of events, or ``"any"``
             (1 if the member had at least one such event).
+        column: with a wide event table, the column it reads instead of ``events`` (``sum``: its
+            total; ``count``: rows where it is not 0; ``any``: 1 if any such row).
         numerator, denominator: names of two plain metrics; the metric is then
             ``Σ numerator / Σ denominator`` per variant, its variance by the delta method.
-        cuped: adjust with the same metric over the pre-period (plain metrics only).
+        cuped: adjust with a pre-period covariate (plain metrics only): the same metric over the
+            ``pre_period_days`` before each member's first exposure, or ``covariate``. The
+            comparison then also reports the analysis without CUPED, untested: one quantity, one test.
+        covariate: a column of the covariate table to adjust with instead of the pre-period window
+            (turns ``cuped`` on).
         higher_is_better: the direction of "better", for decisions and guardrails.
     """
 
@@ -109,6 +169,8 @@ class Metric:
     denominator: str | None = None
     cuped: bool = False
     higher_is_better: bool = True
+    column: str | None = None
+    covariate: str | None = None
 
     def __post_init__(self) -> None:
         _checks.name(self.name, "Metric")
@@ -121,35 +183,64 @@ class Metric:
         _checks.require(self.aggregate in ("sum", "count", "any"), owner, "aggregate", "'sum', 'count' or 'any'", self.aggregate)
         _checks.require(isinstance(self.cuped, bool), owner, "cuped", "true or false", self.cuped)
         _checks.require(isinstance(self.higher_is_better, bool), owner, "higher_is_better", "true or false", self.higher_is_better)
+        for f in ("column", "covariate"):
+            if getattr(self, f) is not None:
+                _checks.name(getattr(self, f), owner, f)
         if self.is_ratio:
             if not (self.numerator and self.denominator):
                 raise ConfigError(f"{owner}: a ratio metric needs both numerator and denominator (names of other metrics)")
-            if self.events:
-                raise ConfigError(f"{owner}: give either events (a plain metric) or numerator/denominator (a ratio), not both")
-            if self.cuped:
+            if self.events or self.column is not None:
+                raise ConfigError(f"{owner}: give either events or a column (a plain metric) or numerator/denominator (a ratio), not both")
+            if self.cuped or self.covariate is not None:
                 raise ConfigError(f"{owner}: cuped applies to plain metrics; set cuped on the numerator's metric instead")
-        elif not self.events:
-            raise ConfigError(f"{owner} needs events = [...] (the event names it counts) or numerator/denominator")
+        elif self.events and self.column is not None:
+            raise ConfigError(f"{owner}: give either events (a long event table) or column (a wide one), not both")
+        elif not self.events and self.column is None:
+            raise ConfigError(f"{owner} needs events = [...] (the event names it counts) or numerator/denominator (a ratio), or with a wide event table a column")
+        if self.covariate is not None:
+            object.__setattr__(self, "cuped", True)
 
     @property
     def is_ratio(self) -> bool:
         return self.numerator is not None or self.denominator is not None
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """What a plain metric aggregates: its event names (long table) or its one column (wide table)."""
+        return self.events if self.column is None else (self.column,)
+
+    def describe(self) -> str:
+        """The quantity measured, e.g. ``sum of 'play'`` or ``'rebuffers' / 'plays'``."""
+        if self.is_ratio:
+            return f"{self.numerator!r} / {self.denominator!r}"
+        what = ", ".join(repr(s) for s in sorted(self.sources))
+        return f"{self.aggregate} of {'column ' if self.column is not None else ''}{what}"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
         if self.is_ratio:
             out |= {"numerator": self.numerator, "denominator": self.denominator}
         else:
-            out |= {"events": list(self.events), "aggregate": self.aggregate, "cuped": self.cuped}
+            out |= {"events": list(self.events)} if self.column is None else {"column": self.column}
+            out |= {"aggregate": self.aggregate, "cuped": self.cuped}
+            if self.covariate is not None:
+                out["covariate"] = self.covariate
         return out | {"higher_is_better": self.higher_is_better}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Metric:
+    def from_dict(cls, data: dict[str, Any], *, layout: Layout = "long") -> Metric:
+        """Build from a ``[[metrics]]`` table; with a ``wide`` event table a plain metric reads the
+        column named like itself unless it names another, and ``sum`` is its default aggregate."""
         _checks.known_keys(data, {f.name for f in fields(cls)}, f"metric {data.get('name', '?')!r}" if isinstance(data, dict) else "metric")
         if "name" not in data:
             raise ConfigError(f"a [[metrics]] table has no name: {data}")
         events = data.get("events", ())
-        return cls(**(data | {"events": (events,) if isinstance(events, str) else tuple(events)}))
+        d = data | {"events": (events,) if isinstance(events, str) else tuple(events)}
+        plain = "numerator" not in d and "denominator" not in d
+        if layout == "wide" and plain and not d["events"]:
+            d.setdefault("column", d["name"])
+            d.setdefault("aggregate", "sum")
+        return cls(**d)
 
 
 def _timestamp(value: Any, what: str) -> float | None:
@@ -177,7 +268,9 @@ class ExperimentConfig:
         name: the experiment (also the filter value when ``exposures.experiment`` is set).
         variants: arms with their designed weights (for the sample-ratio check); control first
             unless ``control`` names another.
-        metrics: every metric to analyse; ``primary`` names the one that decides shipping.
+        metrics: every metric to analyse; ``primary`` names the one that decides shipping. Each
+            quantity once: a CUPED metric also reports its analysis without CUPED.
+        exposures, events, covariates: the tables (``covariates``: optional per-member CUPED covariates).
         guardrails: non-inferiority margins on some metrics.
         alpha: error rate of every interval and test.
         correction: multiplicity correction over success metrics × treatments: ``"holm"`` (FWER),
@@ -198,6 +291,7 @@ class ExperimentConfig:
     exposures: ExposureTable = field(default_factory=ExposureTable)
     events: EventTable = field(default_factory=EventTable)
     guardrails: tuple[Guardrail, ...] = ()
+    covariates: CovariateTable = field(default_factory=CovariateTable)
     control: str | None = None
     alpha: float = 0.05
     correction: Literal["holm", "bh", "none"] = "holm"
@@ -229,6 +323,7 @@ class ExperimentConfig:
             for part in (m.numerator, m.denominator):
                 if part is not None and (part not in by_name or by_name[part].is_ratio):
                     raise ConfigError(f"Metric({m.name!r}) refers to {part!r}, which is not a plain metric; plain metrics are {[x.name for x in self.metrics if not x.is_ratio]}")
+        self._check_sources()
         if self.primary not in by_name:
             raise ConfigError(f"{owner}.primary {self.primary!r} is not a metric; metrics are {list(by_name)}")
         _checks.unique([g.metric for g in self.guardrails], owner, "guardrails")
@@ -248,6 +343,33 @@ class ExperimentConfig:
         object.__setattr__(self, "end", _timestamp(self.end, f"{owner}.end"))
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise ConfigError(f"{owner}.end must come after start, got start={self.start} end={self.end}")
+
+    def _check_sources(self) -> None:
+        """Metrics read what the event table holds, and each quantity is analysed (and tested) once."""
+        wide = self.events.layout == "wide"
+        for m in self.metrics:
+            if m.is_ratio:
+                continue
+            if wide and m.events:
+                raise ConfigError(
+                    f"Metric({m.name!r}) names events, but the event table is wide (one column per measure): "
+                    f"give column = \"...\" instead (default: the metric's name), or set [events].layout = \"long\""
+                )
+            if not wide and m.column is not None:
+                raise ConfigError(
+                    f"Metric({m.name!r}) names column {m.column!r}, which applies to a wide event table: "
+                    "set [events].layout = \"wide\", or give events = [...]"
+                )
+        seen: dict[tuple[Any, ...], str] = {}
+        for m in self.metrics:
+            key = ("ratio", m.numerator, m.denominator) if m.is_ratio else ("plain", frozenset(m.sources), m.aggregate)
+            if key in seen:
+                raise ConfigError(
+                    f"metrics {seen[key]!r} and {m.name!r} measure the same quantity ({m.describe()}); analyse it once: "
+                    "a metric with cuped = true also reports its analysis without CUPED, and only one of the two is "
+                    "tested (two names would count it twice in the multiplicity correction)"
+                )
+            seen[key] = m.name
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:
@@ -272,8 +394,10 @@ class ExperimentConfig:
             "metrics": [m.to_dict() for m in self.metrics],
             "guardrails": [g.to_dict() for g in self.guardrails],
             "exposures": {k: v for k, v in vars(self.exposures).items() if v is not None},
-            "events": {k: v for k, v in vars(self.events).items() if v is not None},
+            "events": self.events.to_dict(),
         }
+        if self.covariates != CovariateTable() or any(m.covariate is not None for m in self.metrics):
+            out["covariates"] = {k: v for k, v in vars(self.covariates).items() if v is not None}
         for f in ("alpha", "correction", "sequential", "tuning", "srm_alpha", "pre_period_days", "start", "end", "relative_interval"):
             if getattr(self, f) is not None:
                 out[f] = getattr(self, f)
@@ -295,9 +419,14 @@ class ExperimentConfig:
         if not isinstance(guardrails, list):
             raise ConfigError("experiment config: guardrails must be a list of [[guardrails]] tables")
         tables: dict[str, Any] = {}
-        for key, kind in (("exposures", ExposureTable), ("events", EventTable)):
+        for key, kind in (("exposures", ExposureTable), ("events", EventTable), ("covariates", CovariateTable)):
             spec = d.pop(key, {})
             _checks.known_keys(spec, {f.name for f in fields(kind)}, f"[{key}]")
+            if key == "events" and spec.get("layout") == "wide" and ("event" in spec or "value" in spec):
+                raise ConfigError(
+                    "[events]: event and value name the columns of a long table (one row per event); a wide table "
+                    "(layout = \"wide\") has one column per measure, which each metric names with column = \"...\""
+                )
             path = spec.get("path")
             if path is not None:
                 if not isinstance(path, str) or not path:
@@ -305,8 +434,9 @@ class ExperimentConfig:
                 if base_dir is not None and not Path(path).is_absolute():
                     path = str(Path(base_dir) / path)
             tables[key] = kind(**(spec | {"path": path}))
+        layout = tables["events"].layout
         return cls(
-            metrics=tuple(Metric.from_dict(m) for m in metrics),
+            metrics=tuple(Metric.from_dict(m, layout=layout) for m in metrics),
             guardrails=tuple(Guardrail.from_dict(g) for g in guardrails),
             **tables,
             **d,

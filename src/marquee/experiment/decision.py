@@ -1,4 +1,4 @@
-"""The call a team acts on: ship, keep running, stop for harm, or invalid — with its reason.
+"""The call a team acts on: ship, keep running, no detectable effect, stop for harm, or invalid — with its reason.
 
 Rules, in order:
 
@@ -8,7 +8,14 @@ Rules, in order:
    significantly worse on the primary metric (after the multiplicity correction).
 3. **ship** — some variant is significantly better on the primary metric (after correction) and
    passes every guardrail; among several, the one with the largest relative lift.
-4. **keep running** — otherwise; the reason says what is still missing.
+4. **no detectable effect** — a fixed-horizon test with neither: it is read once, at its planned
+   size, so it has ended; the reason gives its minimum detectable effect (the lift it would have
+   found 80% of the time): smaller effects may exist and went undetected.
+5. **keep running** — otherwise (a confidence sequence may simply look again, or a winner's
+   guardrails are not yet shown safe); the reason says what is still missing.
+
+Intervals in reasons are the ones consistent with the adjusted p-values (``relative_adjusted``),
+labelled with their level where the multiplicity correction widened them.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ __all__ = ["Decision", "Verdict", "decide"]
 class Decision(StrEnum):
     SHIP = "ship"
     KEEP_RUNNING = "keep running"
+    NO_DETECTABLE_EFFECT = "no detectable effect"
     STOP_FOR_HARM = "stop for harm"
     INVALID = "invalid"
 
@@ -43,8 +51,26 @@ class Verdict:
         return {"decision": str(self.decision), "reason": self.reason, "variant": self.variant}
 
 
+def level_text(level: float) -> str:
+    """``0.975`` -> ``"97.5%"``, ``0.98765`` -> ``"98.77%"``."""
+    return f"{100 * level:.2f}".rstrip("0").rstrip(".") + "%"
+
+
 def _lift(c: Comparison) -> str:
-    return f"{c.relative.estimate:+.2%} [{c.relative.low:+.2%}, {c.relative.high:+.2%}], adjusted p = {c.p_adjusted:.2g}"
+    """The relative lift with the interval that agrees with the adjusted p-value, labelled when corrected."""
+    iv = c.relative_adjusted if c.relative_adjusted is not None else c.relative
+    label = f" ({level_text(iv.level)} interval, corrected for {c.tests} tests)" if iv.level != c.relative.level else ""
+    return f"{c.relative.estimate:+.2%} [{iv.low:+.2%}, {iv.high:+.2%}]{label}, adjusted p = {c.p_adjusted:.2g}"
+
+
+def _detectable(primary: Sequence[Comparison], alpha: float) -> str:
+    known = [c for c in primary if c.mde is not None and c.mde == c.mde]
+    if not known:
+        return ""
+    tests = max(c.tests for c in known)
+    at = f"80% power at alpha {alpha / tests:.3g}" + (f", {alpha:g} over {tests} tests" if tests > 1 else "")
+    sizes = ", ".join(f"{c.variant} ±{c.mde:.2%}" for c in known) if len(known) > 1 else f"±{known[0].mde:.2%}"
+    return f"; minimum detectable effect {sizes} ({at})"
 
 
 def decide(
@@ -87,9 +113,15 @@ def decide(
     if not primary:
         return Verdict(Decision.KEEP_RUNNING, "no treatment has members yet")
     best = max(primary, key=lambda c: sign * c.relative.estimate if c.relative.estimate == c.relative.estimate else float("-inf"))
-    how = (
-        "the confidence sequence may be checked again at any time"
-        if sequential
-        else "a fixed-horizon test is read once, at the planned sample size; set sequential = true to look every day"
+    if sequential:
+        return Verdict(
+            Decision.KEEP_RUNNING,
+            f"no variant is significantly better on {best.metric} yet (best: {best.variant} {_lift(best)}); "
+            "the confidence sequence may be checked again at any time",
+        )
+    return Verdict(
+        Decision.NO_DETECTABLE_EFFECT,
+        f"no variant is significantly better or worse on {best.metric} (best: {best.variant} {_lift(best)}){_detectable(primary, alpha)}; "
+        "a fixed-horizon test is read once, at the planned sample size: a smaller effect needs a larger test, planned anew "
+        "(or set sequential = true to look every day)",
     )
-    return Verdict(Decision.KEEP_RUNNING, f"no variant is significantly better on {best.metric} yet (best: {best.variant} {_lift(best)}); {how}")

@@ -11,12 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from marquee.experiment.decision import Decision
+from marquee.experiment.analysis import Comparison
+from marquee.experiment.decision import Decision, level_text
 from marquee.experiment.readout import Readout
 
 __all__ = ["write_html_report"]
 
-_COLOURS = {Decision.SHIP: "#1b7f3b", Decision.KEEP_RUNNING: "#8a6d00", Decision.STOP_FOR_HARM: "#b20710", Decision.INVALID: "#555555"}
+_COLOURS = {
+    Decision.SHIP: "#1b7f3b", Decision.KEEP_RUNNING: "#8a6d00", Decision.NO_DETECTABLE_EFFECT: "#1f5fa8",
+    Decision.STOP_FOR_HARM: "#b20710", Decision.INVALID: "#555555",
+}  # fmt: skip
 _PALETTE = ("#b20710", "#1f5fa8", "#2e8b57", "#8a4fb3", "#d2691e", "#555555")
 
 
@@ -103,6 +107,20 @@ def _fmt(x: float | None, pct: bool = False) -> str:
     return f"{x:+.2%}" if pct else f"{x:.4g}"
 
 
+def _corrected(c: Comparison) -> str:
+    iv = c.relative_adjusted
+    if iv is None or c.tests == 0:
+        return "not tested"
+    return f"[{_fmt(iv.low, True)}, {_fmt(iv.high, True)}] at {level_text(iv.level)}"
+
+
+def _variance_change(c: Comparison, idle: bool) -> str:
+    """CUPED's change in the variance of the difference: -49% = 49% less (the command line's convention too)."""
+    if idle:
+        return "none: no covariate data"
+    return f"{-c.variance_reduction:+.1%}" if c.variance_reduction is not None else ""
+
+
 def write_html_report(readout: Readout, path: str | os.PathLike[str]) -> Path:
     """Write a self-contained HTML page (plots embedded) and return its path."""
     cfg = readout.config
@@ -116,11 +134,20 @@ def write_html_report(readout: Readout, path: str | os.PathLike[str]) -> Path:
                 c.metric, c.variant, f"{c.control_mean:.4g}", f"{c.variant_mean:.4g}",
                 f"{_fmt(c.absolute.estimate)} [{_fmt(c.absolute.low)}, {_fmt(c.absolute.high)}]",
                 f"{_fmt(c.relative.estimate, True)} [{_fmt(c.relative.low, True)}, {_fmt(c.relative.high, True)}]",
-                f"{c.p_value:.3g}", f"{c.p_adjusted:.3g}", f"{fixed.p_value:.3g}",
-                _fmt(c.variance_reduction, True) if c.variance_reduction is not None else "",
-                status.get((c.metric, c.variant), ""),
+                _corrected(c), f"{c.p_value:.3g}", f"{c.p_adjusted:.3g}", f"{fixed.p_value:.3g}",
+                _variance_change(c, c.metric in readout.cuped_idle), status.get((c.metric, c.variant), ""),
             )) + "</tr>"
         )  # fmt: skip
+        if c.plain is not None:  # the same quantity without CUPED: reported beside it, never tested
+            q, qf = c.plain, fixed.plain
+            rows.append(
+                '<tr class="plain">' + "".join(f"<td>{esc(x)}</td>" for x in (
+                    "\u2003without CUPED", q.variant, f"{q.control_mean:.4g}", f"{q.variant_mean:.4g}",
+                    f"{_fmt(q.absolute.estimate)} [{_fmt(q.absolute.low)}, {_fmt(q.absolute.high)}]",
+                    f"{_fmt(q.relative.estimate, True)} [{_fmt(q.relative.low, True)}, {_fmt(q.relative.high, True)}]",
+                    "not tested", f"{q.p_value:.3g}", "not tested", f"{qf.p_value:.3g}" if qf is not None else "", "", "",
+                )) + "</tr>"
+            )  # fmt: skip
     method = "anytime-valid confidence sequences (safe to look daily)" if cfg.sequential else "fixed-horizon Welch tests"
     day0 = datetime.fromtimestamp(readout.start, UTC).strftime("%Y-%m-%d")
     members = ", ".join(f"{esc(k)} {v:,}" for k, v in readout.members.items())
@@ -133,6 +160,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #141414; max-wi
 table {{ border-collapse: collapse; font-size: .9rem; }} th, td {{ padding: .3rem .6rem; border-bottom: 1px solid #ddd; text-align: left; }}
 .decision {{ border-left: .5rem solid {colour}; padding: .6rem 1rem; background: #f6f6f6; }}
 .decision b {{ color: {colour}; text-transform: uppercase; }} figure {{ margin: 1rem 0; }}
+tr.plain td {{ color: #666; }} .caption {{ font-size: .85rem; color: #444; max-width: 70rem; }}
 </style></head><body>
 <h1>Experiment {esc(cfg.name)}</h1>
 <p class="decision"><b>{esc(str(readout.decision.decision))}</b> — {esc(readout.decision.reason)}</p>
@@ -141,9 +169,16 @@ table {{ border-collapse: collapse; font-size: .9rem; }} th, td {{ padding: .3re
 success metrics × variants (guardrails are non-inferiority tests, which need none). Primary metric: <b>{esc(cfg.primary)}</b>.
 Analysed in {readout.seconds:.2f} s. Generated {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.</p>
 {f"<ul>{notes}</ul>" if notes else ""}
-<table><thead><tr><th>metric</th><th>variant</th><th>{esc(cfg.control)} mean</th><th>variant mean</th><th>absolute lift</th>
-<th>relative lift</th><th>p</th><th>adjusted p</th><th>fixed-horizon p</th><th>CUPED variance removed</th><th>guardrail</th></tr></thead>
+<table><thead><tr><th>metric</th><th>variant</th><th>{esc(cfg.control)} mean</th><th>variant mean</th><th>absolute lift ({level_text(1 - cfg.alpha)})</th>
+<th>relative lift ({level_text(1 - cfg.alpha)})</th><th>relative lift, decision's interval</th><th>p</th><th>adjusted p</th><th>fixed-horizon p</th>
+<th>CUPED variance change</th><th>guardrail</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
+<p class="caption">Lift intervals are {level_text(1 - cfg.alpha)} intervals of each comparison alone ({esc(cfg.relative_interval)} for the
+relative lift). The decision's interval is the set of relative lifts the comparison's own test does not reject (Fieller's
+construction) at the level its adjusted p-value implies (1 &minus; alpha&middot;p/adjusted p): it excludes 0 exactly when the adjusted
+p-value is below {cfg.alpha:g}, as the decision reads it. Guardrails are read from the {level_text(1 - cfg.alpha)} relative interval.
+CUPED variance change: the change in the variance of the difference (&minus;49% = 49% less). A CUPED metric's row "without CUPED"
+is the same quantity without the covariate, reported for reference and not tested.</p>
 <h2>Lift per metric</h2>
 <figure><img alt="relative lift with intervals" src="data:image/png;base64,{_lift_plot(readout)}"></figure>
 <h2>Confidence sequences over time</h2>

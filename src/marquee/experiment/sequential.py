@@ -42,7 +42,13 @@ def mixture_rho(alpha: float, tuning: float) -> float:
 
 
 def confidence_sequence(
-    estimate: ArrayLike, se: ArrayLike, n_total: ArrayLike, *, alpha: float = 0.05, tuning: float = 5000.0
+    estimate: ArrayLike,
+    se: ArrayLike,
+    n_total: ArrayLike,
+    *,
+    alpha: float = 0.05,
+    tuning: float = 5000.0,
+    tuned_alpha: float | None = None,
 ) -> tuple[ArrayLike, ArrayLike]:
     """``(low, high)`` of the asymptotic confidence sequence at this look.
 
@@ -52,8 +58,14 @@ def confidence_sequence(
         n_total: members in all compared arms so far, ``N``.
         alpha: the sequence covers the truth at every look with probability ``>= 1 - alpha``.
         tuning: ``N*``, the total member count at which the sequence is tightest.
+        tuned_alpha: the alpha the mixing parameter ρ is tuned for (default ``alpha``). With the
+            p-values' alpha here, the sequence at any ``alpha`` excludes a value exactly when
+            :func:`always_valid_p_value` (``alpha=tuned_alpha``) of it is below ``alpha``: how a
+            multiplicity-corrected interval is made to agree with the corrected p-value.
     """
-    rho = mixture_rho(alpha, tuning)
+    rho = mixture_rho(alpha, tuning) if tuned_alpha is None else mixture_rho(tuned_alpha, tuning)
+    if tuned_alpha is not None and not 0 < alpha < 1:
+        raise ConfigError(f"alpha must be in (0, 1), got {alpha!r}")
     n = np.asarray(n_total, np.float64)
     s2 = np.square(se) * n
     with np.errstate(divide="ignore", invalid="ignore"):
