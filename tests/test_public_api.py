@@ -49,7 +49,8 @@ def test_experiment_exports_and_stays_light():
     import marquee.experiment
 
     assert set(marquee.experiment.__all__) == {
-        "CUPED", "AdjustedStats", "Allocator", "Assignment", "Comparison", "Decision", "EventTable", "Experiment",
+        "CUPED", "AdjustedStats", "CovariateTable", "corrected_alpha", "fixed_intervals", "minimum_detectable_effect",
+        "Allocator", "Assignment", "Comparison", "Decision", "EventTable", "Experiment",
         "ExperimentConfig", "Exposure", "ExposureSink", "ExposureTable", "Guardrail", "GuardrailResult", "GuardrailStatus",
         "Holdout", "Layer", "MeanStats", "MemberAssignments", "MemorySink", "Metric", "ParquetSink", "RatioStats", "Readout",
         "SampleRatio", "SequencePoint", "Totals", "Variant", "Verdict", "Welch", "adjust", "adjust_p_values", "aggregate",

@@ -20,12 +20,15 @@ from marquee.experiment.analysis import (
     Welch,
     adjust_p_values,
     compare,
+    corrected_alpha,
+    fixed_intervals,
+    minimum_detectable_effect,
     fieller_interval,
     relative_lift,
     welch,
 )
 from marquee.experiment.assignment import Allocator, Assignment, Experiment, Holdout, Layer, MemberAssignments, Variant, bucket
-from marquee.experiment.config import EventTable, ExperimentConfig, ExposureTable, Metric
+from marquee.experiment.config import CovariateTable, EventTable, ExperimentConfig, ExposureTable, Metric
 from marquee.experiment.cuped import CUPED, AdjustedStats, adjust, pooled_theta
 from marquee.experiment.decision import Decision, Verdict, decide
 from marquee.experiment.exposure import Exposure, ExposureSink, MemorySink, ParquetSink, log_exposures
@@ -40,6 +43,10 @@ from marquee.experiment.tables import Totals, aggregate
 __all__ = [
     "CUPED",
     "AdjustedStats",
+    "CovariateTable",
+    "corrected_alpha",
+    "fixed_intervals",
+    "minimum_detectable_effect",
     "Allocator",
     "Assignment",
     "Comparison",
