@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from marquee.bandit import Decision, SQLiteDecisionLog
+from marquee.bandit.durable import read_rows
 from marquee.bandit.artwork import (
     CANDIDATE_POLICIES,
     CandidateEpsilonGreedy,
@@ -150,6 +151,32 @@ def test_reopened_without_close_keeps_everything(tmp_path):
     again = SQLiteDecisionLog(tmp_path / "d.sqlite")  # a second process view, the first never closed
     assert [r["decision_id"] for r, _ in again.records()] == [f"d{i}" for i in range(5)]
     assert again.record("d3")[1] == 1.0
+
+
+def test_rows_carry_the_logs_row_ids_and_read_rows_changes_nothing(tmp_path):
+    path = tmp_path / "d.sqlite"
+    log = SQLiteDecisionLog(path)
+    log.append_decisions([decision(i) for i in range(3)])
+    log.append_reward("d1", 1.0)
+    log.close()
+    rows = SQLiteDecisionLog(path).rows()
+    assert [(seq, reward) for seq, _, reward in rows] == [(1, None), (2, 1.0), (3, None)] and '"decision_id":"d1"' in rows[1][1]
+    before = path.read_bytes()
+    assert read_rows(path) == rows and path.read_bytes() == before  # opened read-only
+    with pytest.raises(DataError, match="nope.sqlite: does not exist"):
+        read_rows(tmp_path / "nope.sqlite")
+    (tmp_path / "text.sqlite").write_text("not a database")
+    with pytest.raises(DataError, match="text.sqlite: is not a decision log SQLite can read"):
+        read_rows(tmp_path / "text.sqlite")
+
+
+def test_a_record_that_is_not_json_is_reported_with_its_row_id(tmp_path):
+    path = tmp_path / "d.sqlite"
+    SQLiteDecisionLog(path).append_decisions([decision(0)])
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO decisions (decision_id, kind, timestamp_us, record) VALUES ('x', 'Decision', 0, '{torn')")
+    with pytest.raises(DataError, match=r"d.sqlite, row 2, column 'record': is not JSON"):
+        SQLiteDecisionLog(path).records()
 
 
 WRITER = textwrap.dedent(

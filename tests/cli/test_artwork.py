@@ -1,12 +1,17 @@
 """``marquee artwork simulate`` and ``evaluate``, and artwork in ``marquee serve``, on a small imported dataset."""
 
 import gc
+import importlib.util
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from marquee.bandit import SQLiteDecisionLog
+from marquee.bandit.durable import read_rows
 from marquee.cli.main import app
 
 runner = CliRunner()
@@ -74,3 +79,94 @@ def test_serve_enables_artwork_by_default(home, monkeypatch):
     assert captured["app"].app.service.artwork.policy.config.scale == 0.8
     result = runner.invoke(app, ["serve", "--dataset", "toy", "--artwork-policy", "uniform"])
     assert result.exit_code == 2 and "unknown policy 'uniform' in 'uniform'; choose one of" in " ".join(result.output.split())
+
+
+def test_simulate_writes_a_log_of_its_own_unless_told(home, monkeypatch):
+    """By default a simulation goes to a new file under $MARQUEE_HOME/artwork/simulated/, never to
+    the service's log, even when MARQUEE_ARTWORK_LOG names it; --log chooses; the output says where."""
+    service_log = home / "service.sqlite"
+    monkeypatch.setenv("MARQUEE_ARTWORK_LOG", str(service_log))
+    result = runner.invoke(app, ["artwork", "simulate", "--n", "20", "--dataset", "toy"])
+    assert result.exit_code == 0, result.output
+    [written] = (home / "home" / "artwork" / "simulated").glob("*.sqlite")
+    assert not service_log.exists() and not (home / "home" / "artwork" / "decisions.sqlite").exists()
+    text = " ".join(result.output.split())
+    assert f"log: wrote them to {written}" in text and f"marquee artwork evaluate --log {written}" in text
+    assert len(SQLiteDecisionLog(written)) == 20
+    chosen = home / "chosen.sqlite"
+    result = runner.invoke(app, ["artwork", "simulate", "--n", "10", "--dataset", "toy", "--log", str(chosen)])
+    assert result.exit_code == 0 and len(SQLiteDecisionLog(chosen)) == 10 and f"log: wrote them to {chosen}" in " ".join(result.output.split())
+
+
+def test_evaluate_reports_unreadable_rows_by_row_id_and_skips_them_only_when_asked(home):
+    log = home / "art.sqlite"
+    assert runner.invoke(app, ["artwork", "simulate", "--n", "60", "--log", str(log), "--dataset", "toy"]).exit_code == 0
+    bad = _poison(log)
+    args = ["artwork", "evaluate", "--log", str(log), "--candidate", "uniform", "--bootstrap", "50"]
+    result = runner.invoke(app, args)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 3, result.output  # a DataError, one line, no traceback
+    assert f"row {bad[0]}, column 'member_id': Expected `int` <= 9223372036854775807" in text and "--skip-bad-rows" in text
+    assert "Traceback" not in result.output and "OverflowError" not in result.output
+    result = runner.invoke(app, [*args, "--skip-bad-rows"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert all(f"skipped {log}, row {seq}" in text for seq in bad)
+    assert "63 decisions, 3 skipped as unreadable, 60 with rewards" in text
+    assert any(v in text for v in ("beats", "worse", "inconclusive"))
+
+
+def _poison(path):
+    """Append rows a valid request cannot make (an id past int64, a propensity of 0, text that is not JSON); their row ids."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    with db:
+        text, seq = db.execute("SELECT record, seq FROM decisions ORDER BY seq LIMIT 1").fetchone()
+        good = json.loads(text)
+        rows = [json.dumps({**good, "member_id": 99999999999999999999999}), json.dumps({**good, "propensity": 0}), "{not json"]
+        for i, record in enumerate(rows):
+            db.execute("INSERT INTO decisions (decision_id, kind, timestamp_us, record) VALUES (?, 'ArtworkDecision', 0, ?)", (f"bad{i}", record))
+            db.execute("INSERT INTO rewards VALUES (?, 1.0, 0)", (f"bad{i}",))
+        ids = [r[0] for r in db.execute("SELECT seq FROM decisions WHERE decision_id LIKE 'bad%' ORDER BY seq")]
+    db.close()
+    return ids
+
+
+# ---- examples/artwork: every file format the artwork commands read -----------------------------
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "artwork"
+
+
+def test_every_artwork_example_is_tested_here():
+    """A file added to examples/artwork/ must be exercised below (and described in its README)."""
+    shipped = {p.name for p in EXAMPLES.iterdir() if p.name != "README.md"}
+    assert shipped == {"variants.csv", "variants.parquet", "decisions.sqlite", "make_examples.py"}
+    notes = (EXAMPLES / "README.md").read_text()
+    assert all(name in notes for name in shipped)
+
+
+@pytest.mark.parametrize("name", ["variants.csv", "variants.parquet"])
+def test_variants_examples_drive_a_simulation(home, name):
+    from marquee.data.artwork import ArtworkVariants
+
+    table = ArtworkVariants.read(EXAMPLES / name)
+    assert table.table.equals(ArtworkVariants.read(EXAMPLES / "variants.csv").table)  # the Parquet one is the CSV one
+    assert {"palette", "subject", "text", "brightness"} <= set(table.table.column_names)
+    log = home / f"{name}.sqlite"
+    result = runner.invoke(app, ["artwork", "simulate", "--n", "40", "--dataset", "toy", "--variants", str(EXAMPLES / name), "--log", str(log)])
+    assert result.exit_code == 0, result.output
+    assert {r["title_id"] for r, _ in SQLiteDecisionLog(log).records()} <= set(table.title_ids.tolist())
+
+
+def test_decision_log_example_is_evaluated_and_is_what_its_script_makes(tmp_path):
+    shipped = EXAMPLES / "decisions.sqlite"
+    before = shipped.read_bytes()
+    result = runner.invoke(app, ["artwork", "evaluate", "--log", str(shipped), "--candidate", "uniform", "--bootstrap", "100"])
+    assert result.exit_code == 0, result.output
+    assert "300 decisions, 0 skipped as unreadable, 270 with rewards; logging policy epsilon_greedy" in " ".join(result.output.split())
+    assert shipped.read_bytes() == before and not list(EXAMPLES.glob("decisions.sqlite-*"))  # read only: no write-ahead log either
+    spec = importlib.util.spec_from_file_location("make_examples", EXAMPLES / "make_examples.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    again = module.write_log(tmp_path / "again.sqlite")
+    assert read_rows(again) == read_rows(shipped)

@@ -1,13 +1,20 @@
 """The HTTP service: hot path, validation errors, health, metrics, admin with token, hot swap."""
 
+import asyncio
+import json
+import logging
+import re
+
+import msgspec
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from marquee.rank import EASE, ItemKNN, MostPopular
 from marquee.serve import ModelRegistry
 from marquee.serve.app import Service, create_app
-from marquee.serve.router import Router
-from marquee.serve.schemas import RecommendationRequest, RequestDoc
+from marquee.serve.router import Answer, Router
+from marquee.serve.schemas import RecommendationRequest, RecommendationResponse, RequestDoc, ResponseDoc
 from marquee.testing import block_interactions
 
 DATA = block_interactions()
@@ -47,7 +54,11 @@ def test_recommendations_hot_path(client):
 @pytest.mark.parametrize(
     ("body", "status", "pattern"),
     [
-        ({"member_id": "x"}, 422, "Expected `int`, got `str` - at `$.member_id`"),
+        ({"member_id": 1.5}, 422, "Expected `int | str`, got `float` - at `$.member_id`"),
+        ({"member_id": 99999999999999999999999}, 422, "Expected `int` <= 9223372036854775807 - at `$.member_id`"),
+        ({"member_id": -1}, 422, "Expected `int` >= 0 - at `$.member_id`"),
+        ({"member_id": ""}, 422, "Expected `str` of length >= 1 - at `$.member_id`"),
+        ({"member_id": "m" * 257}, 422, "Expected `str` of length <= 256 - at `$.member_id`"),
         ({"member_id": 1, "k": 0}, 422, "Expected `int` >= 1 - at `$.k`"),
         ({"member_id": 1, "k": 501}, 422, "Expected `int` <= 500 - at `$.k`"),
         ({"member_id": 1, "colour": "red"}, 422, "Object contains unknown field `colour`"),
@@ -113,7 +124,7 @@ def test_corrupt_version_is_refused_and_serving_continues(client, service):
     (mv.path / "arrays.safetensors").write_bytes(bytes(blob))
     auth = {"Authorization": f"Bearer {TOKEN}"}
     r = client.post("/admin/models/promote", json={"name": "heavy", "version": 2}, headers=auth)
-    assert r.status_code == 409 and "fails its checksum" in r.json()["detail"]
+    assert r.status_code == 409 and r.json()["error"] == "artifact_refused" and "fails its checksum" in r.json()["detail"]
     assert service.registry.alias("heavy", "production") == 1
     assert client.post("/v1/recommendations", json={"member_id": 1000}).json()["model_version"] == "heavy:1"
 
@@ -122,12 +133,181 @@ def test_admin_disabled_without_token(service):
     service.admin_token = None
     with TestClient(create_app(service)) as c:
         r = c.get("/admin/models", headers={"Authorization": "Bearer x"})
-    assert r.status_code == 403 and "MARQUEE_ADMIN_TOKEN" in r.json()["detail"]
+    assert r.status_code == 403 and r.json()["error"] == "admin_disabled" and "MARQUEE_ADMIN_TOKEN" in r.json()["detail"]
 
 
-def test_wire_schema_and_docs_schema_agree():
-    fields = set(RecommendationRequest.__struct_fields__)
-    assert fields == set(RequestDoc.model_fields)
+def _comparable(schema, defs):
+    """A JSON schema without what only documents it (titles, descriptions), refs resolved, enums as sets."""
+    if isinstance(schema, list):
+        return [_comparable(s, defs) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        return _comparable(defs[schema["$ref"].rsplit("/", 1)[1]], defs)
+    out = {k: _comparable(v, defs) for k, v in schema.items() if k not in ("title", "description", "$defs")}
+    if "enum" in out:
+        out["enum"] = sorted(out["enum"])
+        out.pop("type", None)
+    if out.get("type") == "object":
+        out["required"] = sorted(out.get("required", []))
+        out.setdefault("additionalProperties", True)
+    return out
+
+
+@pytest.mark.parametrize(("wire", "doc"), [(RecommendationRequest, RequestDoc), (RecommendationResponse, ResponseDoc)])
+def test_wire_schema_and_docs_schema_agree(wire, doc):
+    """What the hot path accepts and answers (msgspec) is what /docs says (pydantic): same fields, types and bounds."""
+    assert set(wire.__struct_fields__) == set(doc.model_fields)
+    ours = msgspec.json.schema(wire)
+    theirs = doc.model_json_schema()
+    assert _comparable(ours, ours["$defs"]) == _comparable(theirs, theirs.get("$defs", {}))
+
+
+def test_member_ids_are_integers_or_strings_passed_on_and_echoed_as_given(client, service, monkeypatch):
+    seen = []
+    recommend = service.router.recommend
+
+    async def spy(member_id, k, **kw):
+        seen.append(member_id)
+        return await recommend(member_id, k, **kw)
+
+    monkeypatch.setattr(service.router, "recommend", spy)
+    for member in ("m-42", "1000", 1000, 2**63 - 1):
+        r = client.post("/v1/recommendations", json={"member_id": member, "k": 3})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["member_id"] == member and type(body["member_id"]) is type(member) and len(body["items"]) == 3
+    assert seen == ["m-42", "1000", 1000, 2**63 - 1] and [type(m) for m in seen] == [str, str, int, int]
+    unknown = client.post("/v1/recommendations", json={"member_id": "m-42", "k": 3}).json()
+    assert unknown["model_used"] == "popular" and unknown["fallback_reason"] == "unknown_member"
+
+
+def test_string_title_ids_go_out_as_strings(client, service, monkeypatch):
+    async def recommend(member_id, k, **kw):
+        answer = Answer(member_id, np.array(["t-1", "t-2"], dtype=object), np.array([0.5, 0.25]), "light", "light:1", None, False, 0.1)
+        return answer, answer.title_ids, answer.scores, None
+
+    monkeypatch.setattr(service, "recommend", recommend)
+    body = client.post("/v1/recommendations", json={"member_id": "m-1", "k": 2}).json()
+    assert body["items"] == [{"title_id": "t-1", "score": 0.5}, {"title_id": "t-2", "score": 0.25}]
+
+
+def test_head_on_health_and_readiness(client, service):
+    assert client.head("/healthz").status_code == 200 and client.head("/readyz").status_code == 200
+    service.router.tiers.clear()
+    assert client.head("/readyz").status_code == 503
+
+
+# ---- one error shape, from every layer ----------------------------------------------------
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "code", "detail"),
+    [
+        ("GET", "/nope", {}, 404, "not_found", "no endpoint at /nope; /docs lists them"),
+        ("GET", "/v1/recommendations", {}, 405, "method_not_allowed", "/v1/recommendations does not answer GET; it answers POST"),
+        ("POST", "/v1/recommendations", {"json": {"k": 3}}, 422, "invalid_request", "Object missing required field `member_id`"),
+        ("POST", "/v1/recommendations", {"content": b"{nope"}, 400, "malformed_json", "the body is not valid JSON"),
+        ("GET", "/v1/assignments/-1", {}, 422, "invalid_request", "at path parameter `member_id`"),
+        ("GET", "/admin/models", {}, 401, "unauthorized", "Authorization: Bearer <MARQUEE_ADMIN_TOKEN>"),
+        ("POST", "/admin/models/load", {"json": {"tier": "medium", "ref": "heavy"}, "headers": AUTH}, 422, "invalid_request", "at `$.tier`"),
+        ("POST", "/admin/models/load", {"json": {"tier": "light"}, "headers": AUTH}, 422, "invalid_request", "Field required - at `$.ref`"),
+        ("POST", "/admin/models/load", {"content": b"{nope", "headers": {**AUTH, "content-type": "application/json"}}, 400, "malformed_json", "the body is not valid JSON"),
+        ("POST", "/admin/models/load", {"json": {"tier": "light", "ref": "heavy:9"}, "headers": AUTH}, 404, "unknown_model", "no version 9 of model 'heavy'"),
+        ("POST", "/admin/models/load", {"json": {"tier": "light", "ref": "heavy:x"}, "headers": AUTH}, 422, "invalid_reference", "must be a number"),
+        ("POST", "/admin/models/promote", {"json": {"name": "heavy", "version": 7}, "headers": AUTH}, 404, "unknown_model", "no version 7"),
+        ("POST", "/admin/models/promote", {"json": {"name": "heavy", "version": 0}, "headers": AUTH}, 422, "invalid_request", "at `$.version`"),
+        ("POST", "/admin/models/rollback", {"json": {"name": "light"}, "headers": AUTH}, 409, "nothing_to_roll_back", "no earlier version"),
+    ],
+)
+def test_every_refusal_has_one_shape_a_snake_case_code_and_a_log_line(client, caplog, method, path, kwargs, status, code, detail):
+    with caplog.at_level(logging.INFO, logger="marquee.serve"):
+        r = client.request(method, path, **kwargs)
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error", "detail"} and body["error"] == code and detail in body["detail"]
+    assert not body["detail"].startswith(code)  # the detail doesn't repeat the code
+    [rec] = [rec for rec in caplog.records if rec.getMessage() == "request refused"]
+    assert (rec.status, rec.method, rec.path, rec.error) == (status, method, path, code)
+    assert rec.levelno == (logging.WARNING if status == 401 else logging.INFO)
+
+
+def test_an_invalid_tier_loads_nothing(client, service):
+    r = client.post("/admin/models/load", json={"tier": "medium", "ref": "heavy:2"}, headers=AUTH)
+    assert r.status_code == 422 and set(service.served) == {"heavy", "light"} and service.served["heavy"].version.ref == "heavy:1"
+    from marquee.serve.service import Invalid
+
+    with pytest.raises(Invalid, match="unknown_tier: tier must be one of heavy, light, context; got 'medium'"):
+        service.load("medium", "heavy:2")
+
+
+def test_docs_work_offline(client):
+    """/docs and /redoc reference only the service's own URLs (no CDN), and each answers with its asset."""
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assert "http://" not in html and "https://" not in html, page
+        urls = re.findall(r'(?:src|href|spec-url)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
+        assert len(urls) >= 3 and all(u.startswith("/") and not u.startswith("//") for u in urls), urls
+        for url in urls:
+            r = client.get(url)
+            assert r.status_code == 200 and len(r.content) > 1000, url
+    js = client.get("/docs/assets/swagger-ui-bundle.js")
+    assert "javascript" in js.headers["content-type"] and b"SwaggerUIBundle" in js.content
+    assert client.get("/docs/assets/swagger-ui.css").headers["content-type"].startswith("text/css")
+    assert "/admin/models/load" in client.get("/openapi.json").json()["paths"]
+
+
+# ---- bodies: the admin token first, then a cap on every body, read as it streams ------------
+STREAM = [b"x" * 16_384] * 6_400  # 100 MiB, 16 KiB at a time (one chunk, many times: the test holds 16 KiB)
+
+
+def drive(app, method, path, chunks, headers=()):
+    """Call the ASGI app directly with a body streamed in ``chunks``: (status, JSON body, chunks it read)."""
+    read = 0
+    sent = []
+
+    async def receive():
+        nonlocal read
+        if read < len(chunks):
+            read += 1
+            return {"type": "http.request", "body": chunks[read - 1], "more_body": read < len(chunks)}
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http", "path": path,
+        "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], json.loads(body), read
+
+
+RAW_AUTH = (b"authorization", f"Bearer {TOKEN}".encode())
+
+
+@pytest.mark.parametrize("path", ["/v1/recommendations", "/v1/artwork", "/v1/feedback", "/admin/models/load", "/v1/assignments/1", "/nope"])
+def test_every_body_is_capped_while_it_streams_in(service, path):
+    """A 100 MiB upload is refused once it passes the cap (64 KiB: the 5th chunk of 16 KiB), whichever endpoint it is for."""
+    status, body, read = drive(create_app(service), "POST", path, STREAM, [RAW_AUTH])
+    assert (status, body["error"], read) == (413, "body_too_large", 5)
+    # A declared length over the cap is refused before anything is read.
+    status, body, read = drive(create_app(service), "POST", path, STREAM, [RAW_AUTH, (b"content-length", str(100 << 20).encode())])
+    assert (status, read) == (413, 0)
+
+
+def test_admin_refuses_before_reading_any_body(service):
+    app = create_app(service)
+    for headers in ([], [(b"authorization", b"Bearer wrong")]):
+        status, body, read = drive(app, "POST", "/admin/models/load", STREAM, headers)
+        assert (status, body["error"], read) == (401, "unauthorized", 0)
+    service.admin_token = None
+    status, body, read = drive(app, "POST", "/admin/models/load", STREAM, [RAW_AUTH])
+    assert (status, body["error"], read) == (403, "admin_disabled", 0)
 
 
 ALLOCATION = {

@@ -11,6 +11,7 @@ import threading
 import time
 
 import httpx
+import msgspec
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -24,7 +25,7 @@ from marquee.ope import SNIPS
 from marquee.rank import MostPopular
 from marquee.serve import ModelRegistry
 from marquee.serve.app import Service, create_app
-from marquee.serve.artwork import Artwork, evaluate_artwork
+from marquee.serve.artwork import Artwork, build_artwork, evaluate_artwork
 from marquee.serve.router import Router
 from marquee.sim import ArtworkMembers
 from marquee.testing import block_interactions
@@ -84,6 +85,8 @@ def test_decision_is_durable_before_the_answer_and_feedback_updates_the_policy(c
         ("/v1/artwork", {"member_id": 1}, "Object missing required field `title_id`"),
         ("/v1/artwork", {"member_id": 1, "title_id": TITLE, "colour": "red"}, "Object contains unknown field `colour`"),
         ("/v1/artwork", {"member_id": -1, "title_id": TITLE}, "Expected `int` >= 0 - at `$.member_id`"),
+        ("/v1/artwork", {"member_id": 99999999999999999999999, "title_id": TITLE}, "Expected `int` <= 9223372036854775807 - at `$.member_id`"),
+        ("/v1/artwork", {"member_id": 1, "title_id": 2**63}, "Expected `int` <= 9223372036854775807 - at `$.title_id`"),
         ("/v1/artwork", {"member_id": 1, "title_id": TITLE, "context": {"local_hour": 24}}, "Expected `int` <= 23 - at `$.context.local_hour`"),
         ("/v1/artwork", {"member_id": 1, "title_id": TITLE, "context": {"device": "fridge"}}, "at `$.context.device`"),
         ("/v1/feedback", {"decision_id": "abc", "reward": "1"}, "Expected `float`, got `str` - at `$.reward`"),
@@ -92,10 +95,11 @@ def test_decision_is_durable_before_the_answer_and_feedback_updates_the_policy(c
         ("/v1/feedback", {"decision_id": "abc", "reward": 1, "extra": 1}, "Object contains unknown field `extra`"),
     ],
 )
-def test_bad_input_is_a_422_that_names_the_field(client, path, body, pattern):
+def test_bad_input_is_a_422_that_names_the_field(client, artwork, path, body, pattern):
     r = client.post(path, json=body)
     assert r.status_code == 422 and r.json()["error"] == "invalid_request"
     assert pattern in r.json()["detail"]
+    assert len(artwork.sink) == 0  # refused at the edge: nothing reached the decision log
 
 
 def test_unknown_ids_are_404s_that_say_so(client):
@@ -125,10 +129,10 @@ def test_without_artwork_the_endpoints_say_how_to_enable_it(tmp_path):
 
 
 def test_the_service_refuses_with_typed_errors_the_http_layer_maps(tmp_path, artwork):
-    """The service knows nothing of HTTP: it raises typed errors; hot_path.STATUS gives their status."""
+    """The service knows nothing of HTTP: it raises typed errors; errors.STATUS gives their status."""
     import asyncio
 
-    from marquee.serve.hot_path import status_of
+    from marquee.serve.errors import status_of
     from marquee.serve.service import Conflict, NotEnabled, NotFound
 
     with pytest.raises(NotEnabled, match="no_artwork: start the service with artwork enabled") as e:
@@ -164,6 +168,40 @@ def test_a_restart_relearns_from_the_log(tmp_path, artwork):
     restarted = Artwork(VARIANTS, CandidateEpsilonGreedy(epsilon=0.2), SQLiteDecisionLog(tmp_path / "art.sqlite"), seed=1)
     assert restarted.replay() == 30
     assert np.allclose(restarted.policy.A_inv_, artwork.policy.A_inv_) and np.allclose(restarted.policy.b_, artwork.policy.b_)
+
+
+def _poison(path, reward):
+    """Append rows no valid request can make: an id past int64, a propensity of 0, text that is not JSON."""
+    import dataclasses
+    import sqlite3
+
+    good = dataclasses.asdict(Artwork(VARIANTS, CandidateEpsilonGreedy(), SQLiteDecisionLog(":memory:"), seed=0).decide(1, TITLE))
+    bad = [{**good, "member_id": 99999999999999999999999}, {**good, "propensity": 0.0}, "{not json"]
+    db = sqlite3.connect(path)
+    with db:
+        for i, record in enumerate(bad):
+            text = record if isinstance(record, str) else msgspec.json.encode(record).decode()
+            db.execute("INSERT INTO decisions (decision_id, kind, timestamp_us, record) VALUES (?, 'ArtworkDecision', 0, ?)", (f"bad{i}", text))
+            db.execute("INSERT INTO rewards VALUES (?, ?, 0)", (f"bad{i}", reward))
+        ids = [r[0] for r in db.execute("SELECT seq FROM decisions WHERE decision_id LIKE 'bad%' ORDER BY seq")]
+    db.close()
+    return ids
+
+
+def test_a_start_on_a_poisoned_log_skips_and_reports_each_bad_row(tmp_path, artwork, caplog):
+    """Rows that cannot be read neither crash the start nor reach the policy: each is logged with its row id."""
+    for _ in range(5):
+        d = artwork.decide(1, TITLE, "tv", 21)
+        artwork.feedback(d.decision_id, 1.0)
+    artwork.sink.close()
+    bad = _poison(tmp_path / "art.sqlite", 1.0)
+    with caplog.at_level(logging.WARNING, logger="marquee.serve.artwork"):
+        restarted = build_artwork(DATA.catalog, tmp_path / "art.sqlite", policy=CandidateEpsilonGreedy(epsilon=0.2), seed=0)
+    assert restarted.policy.n_updates_ == 5  # the good rows only
+    skipped = [r for r in caplog.records if r.getMessage() == "artwork log row skipped"]
+    assert [r.row_id for r in skipped] == bad and [r.field for r in skipped] == ["member_id", "propensity", "record"]
+    assert "Expected `int` <= 9223372036854775807" in skipped[0].reason
+    restarted.sink.close()
 
 
 def test_feedback_conflict_is_logged_as_json(tmp_path, artwork, caplog):

@@ -39,7 +39,7 @@ import msgspec
 from marquee.bandit.decisions import Decision, InMemoryDecisionLog
 from marquee.errors import DataError, UnknownIdError
 
-__all__ = ["SQLiteDecisionLog"]
+__all__ = ["SQLiteDecisionLog", "read_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,28 @@ CREATE TABLE IF NOT EXISTS rewards (
     timestamp_us INTEGER NOT NULL
 );
 """
+_ROWS = "SELECT d.seq, d.record, r.reward FROM decisions d LEFT JOIN rewards r USING (decision_id) ORDER BY d.seq"
+
+
+def read_rows(path: str | os.PathLike[str]) -> list[tuple[int, str, float | None]]:
+    """The rows of the decision log at ``path`` (as :meth:`SQLiteDecisionLog.rows`), read without
+    writing anything: the file is opened read-only, so reading beside the service that appends to
+    it, or a log that must stay as it is (an example in a repository), changes nothing.
+
+    Raises:
+        DataError: the file is missing or is not a decision log.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("does not exist; pass the path of a decision log (SQLite)", source=str(path))
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return db.execute(_ROWS).fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise DataError(f"is not a decision log SQLite can read ({exc})", source=str(path)) from None
 
 
 class SQLiteDecisionLog:
@@ -224,13 +246,27 @@ class SQLiteDecisionLog:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
 
-    def records(self) -> list[tuple[dict[str, Any], float | None]]:
-        """Every decision record, in the order logged, with its reward (``None`` if none yet)."""
+    def rows(self) -> list[tuple[int, str, float | None]]:
+        """Every decision as stored, in the order logged: (row id, record as JSON text, reward or
+        ``None`` if none yet). The row id is the log's own key, stable across reads, so a report of
+        a row that cannot be read can name it; readers decode and check the records
+        (:meth:`ArtworkLog.from_rows <marquee.data.ArtworkLog.from_rows>`)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT d.record, r.reward FROM decisions d LEFT JOIN rewards r USING (decision_id) ORDER BY d.seq"
-            ).fetchall()
-        return [(_decode(record), reward) for record, reward in rows]
+            return self._db.execute(_ROWS).fetchall()
+
+    def records(self) -> list[tuple[dict[str, Any], float | None]]:
+        """Every decision record, in the order logged, with its reward (``None`` if none yet).
+
+        Raises:
+            DataError: naming the row id of a record that is not JSON.
+        """
+        return [(self._decode(text, seq), reward) for seq, text, reward in self.rows()]
+
+    def _decode(self, text: str, seq: int) -> dict[str, Any]:
+        try:
+            return _decode(text)
+        except msgspec.DecodeError as exc:
+            raise DataError(f"is not JSON ({exc})", source=str(self.path), row=seq, column="record") from None
 
     def record(self, decision_id: str) -> tuple[dict[str, Any], float | None] | None:
         """One decision record and its reward, or ``None`` if the id is unknown."""

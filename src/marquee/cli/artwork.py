@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from marquee.cli._common import DATASET_OPTION, HOME_OPTION, console, err_console, errors_to_exit, load_dataset
@@ -16,12 +17,32 @@ from marquee.errors import ConfigError
 app = typer.Typer(help="Artwork personalisation: simulate members against the service, evaluate candidate policies on its decision log.", no_args_is_help=True)
 
 LOG_OPTION = typer.Option(None, "--log", envvar="MARQUEE_ARTWORK_LOG", help="The decision log (SQLite) [default: $MARQUEE_HOME/artwork/decisions.sqlite].")
+# Not read from MARQUEE_ARTWORK_LOG: that names the service's log, and simulated decisions must not mix with real ones.
+SIMULATED_LOG_OPTION = typer.Option(
+    None, "--log",
+    help="The decision log to write (SQLite) [default: a new file under $MARQUEE_HOME/artwork/simulated/, apart from the service's log]. "
+    "Name the service's log here only to mix simulated decisions with real ones on purpose.",
+)  # fmt: skip
 
 
 def default_log(log: Path | None, home: Path | None) -> Path:
+    """The service's decision log: ``log``, or ``$MARQUEE_HOME/artwork/decisions.sqlite``."""
     from marquee import config
 
     return log if log is not None else config.home(home) / "artwork" / "decisions.sqlite"
+
+
+def simulation_log(log: Path | None, home: Path | None, policy: str, seed: int) -> Path:
+    """Where a simulation writes: ``log``, or a new file of its own under ``$MARQUEE_HOME/artwork/simulated/``
+    (named for the time, policy and seed), never the service's log by default."""
+    from datetime import UTC, datetime
+
+    from marquee import config
+
+    if log is not None:
+        return log
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return config.home(home) / "artwork" / "simulated" / f"{stamp}-{policy}-seed{seed}.sqlite"
 
 
 def parse_candidate(spec: str, *, allow_uniform: bool = True) -> Any:
@@ -50,7 +71,7 @@ def parse_candidate(spec: str, *, allow_uniform: bool = True) -> Any:
 @errors_to_exit
 def simulate(
     n: int = typer.Option(2000, "--n", help="Decisions to make (each followed by its feedback)."),
-    log: Path | None = LOG_OPTION,
+    log: Path | None = SIMULATED_LOG_OPTION,
     policy: str = typer.Option("epsilon_greedy", "--policy", envvar="MARQUEE_ARTWORK_POLICY", help="Policy of the in-process service: lin_ucb, linear_ts or epsilon_greedy."),
     url: str | None = typer.Option(None, "--url", help="Drive a running service instead (its own policy and log; --log and --policy are then ignored)."),
     variants: Path | None = typer.Option(None, "--variants", envvar="MARQUEE_ARTWORK_VARIANTS", help="Variants table (Parquet/CSV) [default: generated from the catalog]."),
@@ -60,7 +81,8 @@ def simulate(
 ) -> None:
     """POST /v1/artwork then /v1/feedback N times through the real HTTP app, with simulated members
     whose click probabilities are known (marquee.sim.ArtworkMembers), so `marquee artwork evaluate`
-    has a log to read."""
+    has a log to read. The decisions go to a simulation log of their own (printed at the end),
+    not the service's, unless --log names another."""
     import numpy as np
 
     from marquee.bandit.artwork import context_features
@@ -73,7 +95,8 @@ def simulate(
     rng = np.random.default_rng(seed)
     member_ids = ds.interactions.members.ids
     titles = table.title_ids
-    with _client(url, ds, default_log(log, home), policy, variants, seed, home) as client:
+    path = simulation_log(log, home, policy, seed)
+    with _client(url, ds, path, policy, variants, seed, home) as client:
         start, clicks, expected = time.perf_counter(), 0, 0.0
         for _ in range(n):
             member, title, ctx = int(rng.choice(member_ids)), int(rng.choice(titles)), members.draw_context(rng)
@@ -91,11 +114,15 @@ def simulate(
             if r.status_code != 200:
                 raise ConfigError(f"the service refused /v1/feedback ({r.status_code}): {r.text}")
         elapsed = time.perf_counter() - start
-    where = url or str(default_log(log, home))
     console.print(
         f"{n} decisions and feedback in {elapsed:.1f}s ({2 * n / elapsed:.0f} requests/s); click rate {clicks / n:.4f} "
-        f"(expected {expected / n:.4f}); log: {where}"
+        f"(expected {expected / n:.4f})"
     )
+    if url is not None:
+        console.print(f"log: the service at {url} wrote them to its own decision log", highlight=False)
+    else:
+        console.print(f"log: wrote them to {path}\njudge a candidate on them: marquee artwork evaluate --log {path} --candidate uniform",
+                      highlight=False, soft_wrap=True)  # fmt: skip
 
 
 def _client(url: str | None, ds: Any, log: Path, policy: str, variants: Path | None, seed: int, home: Path | None) -> Any:
@@ -128,13 +155,15 @@ def evaluate(
     n_bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the intervals."),
     level: float = typer.Option(0.95, help="Confidence level of the intervals."),
     seed: int = typer.Option(0, help="Seeds folds and bootstrap."),
+    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Leave out log rows that cannot be read (each is reported with its row id) instead of stopping at the first."),
     home: Path = HOME_OPTION,
 ) -> None:
     """Estimate each candidate's value on the decision log with off-policy estimators, next to the
     logging (current) policy's on-policy value, and say whether it beats it: the interval of the
     difference above 0 (beats), below 0 (worse), or across 0 (inconclusive)."""
-    from marquee.bandit.durable import SQLiteDecisionLog
+    from marquee.bandit.durable import read_rows
     from marquee.data.artwork_log import ArtworkLog
+    from marquee.errors import DataError
     from marquee.ope import IPS, SNIPS, DirectMethod, DoublyRobust, SelfNormalizedDR
     from marquee.serve.artwork import evaluate_artwork
 
@@ -146,10 +175,20 @@ def evaluate(
     path = default_log(log, home)
     if not path.is_file():
         raise ConfigError(f"{path}: no decision log there; serve artwork (marquee serve) or run `marquee artwork simulate` first")
-    records = SQLiteDecisionLog(path).records()
-    data = ArtworkLog.from_records(records, missing_reward=missing_reward, source=str(path))
+    rows = read_rows(path)  # read-only: the log stays as it is
+    skipped: list[DataError] = []
+
+    def refuse(exc: DataError) -> None:
+        raise DataError(f"{exc}; pass --skip-bad-rows to leave such rows out (each is reported)") from None
+
+    data = ArtworkLog.from_rows(rows, missing_reward=missing_reward, source=str(path), on_bad_row=skipped.append if skip_bad_rows else refuse)
+    for exc in skipped:
+        err_console.print(f"[yellow]skipped[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     fb = data.feedback
-    err_console.print(f"{path}: {len(records)} decisions, {len(data)} with rewards; logging policy {fb.policy}, mean reward {fb.mean_reward:.4f}")
+    err_console.print(
+        f"{path}: {len(rows)} decisions, {len(skipped)} skipped as unreadable, {len(data)} with rewards; "
+        f"logging policy {fb.policy}, mean reward {fb.mean_reward:.4f}", highlight=False, soft_wrap=True,
+    )  # fmt: skip
     table = Table(title=f"candidates vs {fb.policy} (on-policy value of the log), {level:.0%} intervals, n={len(data)}")
     for col in ("candidate", "estimator", "estimate", "current", "difference", "verdict"):
         table.add_column(col)

@@ -1,40 +1,44 @@
-"""The inference service's ASGI application: the hot paths (:mod:`marquee.serve.hot_path`) in
-front of a FastAPI app that documents them (OpenAPI) and serves health, readiness, metrics, the
-assignment endpoint and the token-protected admin API."""
+"""The inference service's ASGI application: the hot paths (:mod:`marquee.serve.hot_path`), then
+the gate (:mod:`marquee.serve.gate`: admin token, body cap), in front of a FastAPI app that
+documents them (OpenAPI, with the docs' assets served from the package: they work offline) and
+serves health, readiness, metrics, the assignment endpoint and the token-protected admin API.
+Every refusal, whichever layer makes it, is ``{"error", "detail"}`` (:mod:`marquee.serve.errors`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi import FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
-from marquee.errors import MarqueeError
 from marquee.serve.artwork import ArtworkBody, FeedbackBody
-from marquee.serve.hot_path import PATH, ArtworkPath, HotPath, status_of
-from marquee.serve.schemas import (
-    RequestDoc,
-    ResponseDoc,
-)
+from marquee.serve.errors import failure, http_code, refusal, service_refusal, validation_detail
+from marquee.serve.gate import Gate
+from marquee.serve.hot_path import PATH, ArtworkPath, HotPath
+from marquee.serve.schemas import MAX_ID, RequestDoc, ResponseDoc
 from marquee.serve.service import Service, ServiceError
 
 __all__ = ["Service", "create_app"]
 
 #: Buffered exposures are written out at least this often (and at shutdown).
 EXPOSURE_FLUSH_S = 5.0
+#: Where the docs' JavaScript, CSS and icon are served from (files of the fastapi-offline package).
+DOCS_ASSETS = "/docs/assets"
 
 
 # ---- FastAPI: docs, health, metrics, admin --------------------------------------------------
 class LoadBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tier: str = Field(..., description="heavy, light or context (the context stage)")
+    tier: Literal["heavy", "light", "context"] = Field(..., description="heavy, light or context (the context stage)")
     ref: str = Field(..., description="Registry reference: name@alias, name:version or name.")
 
 
@@ -54,7 +58,7 @@ class RollbackBody(BaseModel):
 
 
 def create_app(service: Service) -> Any:
-    """The ASGI application: the hot path in front of a FastAPI app."""
+    """The ASGI application: the hot paths, then the gate, in front of a FastAPI app."""
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async def flush_every(seconds: float) -> None:
@@ -69,41 +73,49 @@ def create_app(service: Service) -> Any:
             flusher.cancel()
             service.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Marquee inference service",
         version=__import__("marquee").__version__,
         description="Home-page rankings with per-request model switching under a latency budget.",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS,
     )
 
-    def fail(status: int, code: str, detail: str) -> JSONResponse:
-        return JSONResponse({"error": code, "detail": detail}, status_code=status)
+    def reply(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
+        return Response(body, status_code=status, headers=headers, media_type="application/json")
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return fail(422, "invalid_request", f"{first.get('msg')} - at `{where}`")
+        if first.get("type") == "json_invalid":  # as the hot paths answer a body that is not JSON
+            detail = f"the body is not valid JSON: {first.get('ctx', {}).get('error', first.get('msg'))}"
+            return reply(400, refusal(request.scope, 400, "malformed_json", detail))
+        return reply(422, refusal(request.scope, 422, "invalid_request", validation_detail(first)))
 
-    @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return fail(exc.status_code, str(exc.detail).split(":")[0], str(exc.detail))
+    @app.exception_handler(HTTPException)  # the framework's own: no route (404), wrong method (405)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        method, path = request.method, request.url.path
+        if exc.status_code == 404:
+            detail = f"no endpoint at {path}; /docs lists them"
+        elif exc.status_code == 405:
+            detail = f"{path} does not answer {method}; it answers {(exc.headers or {}).get('Allow', 'other methods')}"
+        else:
+            detail = str(exc.detail)
+        return reply(exc.status_code, refusal(request.scope, exc.status_code, http_code(exc.status_code), detail), exc.headers)
 
     @app.exception_handler(ServiceError)
-    async def _refused(_: Request, exc: ServiceError) -> JSONResponse:
-        return fail(status_of(exc), exc.code, str(exc))
+    async def _refused(request: Request, exc: ServiceError) -> Response:
+        return reply(*service_refusal(request.scope, exc))
 
-    @app.exception_handler(MarqueeError)
-    async def _marquee(_: Request, exc: MarqueeError) -> JSONResponse:
-        return fail(409, type(exc).__name__, str(exc))
+    @app.exception_handler(Exception)
+    async def _failed(request: Request, exc: Exception) -> Response:
+        return reply(*failure(request.scope))
 
-    def admin(authorization: str | None) -> str:
-        if service.admin_token is None:
-            raise HTTPException(403, "admin_disabled: set MARQUEE_ADMIN_TOKEN to enable the admin API")
-        expected = f"Bearer {service.admin_token}"
-        if authorization is None or not hmac.compare_digest(authorization, expected):
-            raise HTTPException(401, "unauthorized: send 'Authorization: Bearer <MARQUEE_ADMIN_TOKEN>'")
-        return "admin-api"
+    # The gate in front of FastAPI checks the token (FastAPI would read the body first); this
+    # only documents it, so that /docs offers "Authorize".
+    bearer = HTTPBearer(auto_error=False, scheme_name="admin token", description="Authorization: Bearer <MARQUEE_ADMIN_TOKEN>")
+    admin = {"dependencies": [Security(bearer)], "tags": ["admin"]}
+    actor = "admin-api"
 
     @app.post(PATH, response_model=ResponseDoc, summary="Rank titles for a member within a latency budget")
     async def recommendations(body: RequestDoc) -> Any:  # documents the hot path, which answers first
@@ -121,7 +133,7 @@ def create_app(service: Service) -> Any:
 
     @app.get("/v1/assignments/{member_id}", summary="The member's variant in every running experiment")
     def assignments(
-        member_id: int = Path(..., ge=0, description="Member id."),
+        member_id: int = Path(..., ge=0, le=MAX_ID, description="Member id."),
         expose: bool = Query(True, description="Log an exposure for each assignment (false: only look)."),
     ) -> dict[str, Any]:
         return service.assignments(member_id, expose=expose)
@@ -136,10 +148,13 @@ def create_app(service: Service) -> Any:
     async def feedback(body: FeedbackBody) -> dict[str, Any]:
         return await service.artwork_feedback(body.decision_id, body.reward)
 
+    # HEAD too (load balancers and uptime checks send it), answered like GET without the body.
+    @app.head("/healthz", include_in_schema=False)
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "uptime_s": round(time.time() - service.started, 1)}
 
+    @app.head("/readyz", include_in_schema=False)
     @app.get("/readyz", summary="Readiness: every configured tier is loaded")
     async def readyz() -> Response:
         tiers = {name: t.version for name, t in service.router.tiers.items()}
@@ -151,9 +166,8 @@ def create_app(service: Service) -> Any:
     async def metrics() -> Response:
         return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    @app.get("/admin/models", summary="What each tier serves, with provenance")
-    async def models(authorization: str | None = Header(None)) -> dict[str, Any]:
-        admin(authorization)
+    @app.get("/admin/models", summary="What each tier serves, with provenance", **admin)
+    async def models() -> dict[str, Any]:
         served = [(tier, s.ref, s.version) for tier, s in service.served.items()]
         if service.context is not None:
             served.append(("context", service.context[0], service.context[1]))
@@ -165,20 +179,17 @@ def create_app(service: Service) -> Any:
 
     # Admin handlers are plain functions: FastAPI runs them on its thread pool, so reading and
     # verifying an artifact never blocks the event loop that answers members.
-    @app.post("/admin/models/load", summary="Load a registry version into a tier (hot swap)")
-    def load(body: LoadBody, authorization: str | None = Header(None)) -> dict[str, Any]:
-        admin(authorization)
+    @app.post("/admin/models/load", summary="Load a registry version into a tier (hot swap)", **admin)
+    def load(body: LoadBody) -> dict[str, Any]:
         mv = service.load(body.tier, body.ref)
         return {"tier": body.tier, "version": mv.ref}
 
-    @app.post("/admin/models/promote", summary="Move an alias to a version; tiers serving it swap")
-    def promote(body: PromoteBody, authorization: str | None = Header(None)) -> dict[str, Any]:
-        actor = admin(authorization)
+    @app.post("/admin/models/promote", summary="Move an alias to a version; tiers serving it swap", **admin)
+    def promote(body: PromoteBody) -> dict[str, Any]:
         return service.promote(body.name, body.version, body.alias, actor=actor, reason=body.reason)
 
-    @app.post("/admin/models/rollback", summary="Move an alias back one step; tiers serving it swap")
-    def rollback(body: RollbackBody, authorization: str | None = Header(None)) -> dict[str, Any]:
-        actor = admin(authorization)
+    @app.post("/admin/models/rollback", summary="Move an alias back one step; tiers serving it swap", **admin)
+    def rollback(body: RollbackBody) -> dict[str, Any]:
         return service.rollback(body.name, body.alias, actor=actor, reason=body.reason)
 
-    return HotPath(service, ArtworkPath(service, app))
+    return HotPath(service, ArtworkPath(service, Gate(service, app)))

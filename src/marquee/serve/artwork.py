@@ -37,11 +37,11 @@ from marquee.bandit.durable import SQLiteDecisionLog
 from marquee.data.artwork import ArtworkVariants, generate_variants
 from marquee.data.artwork_log import ArtworkLog
 from marquee.data.catalog import Catalog
-from marquee.errors import ConfigError
+from marquee.errors import ConfigError, DataError
 from marquee.ope.base import Estimator
 from marquee.ope.comparison import Comparison
 from marquee.random import SeedLike, as_generator
-from marquee.serve.schemas import Context, Device
+from marquee.serve.schemas import MAX_ID, Context, Device
 
 __all__ = ["Artwork", "ArtworkBody", "ArtworkRequest", "ArtworkSink", "FeedbackBody", "FeedbackRequest", "build_artwork", "evaluate_artwork"]
 
@@ -57,13 +57,15 @@ class ArtworkSink(Protocol):
 
     def submit_reward(self, decision_id: str, reward: float, *, timestamp_us: int = 0) -> Future[tuple[bool, dict[str, Any]]]: ...
 
-    def records(self) -> list[tuple[dict[str, Any], float | None]]: ...
+    def rows(self) -> list[tuple[int, str, float | None]]: ...
 
 
 # ---- wire types: msgspec on the wire (one C pass, errors that name the field), pydantic for the docs
+# Ids are int64 all the way to the decision log and the arrays evaluation builds from it: a larger
+# number is refused here, naming the field, instead of being logged and breaking every later read.
 class ArtworkRequest(msgspec.Struct, forbid_unknown_fields=True):
-    member_id: Annotated[int, msgspec.Meta(ge=0)]
-    title_id: Annotated[int, msgspec.Meta(ge=0)]
+    member_id: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
+    title_id: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
     context: Context | None = None
 
 
@@ -80,8 +82,8 @@ class ContextBody(BaseModel):
 
 class ArtworkBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, title="ArtworkRequest")
-    member_id: int = Field(..., ge=0, description="The member.")
-    title_id: int = Field(..., ge=0, description="The title whose artwork to choose.")
+    member_id: int = Field(..., ge=0, le=MAX_ID, description="The member.")
+    title_id: int = Field(..., ge=0, le=MAX_ID, description="The title whose artwork to choose.")
     context: ContextBody | None = None
 
 
@@ -125,16 +127,24 @@ class Artwork:
 
     def replay(self) -> int:
         """Re-learn the policy from the rewards in the log (at start: a restart keeps what was
-        learned); returns how many rounds it learned from."""
-        rows = [(r, w) for r, w in self.sink.records() if w is not None and "candidates" in r]
-        k = len(self.variants.feature_names)
-        rows = [(r, w) for r, w in rows if len(r["candidates"][r["action"]]) == k]
-        if rows:
-            x = np.array([r["context"] for r, _ in rows], dtype=np.float64)
-            f = np.array([r["candidates"][r["action"]] for r, _ in rows], dtype=np.float64)
-            self.policy.fit(x, f, np.array([w for _, w in rows]))
-            log.info("artwork policy re-learned from the log", extra={"rounds": len(rows), "policy": self.policy.name})
-        return len(rows)
+        learned); returns how many rounds it learned from.
+
+        A row that cannot be read, or that does not fit this service (its candidates have another
+        number of features: logged with another variants table), is left out and logged as a
+        warning with its row id: it neither stops the service nor reaches the policy."""
+        source = str(getattr(self.sink, "path", "decision log"))
+
+        def skip(exc: DataError) -> None:
+            log.warning("artwork log row skipped", extra={"log_path": source, "row_id": exc.row, "field": exc.column, "reason": str(exc)})
+
+        dims = (len(context_features(None, None)), len(self.variants.feature_names))
+        try:
+            data = ArtworkLog.from_rows(self.sink.rows(), source=source, on_bad_row=skip, dims=dims)
+        except DataError:  # no row with a reward (yet)
+            return 0
+        self.policy.fit(data.feedback.context, data.chosen_features, data.feedback.reward)
+        log.info("artwork policy re-learned from the log", extra={"rounds": len(data), "policy": self.policy.name})
+        return len(data)
 
     def _choose(self, member_id: int, title_id: int, device: str | None, local_hour: int | None) -> ArtworkDecision:
         found = self.variants.of(title_id)

@@ -4,7 +4,9 @@
 answer, so the per-request cost is the model's plus a few microseconds (FastAPI's routing,
 dependency and pydantic layers cost several times the light model itself). ``POST /v1/artwork``
 and ``POST /v1/feedback`` get the same treatment from a second handler behind the first (the
-recommendations path never passes through it). Everything else goes on to FastAPI.
+recommendations path never passes through it). Everything else goes on to the gate and FastAPI.
+Their bodies are capped as they stream in (:func:`~marquee.serve.gate.read_body`) and their
+refusals have the service's one shape (:mod:`marquee.serve.errors`).
 """
 
 from __future__ import annotations
@@ -17,13 +19,10 @@ import msgspec
 from fastapi import FastAPI
 
 from marquee.serve.artwork import ArtworkRequest, FeedbackRequest
-from marquee.serve.schemas import (
-    MAX_BODY_BYTES,
-    RecommendationRequest,
-    RecommendationResponse,
-    ScoredTitle,
-)
-from marquee.serve.service import Conflict, NotEnabled, NotFound, Service, ServiceError
+from marquee.serve.errors import failure, refusal, service_refusal
+from marquee.serve.gate import read_body, too_large
+from marquee.serve.schemas import RecommendationRequest, RecommendationResponse, ScoredTitle
+from marquee.serve.service import Service, ServiceError
 
 __all__ = ["ARTWORK_PATHS", "PATH", "ArtworkPath", "HotPath"]
 
@@ -36,39 +35,11 @@ _encoder = msgspec.json.Encoder()
 _JSON = [(b"content-type", b"application/json")]
 
 
-async def _read_body(scope: dict, receive: Any) -> bytes | None:
-    """The request body, or ``None`` once it is known to exceed :data:`MAX_BODY_BYTES` (by its
-    declared length, or while it streams in: nothing past the limit is buffered)."""
-    for name, value in scope["headers"]:
-        if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
-            return None
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _error(status: int, code: str, detail: str) -> tuple[int, bytes]:
-    return status, _encoder.encode({"error": code, "detail": detail})
-
-
-#: The HTTP status of each refusal of the service (the most specific class that matches wins).
-STATUS: dict[type[ServiceError], int] = {NotEnabled: 404, NotFound: 404, Conflict: 409, ServiceError: 400}
-
-
-def status_of(exc: ServiceError) -> int:
-    return next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
-
-
-def service_error(exc: ServiceError) -> tuple[int, bytes]:
-    """A refusal as (status, JSON body ``{"error": code, "detail": message}``)."""
-    return _error(status_of(exc), exc.code, str(exc))
+def _invalid(scope: dict, exc: msgspec.DecodeError) -> tuple[int, bytes]:
+    """A body msgspec refused: 422 naming the field, or 400 when it is not JSON at all."""
+    if isinstance(exc, msgspec.ValidationError):
+        return 422, refusal(scope, 422, "invalid_request", str(exc))
+    return 400, refusal(scope, 400, "malformed_json", f"the body is not valid JSON: {exc}")
 
 
 class HotPath:
@@ -93,21 +64,22 @@ class HotPath:
         await send({"type": "http.response.body", "body": body})
 
     async def _handle(self, scope: dict, receive: Any) -> tuple[int, bytes]:
-        raw = await _read_body(scope, receive)
+        raw = await read_body(scope, receive)
         if raw is None:
-            return _error(413, "body_too_large", f"request body is over {MAX_BODY_BYTES} bytes")
+            return too_large(scope)
         try:
             req = _decoder.decode(raw)
-        except msgspec.ValidationError as exc:
-            return _error(422, "invalid_request", str(exc))
-        except msgspec.DecodeError as exc:
-            return _error(400, "malformed_json", f"body is not valid JSON: {exc}")
+        except msgspec.DecodeError as exc:  # ValidationError too
+            return _invalid(scope, exc)
         service = self.service
         ctx = req.context
-        answer, ids, scores, stage = await service.recommend(
-            req.member_id, req.k, mode=req.model, budget_ms=req.latency_budget_ms,
-            device=ctx.device if ctx else None, local_hour=ctx.local_hour if ctx else None,
-        )  # fmt: skip
+        try:
+            answer, ids, scores, stage = await service.recommend(
+                req.member_id, req.k, mode=req.model, budget_ms=req.latency_budget_ms,
+                device=ctx.device if ctx else None, local_hour=ctx.local_hour if ctx else None,
+            )  # fmt: skip
+        except Exception:  # noqa: BLE001 - answered in the service's error shape, logged with its traceback
+            return failure(scope)
         m = service.metrics
         m.child(m.latency, answer.model_used).observe(answer.latency_ms / 1000.0)
         if answer.switched:
@@ -148,9 +120,9 @@ class ArtworkPath:
         await send({"type": "http.response.body", "body": body})
 
     async def _handle(self, path: str, scope: dict, receive: Any) -> tuple[int, bytes]:
-        raw = await _read_body(scope, receive)
+        raw = await read_body(scope, receive)
         if raw is None:
-            return _error(413, "body_too_large", f"request body is over {MAX_BODY_BYTES} bytes")
+            return too_large(scope)
         try:
             if path == "/v1/artwork":
                 req = _artwork_decoder.decode(raw)
@@ -159,10 +131,10 @@ class ArtworkPath:
             else:
                 fb = _feedback_decoder.decode(raw)
                 answer = await self.service.artwork_feedback(fb.decision_id, fb.reward)
-        except msgspec.ValidationError as exc:
-            return _error(422, "invalid_request", str(exc))
-        except msgspec.DecodeError as exc:
-            return _error(400, "malformed_json", f"body is not valid JSON: {exc}")
+        except msgspec.DecodeError as exc:  # ValidationError too
+            return _invalid(scope, exc)
         except ServiceError as exc:
-            return service_error(exc)
+            return service_refusal(scope, exc)
+        except Exception:  # noqa: BLE001 - answered in the service's error shape, logged with its traceback
+            return failure(scope)
         return 200, _encoder.encode(answer)

@@ -11,11 +11,23 @@ from typing import Annotated, Literal
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Context", "RecommendationRequest", "RecommendationResponse", "RequestDoc", "ResponseDoc", "ScoredTitle"]
+__all__ = [
+    "MAX_ID", "MAX_ID_CHARS", "Context", "MemberId", "RecommendationRequest", "RecommendationResponse", "RequestDoc", "ResponseDoc",
+    "ScoredTitle",
+]  # fmt: skip
 
 MAX_K = 500
+#: The most bytes a request body may have, on every endpoint.
 MAX_BODY_BYTES = 64 * 1024
+#: The largest integer id (int64, what the data layer and the logs store).
+MAX_ID = 2**63 - 1
+#: The longest string id.
+MAX_ID_CHARS = 256
 Device = Literal["tv", "mobile", "web", "tablet", "console", "other"]
+
+#: A member id on the wire: an integer in [0, 2**63 - 1] or a non-empty string of at most 256
+#: characters, passed on as given (the ranker's id index knows which kind it holds).
+MemberId = Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)] | Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
 
 
 class Context(msgspec.Struct, forbid_unknown_fields=True):
@@ -24,7 +36,7 @@ class Context(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RecommendationRequest(msgspec.Struct, forbid_unknown_fields=True):
-    member_id: Annotated[int, msgspec.Meta(ge=0)]
+    member_id: MemberId
     k: Annotated[int, msgspec.Meta(ge=1, le=MAX_K)] = 10
     context: Context | None = None
     latency_budget_ms: Annotated[float, msgspec.Meta(gt=0, le=60_000)] | None = None
@@ -32,12 +44,12 @@ class RecommendationRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ScoredTitle(msgspec.Struct):
-    title_id: int
+    title_id: int | str
     score: float
 
 
 class RecommendationResponse(msgspec.Struct):
-    member_id: int
+    member_id: int | str
     items: list[ScoredTitle]
     model_used: str
     model_version: str
@@ -55,7 +67,9 @@ class ContextDoc(BaseModel):
 
 class RequestDoc(BaseModel):
     model_config = ConfigDict(extra="forbid", title="RecommendationRequest")
-    member_id: int = Field(..., ge=0, description="The member (MovieLens user_id for the demo data).")
+    member_id: Annotated[int, Field(ge=0, le=MAX_ID)] | Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)] = Field(
+        ..., description="The member: an integer id (MovieLens user_id for the demo data) or a string id, echoed in the answer."
+    )
     k: int = Field(10, ge=1, le=MAX_K, description="How many titles to return.")
     context: ContextDoc | None = None
     latency_budget_ms: float | None = Field(None, gt=0, le=60_000, description="Server-side budget; default from the service config.")
@@ -63,17 +77,18 @@ class RequestDoc(BaseModel):
 
 
 class ScoredTitleDoc(BaseModel):
-    title_id: int
+    model_config = ConfigDict(title="ScoredTitle")
+    title_id: int | str = Field(..., description="The title: an integer or a string id, as the catalog has it.")
     score: float
 
 
 class ResponseDoc(BaseModel):
     model_config = ConfigDict(title="RecommendationResponse")
-    member_id: int
+    member_id: int | str = Field(..., description="The member id of the request, as sent.")
     items: list[ScoredTitleDoc]
     model_used: str = Field(..., description="heavy, light or popular.")
     model_version: str = Field(..., description="Registry reference of the model that answered.")
-    fallback_reason: str | None = Field(None, description="Why a lighter model answered (unknown_member, deadline, error); null when none.")
+    fallback_reason: str | None = Field(..., description="Why a lighter model answered (unknown_member, deadline, error); null when none.")
     latency_ms: float = Field(..., description="Server-side latency of this request.")
     context_stage: str | None = Field(
         None, description="Registry reference of the context stage that re-ranked the list for the request's device and hour; null when none did."

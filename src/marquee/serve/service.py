@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from marquee.errors import DataError, MarqueeError, UnknownIdError
+from marquee.errors import ArtifactError, ConfigError, DataError, MarqueeError, UnknownIdError
 from marquee.experiment.assignment import Allocator
 from marquee.experiment.exposure import Exposure, ExposureSink
 from marquee.rank.base import Recommender
@@ -20,22 +22,30 @@ from marquee.serve.metrics import ServiceMetrics
 from marquee.serve.registry import ModelRegistry, ModelVersion
 from marquee.serve.router import Answer, Router
 
-__all__ = ["Conflict", "NotEnabled", "NotFound", "Service", "ServiceError"]
+__all__ = ["Conflict", "Invalid", "NotEnabled", "NotFound", "Service", "ServiceError"]
 
 log = logging.getLogger("marquee.serve")
 
 
 #: The name under which the admin API and :meth:`Service.load` address the context stage.
 CONTEXT = "context"
+#: What :meth:`Service.load` can load into.
+TIERS = ("heavy", "light", CONTEXT)
 
 
 class ServiceError(MarqueeError):
-    """An operation the service refuses. ``code`` is a stable machine-readable reason; the HTTP
-    layer maps each subclass to a status (:data:`marquee.serve.hot_path.STATUS`)."""
+    """An operation the service refuses. ``code`` is a stable snake_case reason and ``message``
+    says what was wrong and what to do; the HTTP layer maps each subclass to a status
+    (:data:`marquee.serve.errors.STATUS`) and answers ``{"error": code, "detail": message}``."""
 
     def __init__(self, code: str, message: str) -> None:
         self.code = code
+        self.message = message
         super().__init__(f"{code}: {message}")
+
+
+class Invalid(ServiceError):
+    """The request names something that cannot exist (a tier the service has not, a malformed reference)."""
 
 
 class NotEnabled(ServiceError):
@@ -47,7 +57,23 @@ class NotFound(ServiceError):
 
 
 class Conflict(ServiceError):
-    """The request contradicts what is already stored (a different reward for a decision)."""
+    """The request contradicts what is already stored (a different reward for a decision, a
+    refused artifact, an alias with nothing to roll back to)."""
+
+
+@contextmanager
+def _registry_refusals() -> Iterator[None]:
+    """The registry's errors as the service's refusals: a version, model or alias it has not is
+    ``unknown_model`` (404), a malformed reference ``invalid_reference`` (422), an artifact that
+    fails verification ``artifact_refused`` (409)."""
+    try:
+        yield
+    except UnknownIdError as exc:
+        raise NotFound("unknown_model", str(exc)) from None
+    except ConfigError as exc:
+        raise Invalid("invalid_reference", str(exc)) from None
+    except ArtifactError as exc:
+        raise Conflict("artifact_refused", str(exc)) from None
 
 
 @dataclass
@@ -102,23 +128,33 @@ class Service:
         """Load ``ref`` from the registry (checksums verified) and hot-swap it into ``tier``
         (``heavy``, ``light``, or ``context`` for the context stage).
 
-        A refused artifact raises and leaves the tier serving what it served."""
+        A refused artifact raises and leaves the tier serving what it served.
+
+        Raises:
+            Invalid: ``tier`` is none of :data:`TIERS` (nothing is loaded), or ``ref`` is malformed.
+            NotFound: the registry has no such model, version or alias.
+            Conflict: the artifact fails verification.
+        """
+        if tier not in TIERS:
+            raise Invalid("unknown_tier", f"tier must be one of {', '.join(TIERS)}; got {tier!r}")
         if tier == CONTEXT:
             return self.load_context(ref)
-        mv, model = self.registry.load(ref)
+        with _registry_refusals():
+            mv, model = self.registry.load(ref)
         self._install(tier, ref, mv, model)
         return mv
 
     def load_context(self, ref: str) -> ModelVersion:
         """Load a context stage (``marquee train-context``) from the registry and use it from the
         next request on; a refused artifact raises and changes nothing."""
-        mv, stage = self.registry.load(ref, kind=ContextStage)
+        with _registry_refusals():
+            mv, stage = self.registry.load(ref, kind=ContextStage)
         self.context = (ref, mv, stage)  # one reference swap: a request uses the old or the new stage whole
         log.info("context stage loaded", extra={"ref": ref, "version": mv.ref, "weight": stage.weight, "candidates": stage.candidates})
         return mv
 
     async def recommend(
-        self, member_id: int, k: int, *, mode: str = "auto", budget_ms: float | None = None,
+        self, member_id: int | str, k: int, *, mode: str = "auto", budget_ms: float | None = None,
         device: str | None = None, local_hour: int | None = None,
     ) -> tuple[Answer, np.ndarray, np.ndarray, str | None]:
         """The router's answer, then the context stage's re-ranking when one is loaded and the
@@ -226,12 +262,21 @@ class Service:
         self.metrics.batch_latency.observe(ms / 1000.0)
 
     def promote(self, name: str, version: int, alias: str, *, actor: str, reason: str) -> dict[str, Any]:
-        """Point ``name@alias`` at ``version``; tiers serving that alias swap to it."""
+        """Point ``name@alias`` at ``version``; tiers serving that alias swap to it.
+
+        Raises the refusals of :meth:`load` (a missing version is :class:`NotFound`)."""
         return self._move_alias(name, alias, version, lambda: self.registry.set_alias(name, alias, version, actor=actor, reason=reason))
 
     def rollback(self, name: str, alias: str, *, actor: str, reason: str) -> dict[str, Any]:
-        """Move ``name@alias`` one step back; tiers serving that alias swap to it."""
-        target = self.registry.rollback_target(name, alias)
+        """Move ``name@alias`` one step back; tiers serving that alias swap to it.
+
+        Raises:
+            Conflict: ``nothing_to_roll_back`` when the alias was never moved, or only once.
+        """
+        try:
+            target = self.registry.rollback_target(name, alias)
+        except ConfigError as exc:
+            raise Conflict("nothing_to_roll_back", str(exc)) from None
         return self._move_alias(name, alias, target, lambda: self.registry.rollback(name, alias, actor=actor, reason=reason))
 
     def _move_alias(self, name: str, alias: str, version: int, move: Any) -> dict[str, Any]:
@@ -239,9 +284,10 @@ class Service:
         tiers = [tier for tier, served in self.served.items() if served.ref == ref]
         stage = self.context is not None and self.context[0] == ref
         # Load (and verify) the target once, before anything moves: a refused artifact moves nothing.
-        loaded = self.registry.load(f"{name}:{version}") if tiers else None
-        loaded_stage = self.registry.load(f"{name}:{version}", kind=ContextStage) if stage else None
-        moved = move()
+        with _registry_refusals():
+            loaded = self.registry.load(f"{name}:{version}") if tiers else None
+            loaded_stage = self.registry.load(f"{name}:{version}", kind=ContextStage) if stage else None
+            moved = move()
         for tier in tiers:
             self._install(tier, ref, *loaded)
         if loaded_stage is not None:
