@@ -117,3 +117,27 @@ def test_empty_text_id_is_missing(tmp_path):
     p = _csv(tmp_path, "user,item,when\nalice,tt2,5\n  ,tt10,6\n")
     with pytest.raises(DataError, match=r"row 2, column 'user': value is missing"):
         read_log(p, ColumnMapping("user", "item", "when"))
+
+
+def test_leading_zeros_make_text_ids_so_nothing_is_merged(tmp_path):
+    p = _csv(tmp_path, "user,item,when\n1,007,5\n1,7,6\n2,0042,7\n")
+    table, report = read_log(p, ColumnMapping("user", "item", "when"))
+    assert table.column("title_id").type == pa.string() and sorted(set(table.column("title_id").to_pylist())) == ["0042", "007", "7"]
+    assert "'007'" in report.id_kinds["title_id"] and report.id_kinds["member_id"] == "int"
+
+
+def test_integers_beyond_int64_are_text_under_auto_and_an_error_under_int(tmp_path):
+    p = _csv(tmp_path, "user,item,when\n3,9223372036854775808,1700000000\n3,5,1700000001\n")
+    table, report = read_log(p, ColumnMapping("user", "item", "when"))
+    assert table.column("title_id").to_pylist().count("9223372036854775808") == 1 and report.id_kinds["title_id"].startswith("string")
+    with pytest.raises(DataError, match=r"row 1, column 'item': integer outside -2\*\*63\.\.2\*\*63-1"):
+        read_log(p, ColumnMapping("user", "item", "when"), ids="int")
+    table, report = read_log(p, ColumnMapping("user", "item", "when"), ids="int", skip_bad_rows=True)
+    assert table.num_rows == 1 and report.dropped == {"item: integer outside -2**63..2**63-1": 1}
+
+
+def test_unsigned_parquet_ids_beyond_int64_are_refused_by_row(tmp_path):
+    p = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"user": pa.array([1, 2**63 + 5], pa.uint64()), "item": [5, 6], "when": [10, 11]}), p)
+    with pytest.raises(DataError, match=r"row 2, column 'user': integer outside"):
+        read_log(p, ColumnMapping("user", "item", "when"))

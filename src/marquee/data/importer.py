@@ -33,6 +33,10 @@ __all__ = ["ID_KINDS", "ColumnMapping", "ImportReport", "import_log", "read_log"
 ID_KINDS = ("auto", "int", "string")
 
 _INT = r"^\s*-?\d+\s*$"
+#: An integer as an id column must spell it to be read as one under ``--ids auto``: no leading zeros
+#: ("007" and "7" are different ids), so nothing is merged by reading text as numbers.
+_CANONICAL_INT = r"^\s*-?(0|[1-9]\d*)\s*$"
+_INT64_MAX = "9223372036854775807"
 _FLOAT = r"^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 
 
@@ -131,6 +135,10 @@ def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
 def _parse_numeric(col: pa.ChunkedArray, name: str, problems: _Problems, *, integer: bool, required: bool) -> pa.Array:
     target = pa.int64() if integer else pa.float64()
     if pa.types.is_integer(col.type) or (not integer and pa.types.is_floating(col.type)):
+        if col.type == pa.uint64():  # the one integer type that can exceed int64
+            big = pc.fill_null(pc.greater(col, pa.scalar(2**63 - 1, pa.uint64())), False).to_numpy(zero_copy_only=False)
+            problems.flag(big, name, "integer outside -2**63..2**63-1", col)
+            col = pc.if_else(pa.array(big), pa.scalar(None, pa.uint64()), col)
         parsed = col.cast(target)
     else:
         text = _as_text(col)
@@ -140,7 +148,9 @@ def _parse_numeric(col: pa.ChunkedArray, name: str, problems: _Problems, *, inte
         if required:
             problems.flag(empty, name, "value is missing", text)
         problems.flag(~ok & ~empty, name, f"not {'an integer' if integer else 'a number'}", text)
-        good = ok & ~empty
+        if integer:
+            problems.flag(ok & ~empty & _beyond_int64(text), name, "integer outside -2**63..2**63-1", text)
+        good = ok & ~empty & (~_beyond_int64(text) if integer else True)
         clean = pc.if_else(pa.array(good), pc.utf8_trim_whitespace(text), pa.scalar(None, pa.string()))
         parsed = clean.cast(target)
     if required:
@@ -266,11 +276,19 @@ def _id_kind(col: pa.ChunkedArray, requested: str) -> tuple[str, str]:
     text = _as_text(col)
     present = pc.drop_null(pc.utf8_trim_whitespace(text))
     present = pc.filter(present, pc.not_equal(present, ""))
-    ok = pc.match_substring_regex(present, _INT).to_numpy(zero_copy_only=False)
+    ok = pc.match_substring_regex(present, _CANONICAL_INT).to_numpy(zero_copy_only=False) & ~_beyond_int64(present)
     if ok.all():
         return "int", ""
     first = present[int(np.argmin(ok))].as_py()
-    return "string", f"values such as {first!r} are not integers; pass --ids int to require integer ids"
+    return "string", f"values such as {first!r} are not canonical 64-bit integers; pass --ids int to require integer ids"
+
+
+def _beyond_int64(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """(n,) bool: integer text whose magnitude exceeds int64 (which a cast would refuse with a traceback)."""
+    digits = pc.utf8_ltrim(pc.replace_substring_regex(pc.utf8_trim_whitespace(text), r"^-", ""), characters="0")
+    length = pc.fill_null(pc.utf8_length(digits), 0).to_numpy(zero_copy_only=False)
+    same = pc.fill_null(pc.greater(digits, _INT64_MAX), False).to_numpy(zero_copy_only=False)
+    return (length > len(_INT64_MAX)) | ((length == len(_INT64_MAX)) & same)
 
 
 def _parse_text_ids(col: pa.ChunkedArray, name: str, problems: _Problems) -> pa.ChunkedArray:
