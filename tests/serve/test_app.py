@@ -108,13 +108,23 @@ def test_promote_and_rollback_hot_swap(client, service):
     auth = {"Authorization": f"Bearer {TOKEN}"}
     r = client.post("/admin/models/promote", json={"name": "heavy", "version": 2, "alias": "production", "reason": "better"}, headers=auth)
     assert r.status_code == 200, r.text
-    assert r.json() == {"alias": "heavy@production", "from_version": 1, "to_version": 2, "reloaded": ["heavy"]}
+    assert r.json() == {"alias": "heavy@production", "from_version": 1, "to_version": 2, "reloaded": ["heavy"], "changed": True}
     assert client.post("/v1/recommendations", json={"member_id": 1000}).json()["model_version"] == "heavy:2"
     r = client.post("/admin/models/rollback", json={"name": "heavy"}, headers=auth)
     assert r.json()["to_version"] == 1
     assert client.post("/v1/recommendations", json={"member_id": 1000}).json()["model_version"] == "heavy:1"
     history = service.registry.history("heavy", "production")
     assert [(m.to_version, m.kind) for m in history] == [(1, "set"), (2, "set"), (1, "rollback")]
+
+
+def test_promoting_the_version_in_place_records_and_reloads_nothing(client, service):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    before = service.registry.history("heavy", "production")
+    r = client.post("/admin/models/promote", json={"name": "heavy", "version": 1, "alias": "production"}, headers=auth)
+    assert r.status_code == 200 and r.json() == {"alias": "heavy@production", "from_version": 1, "to_version": 1, "reloaded": [], "changed": False}
+    assert service.registry.history("heavy", "production") == before
+    r = client.post("/admin/models/rollback", json={"name": "heavy"}, headers=auth)
+    assert r.status_code == 409 and r.json()["error"] == "nothing_to_roll_back"
 
 
 def test_corrupt_version_is_refused_and_serving_continues(client, service):
@@ -219,6 +229,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
         ("POST", "/admin/models/promote", {"json": {"name": "heavy", "version": 7}, "headers": AUTH}, 404, "unknown_model", "no version 7"),
         ("POST", "/admin/models/promote", {"json": {"name": "heavy", "version": 0}, "headers": AUTH}, 422, "invalid_request", "at `$.version`"),
         ("POST", "/admin/models/rollback", {"json": {"name": "light"}, "headers": AUTH}, 409, "nothing_to_roll_back", "no earlier version"),
+        ("POST", "/admin/models/rollback", {"json": {"name": "nope"}, "headers": AUTH}, 404, "unknown_model", "no model named 'nope'"),
     ],
 )
 def test_every_refusal_has_one_shape_a_snake_case_code_and_a_log_line(client, caplog, method, path, kwargs, status, code, detail):

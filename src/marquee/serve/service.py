@@ -273,6 +273,8 @@ class Service:
         Raises:
             Conflict: ``nothing_to_roll_back`` when the alias was never moved, or only once.
         """
+        with _registry_refusals():
+            self.registry.require_model(name)  # an unknown model is 404, not "nothing to roll back"
         try:
             target = self.registry.rollback_target(name, alias)
         except ConfigError as exc:
@@ -281,6 +283,13 @@ class Service:
 
     def _move_alias(self, name: str, alias: str, version: int, move: Any) -> dict[str, Any]:
         ref = f"{name}@{alias}"
+        with _registry_refusals():
+            current = self.registry.alias(name, alias)
+        if current == version:
+            with _registry_refusals():
+                self.registry.get(name, version)  # a version that does not exist is still 404
+            # Already in place: the registry records nothing, and nothing is reloaded.
+            return {"alias": ref, "from_version": version, "to_version": version, "reloaded": [], "changed": False}
         tiers = [tier for tier, served in self.served.items() if served.ref == ref]
         stage = self.context is not None and self.context[0] == ref
         # Load (and verify) the target once, before anything moves: a refused artifact moves nothing.
@@ -294,4 +303,4 @@ class Service:
             self.context = (ref, *loaded_stage)
             tiers.append(CONTEXT)
         log.info("alias moved", extra={"alias": ref, "from_version": moved.from_version, "to_version": moved.to_version, "tiers": tiers})
-        return {"alias": ref, "from_version": moved.from_version, "to_version": moved.to_version, "reloaded": tiers}
+        return {"alias": ref, "from_version": moved.from_version, "to_version": moved.to_version, "reloaded": tiers, "changed": moved.changed}
