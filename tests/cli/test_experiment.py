@@ -78,3 +78,13 @@ def test_fixed_horizon_without_a_result_says_no_detectable_effect(tmp_path):
     assert result.exit_code == 0, result.output
     assert "NO DETECTABLE EFFECT" in result.output and "minimum detectable effect ±" in result.output
     assert "KEEP RUNNING" not in result.output
+
+
+def test_analyze_writes_a_report_only_where_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner.invoke(app, ["experiment", "simulate", str(tmp_path / "demo"), "--members", "300"])
+    result = runner.invoke(app, ["experiment", "analyze", str(tmp_path / "demo" / "experiment.json")])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "reports").exists() and "no report written" in result.output
+    named = runner.invoke(app, ["experiment", "analyze", str(tmp_path / "demo" / "experiment.json"), "--report", "mine.html"])
+    assert named.exit_code == 0 and (tmp_path / "mine.html").is_file()

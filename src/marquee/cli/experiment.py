@@ -43,8 +43,8 @@ def _variance_change(c, idle: bool) -> str:  # type: ignore[no-untyped-def]
 @errors_to_exit
 def analyze(
     config: Path = typer.Argument(..., help="The analysis plan: a TOML or JSON file naming tables, variants, metrics, guardrails, alpha."),
-    report: Path | None = typer.Option(None, "--report", "-r", help="HTML report to write [default: reports/experiment-NAME.html]."),
-    no_report: bool = typer.Option(False, "--no-report", help="Print the table only."),
+    report: Path | None = typer.Option(None, "--report", "-r", help="Write the HTML report here (e.g. reports/experiment-NAME.html); none is written unless named."),
+    no_report: bool = typer.Option(False, "--no-report", help="Print the table only (the default; kept for scripts that pass it)."),
     json_path: Path | None = typer.Option(None, "--json", help="Also write the full readout as JSON here."),
     threads: int | None = typer.Option(None, help="DuckDB threads [default: every core]."),
 ) -> None:
@@ -91,9 +91,11 @@ def analyze(
         console.print(f"[yellow]note[/]: {escape(note)}", highlight=False)
     d = readout.decision
     console.print(f"[{_STYLE[str(d.decision)]}]{str(d.decision).upper()}[/] — {escape(d.reason)}", highlight=False)
-    if not no_report:
-        out = write_html_report(readout, report or Path("reports") / f"experiment-{cfg.name}.html")
+    if report is not None and not no_report:
+        out = write_html_report(readout, report)
         console.print(f"report: {out}")
+    else:
+        console.print(f"no report written (name one with --report reports/experiment-{cfg.name}.html)", highlight=False)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(readout.to_dict(), indent=2, default=str) + "\n")
