@@ -204,6 +204,7 @@ def test_string_title_ids_go_out_as_strings(client, service, monkeypatch):
 
 def test_head_on_health_and_readiness(client, service):
     assert client.head("/healthz").status_code == 200 and client.head("/readyz").status_code == 200
+    assert client.head("/metrics").status_code == 200
     service.router.tiers.clear()
     assert client.head("/readyz").status_code == 503
 

@@ -162,6 +162,7 @@ def create_app(service: Service) -> Any:
         body = {"ready": ready, "tiers": tiers, "fallback": "popular"}
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    @app.head("/metrics", include_in_schema=False)
     @app.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:
         return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
