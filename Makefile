@@ -5,10 +5,13 @@ BIN    := $(VENV)/bin
 # Extra pip options, e.g. PIP_EXTRA='--extra-index-url https://download.pytorch.org/whl/cpu'
 # on machines whose default index would give torch's CUDA build.
 PIP_EXTRA ?=
+# Recipes that pipe (make run's stage tags) fail when the command does.
+SHELL := bash
+.SHELLFLAGS := -o pipefail -c
 
 BENCHES := ranking ids distill serving ope experiment artwork sim
 
-.PHONY: run test install bench $(addprefix bench-,$(BENCHES)) clean
+.PHONY: run run-leaderboard run-models run-context test install bench $(addprefix bench-,$(BENCHES)) clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,14 +38,30 @@ TUNING := $(if $(TUNE),--tune,--no-tune --config $(TUNED))
 ## configurations), print the leaderboard, register the heavy model (SASRec) and its distilled
 ## light student, learn the context stage (device x daypart) from a simulated log, and serve on
 ## http://127.0.0.1:8000.
+##
+## The three middle stages need only the data, so they run side by side (-j2), each on one thread
+## (torch, BLAS and implicit's OpenMP): two single-threaded SASRec fits at once finish well before
+## two two-threaded fits one after the other. Their lines are tagged [leaderboard], [models] or
+## [context] as they come.
+ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+tag = 2>&1 | sed -u 's/^/[$(1)] /'
+
 run: install
 	$(BIN)/marquee data fetch movielens-100k
-	$(BIN)/marquee evaluate $(TUNING) --report reports/leaderboard.html --json reports/leaderboard.json --export-recs reports/test_top10.csv
-	$(BIN)/marquee train sasrec $(TUNING)
-	$(BIN)/marquee distill --teacher sasrec@production
-	$(BIN)/marquee sim generate --name movielens-sim
-	$(BIN)/marquee train-context --dataset movielens-sim --base ease
+	@$(MAKE) --no-print-directory -j2 run-leaderboard run-models run-context
 	$(BIN)/marquee serve --heavy sasrec@production --light sasrec-student@production --context context@production
+
+run-leaderboard:
+	$(ONE_THREAD) $(BIN)/marquee evaluate $(TUNING) --report reports/leaderboard.html --json reports/leaderboard.json \
+		--export-recs reports/test_top10.csv $(call tag,leaderboard)
+
+run-models:
+	$(ONE_THREAD) $(BIN)/marquee train sasrec $(TUNING) $(call tag,models)
+	$(ONE_THREAD) $(BIN)/marquee distill --teacher sasrec@production $(call tag,models)
+
+run-context:
+	$(ONE_THREAD) $(BIN)/marquee sim generate --name movielens-sim $(call tag,context)
+	$(ONE_THREAD) $(BIN)/marquee train-context --dataset movielens-sim --base ease $(call tag,context)
 
 ## make test: set up with the test extras and run the suite.
 test: $(VENV)/.installed-test

@@ -32,7 +32,9 @@ from _common import machine, write_section
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 300.0
 #: A command `make` echoes: the start of a stage.
-STAGE = re.compile(r"^(\S*python\S* -m venv|\S*python\S* -m pip install|\S*/marquee \S+( \S+)?)")
+STAGE = re.compile(r"(\S*python\S* -m venv|\S*python\S* -m pip install|\S*/marquee \S+( \S+)?)")
+#: A line of a stage that runs beside others: make run tags them ``[leaderboard] ...``.
+TAGGED = re.compile(r"^\[([a-z-]+)\] ")
 
 
 def _free_port() -> int:
@@ -58,6 +60,7 @@ def main() -> None:
         if not args.pip_cache:
             env["PIP_NO_CACHE_DIR"] = "1"
         stages: list[tuple[str, float]] = []
+        tagged: dict[str, list[float]] = {}
         start = time.perf_counter()
         proc = subprocess.Popen(
             ["make", "run"], cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
@@ -68,8 +71,13 @@ def main() -> None:
             assert proc.stdout is not None
             for line in proc.stdout:
                 log.append(line.rstrip("\n"))
-                m = STAGE.match(line.strip())
-                if m:
+                now = time.perf_counter() - start
+                t = TAGGED.match(line)
+                if t:  # a side-by-side stage: its span is from its first line to its last
+                    tagged.setdefault(t.group(1), [now, now])[1] = now
+                    continue
+                m = STAGE.search(line.strip())
+                if m and not line.startswith("make"):
                     stages.append((m.group(0).rsplit("/", 1)[-1] if "marquee" in m.group(0) else m.group(0).split(" -m ")[-1], time.perf_counter() - start))
                     print(f"{time.perf_counter() - start:7.1f} s  {line.strip()[:120]}", flush=True)
 
@@ -92,8 +100,11 @@ def main() -> None:
         if ready is None:
             raise SystemExit(f"not serving after {args.timeout:.0f} s")
 
+    if tagged:  # the side-by-side stages, as one stage between the sequential ones, then each
+        stages = sorted([*stages, ("side-by-side stages", min(first for first, _ in tagged.values()))], key=lambda st: st[1])
     bounds = [t for _, t in stages] + [ready]
     rows = [(name, bounds[i + 1] - t) for i, (name, t) in enumerate(stages)]
+    rows += [(f"  [{tag}] from {first:.0f} s to {last:.0f} s", last - first) for tag, (first, last) in tagged.items()]
     lines = [
         f"A clean clone of this repository, `make run` with a fresh `MARQUEE_HOME` and pip's cache "
         f"{'on' if args.pip_cache else 'off'}, until `/readyz` answers 200. {info['cores']} cores ({info['cpu']}), "
