@@ -17,8 +17,8 @@ def test_grid_points_product():
         grid_points({"a": []})
 
 
-def test_tune_fits_on_train_and_scores_validation(monkeypatch):
-    split = leave_one_out(block_interactions(n_members=80))
+def _record_fits(monkeypatch) -> list:
+    """The data of every EASE.fit call from now on."""
     fitted_on = []
     original = EASE.fit
 
@@ -27,6 +27,12 @@ def test_tune_fits_on_train_and_scores_validation(monkeypatch):
         return original(self, data)
 
     monkeypatch.setattr(EASE, "fit", spy)
+    return fitted_on
+
+
+def test_tune_fits_on_train_and_scores_validation(monkeypatch):
+    split = leave_one_out(block_interactions(n_members=80))
+    fitted_on = _record_fits(monkeypatch)
     params, trials = tune(Candidate("ease", EASE, grid={"l2": [1.0, 1000.0]}), split)
     assert all(d is split.train for d in fitted_on)
     assert len(trials) == 2 and params == trials[int(np.argmax([t.value for t in trials]))].params
@@ -35,14 +41,7 @@ def test_tune_fits_on_train_and_scores_validation(monkeypatch):
 def test_a_fixed_configuration_is_never_fitted_on_validation(monkeypatch):
     """--no-tune / recorded configurations: one fit (train+validation), not a validation fit first."""
     split = leave_one_out(block_interactions(n_members=80))
-    fitted_on = []
-    original = EASE.fit
-
-    def spy(self, data):
-        fitted_on.append(data)
-        return original(self, data)
-
-    monkeypatch.setattr(EASE, "fit", spy)
+    fitted_on = _record_fits(monkeypatch)
     board = run_protocol([Candidate("ease", EASE, params={"l2": 10.0}), Candidate("one", EASE, grid={"l2": [5.0]})], split)
     assert fitted_on == [split.train_validation, split.train_validation]
     assert board["ease"].trials == () and board["one"].config.l2 == 5.0

@@ -120,26 +120,11 @@ def ab(
     with status(f"fitting {ranker} and {ranker}+context on the simulated log"):
         base = RANKERS[ranker]().fit(log)
         stage = ContextReranker(RANKERS[ranker]()).fit(log)
+    common = {"members": members, "sessions_per_member": sessions, "seen": seen}
     with status(f"A/B test: {members:,} members x {sessions} sessions"):
-        res = ab_test(
-            world,
-            ranker_policy(base),
-            context_policy(stage),
-            members=members,
-            sessions_per_member=sessions,
-            seen=seen,
-            seed=seed + 2,
-        )
+        res = ab_test(world, ranker_policy(base), context_policy(stage), **common, seed=seed + 2)
     with status(f"team-draft interleaving: {members:,} members x {sessions} sessions"):
-        il = interleave(
-            world,
-            ranker_policy(base),
-            context_policy(stage),
-            members=members,
-            sessions_per_member=sessions,
-            seen=seen,
-            seed=seed + 3,
-        )
+        il = interleave(world, ranker_policy(base), context_policy(stage), **common, seed=seed + 3)
     console.print(
         f"{ranker} (control) vs {ranker}+context (treatment, lift weight {stage.weight_:g}); {members:,} members x {sessions} sessions",
         highlight=False,
