@@ -261,3 +261,44 @@ def test_close_checkpoints_everything_and_a_second_close_does_nothing(tmp_path):
     wal = tmp_path / "t.sqlite-wal"
     assert not wal.exists() or wal.stat().st_size == 0  # TRUNCATE: the log is empty
     assert _rows_in_the_database_file(path) == 5
+
+
+def artwork_decision(i, member_id, title_id):
+    from marquee.bandit.artwork import ArtworkDecision
+
+    return ArtworkDecision(f"a{i}", "epsilon_greedy", (1.0, 0.0), i % 2, 0.5, 1_000 + i, member_id, title_id, (0, 1), ((0.0,), (1.0,)))
+
+
+def test_text_ids_round_trip_through_the_log_with_their_type(tmp_path):
+    """Ids are stored as given, inside each decision's JSON record: text stays text, integers stay integers."""
+    from marquee.data.artwork_log import ArtworkLog
+
+    path = tmp_path / "t.sqlite"
+    log = SQLiteDecisionLog(path)
+    log.append_decisions([artwork_decision(0, "3f1c9a2e-5b7d", "tt0111161"), artwork_decision(1, "bob", "tt0068646"), artwork_decision(2, 42, 7)])
+    new, record = log.submit_reward("a0", 1.0).result()
+    assert new and record["member_id"] == "3f1c9a2e-5b7d" and record["title_id"] == "tt0111161"
+    log.append_reward("a1", 0.0)
+    log.append_reward("a2", 1.0)
+    log.close()
+    records = SQLiteDecisionLog(path).records()
+    assert [(r["member_id"], r["title_id"]) for r, _ in records] == [("3f1c9a2e-5b7d", "tt0111161"), ("bob", "tt0068646"), (42, 7)]
+    data = ArtworkLog.from_rows(read_rows(path))
+    assert data.member_id.tolist() == ["3f1c9a2e-5b7d", "bob", 42] and data.title_id.tolist() == ["tt0111161", "tt0068646", 7]
+    assert data.feedback.reward.tolist() == [1.0, 0.0, 1.0]
+
+
+def test_an_integer_log_reads_back_unchanged(tmp_path):
+    from marquee.data.artwork_log import ArtworkLog
+
+    path = tmp_path / "i.sqlite"
+    log = SQLiteDecisionLog(path)
+    log.append_decisions([artwork_decision(i, 10 + i, 2**63 - 1 - i) for i in range(3)])
+    for i in range(3):
+        log.append_reward(f"a{i}", float(i % 2))
+    log.close()
+    rows = read_rows(path)
+    assert '"member_id":10,"title_id":9223372036854775807,' in rows[0][1]  # the same JSON text as ever
+    data = ArtworkLog.from_rows(rows)
+    assert data.member_id.dtype == np.int64 and data.member_id.tolist() == [10, 11, 12]
+    assert data.title_id.dtype == np.int64 and data.title_id.tolist() == [2**63 - 1, 2**63 - 2, 2**63 - 3]

@@ -170,3 +170,69 @@ def test_decision_log_example_is_evaluated_and_is_what_its_script_makes(tmp_path
     spec.loader.exec_module(module)
     again = module.write_log(tmp_path / "again.sqlite")
     assert read_rows(again) == read_rows(shipped)
+
+
+# ---- a dataset with text ids (members and titles named by strings) ---------------------------------
+@pytest.fixture
+def text_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MARQUEE_HOME", str(tmp_path / "home"))
+    rng = np.random.default_rng(0)
+    rows = ["account,title,ts"] + [
+        f"acct-{u:03d},tt{t:07d},{1_700_000_000 + 100 * u + j}" for u in range(30) for j, t in enumerate(rng.choice(20, size=5, replace=False))
+    ]  # fmt: skip
+    (tmp_path / "plays.csv").write_text("\n".join(rows) + "\n")
+    args = ["data", "import", str(tmp_path / "plays.csv"), "--name", "plays", "--member-col", "account", "--title-col", "title", "--timestamp-col", "ts"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+def test_simulate_and_evaluate_on_a_text_id_dataset(text_home):
+    log = text_home / "text.sqlite"
+    result = runner.invoke(app, ["artwork", "simulate", "--n", "80", "--log", str(log), "--dataset", "plays", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    assert "80 decisions and feedback in" in result.output
+    records = SQLiteDecisionLog(log).records()
+    assert len(records) == 80 and all(w is not None for _, w in records)
+    assert all(r["member_id"].startswith("acct-") and r["title_id"].startswith("tt") for r, _ in records)
+    result = runner.invoke(app, ["artwork", "evaluate", "--log", str(log), "--candidate", "uniform", "--bootstrap", "50"])
+    assert result.exit_code == 0, result.output
+    assert "80 decisions, 0 skipped as unreadable, 80 with rewards" in " ".join(result.output.split())
+
+
+def test_simulated_members_are_the_same_for_integer_ids_as_before(home):
+    """Integer datasets draw the same members and titles, and the same clicks, as before text ids."""
+    log = home / "same.sqlite"
+    assert runner.invoke(app, ["artwork", "simulate", "--n", "30", "--log", str(log), "--dataset", "toy", "--seed", "1"]).exit_code == 0
+    records = SQLiteDecisionLog(log).records()
+    assert all(isinstance(r["member_id"], int) and isinstance(r["title_id"], int) for r, _ in records)
+    rng = np.random.default_rng(1)
+    from marquee.cli._common import load_dataset
+    from marquee.data.artwork import generate_variants
+    from marquee.sim import ArtworkMembers
+
+    ds = load_dataset("toy", None)
+    table = generate_variants(ds.catalog)
+    members = ArtworkMembers(n_features=len(table.feature_names), seed=1)
+    member, title = int(rng.choice(ds.interactions.members.ids)), int(rng.choice(table.title_ids))
+    members.draw_context(rng)
+    assert (records[0][0]["member_id"], records[0][0]["title_id"]) == (member, title)
+
+
+def test_serve_with_artwork_starts_on_a_text_id_dataset(text_home, monkeypatch):
+    captured = {}
+    monkeypatch.setattr("uvicorn.run", lambda asgi, **kw: captured.setdefault("app", asgi))
+    monkeypatch.setattr("marquee.serve.logs.configure_json_logging", lambda level: None)
+    monkeypatch.setattr("threadpoolctl.threadpool_limits", lambda limits: None)
+    monkeypatch.setattr(gc, "freeze", lambda: None)
+    log = text_home / "served.sqlite"
+    result = runner.invoke(app, ["serve", "--heavy", "", "--light", "", "--dataset", "plays", "--artwork-log", str(log)])
+    assert result.exit_code == 0, result.output
+    with TestClient(captured["app"]) as client:
+        r = client.post("/v1/artwork", json={"member_id": "acct-001", "title_id": "tt0000003", "context": {"device": "web"}})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["member_id"] == "acct-001" and body["title_id"] == "tt0000003"
+        assert client.post("/v1/feedback", json={"decision_id": body["decision_id"], "reward": 1}).status_code == 200
+    [(record, reward)] = SQLiteDecisionLog(log).records()
+    assert record["member_id"] == "acct-001" and record["title_id"] == "tt0000003" and reward == 1.0

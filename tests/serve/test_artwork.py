@@ -81,7 +81,12 @@ def test_decision_is_durable_before_the_answer_and_feedback_updates_the_policy(c
 @pytest.mark.parametrize(
     ("path", "body", "pattern"),
     [
-        ("/v1/artwork", {"member_id": "x", "title_id": TITLE}, "Expected `int`, got `str` - at `$.member_id`"),
+        ("/v1/artwork", {"member_id": 1.5, "title_id": TITLE}, "Expected `int | str`, got `float` - at `$.member_id`"),
+        ("/v1/artwork", {"member_id": "", "title_id": TITLE}, "Expected `str` of length >= 1 - at `$.member_id`"),
+        ("/v1/artwork", {"member_id": "m" * 257, "title_id": TITLE}, "Expected `str` of length <= 256 - at `$.member_id`"),
+        ("/v1/artwork", {"member_id": 1, "title_id": ""}, "Expected `str` of length >= 1 - at `$.title_id`"),
+        ("/v1/artwork", {"member_id": 1, "title_id": "t" * 257}, "Expected `str` of length <= 256 - at `$.title_id`"),
+        ("/v1/artwork", {"member_id": 1, "title_id": [TITLE]}, "Expected `int | str`, got `array` - at `$.title_id`"),
         ("/v1/artwork", {"member_id": 1}, "Object missing required field `title_id`"),
         ("/v1/artwork", {"member_id": 1, "title_id": TITLE, "colour": "red"}, "Object contains unknown field `colour`"),
         ("/v1/artwork", {"member_id": -1, "title_id": TITLE}, "Expected `int` >= 0 - at `$.member_id`"),
@@ -333,3 +338,73 @@ def test_logged_propensities_match_how_often_the_service_shows_each_variant():
     assert logged == {j: pytest.approx(0.6 + 0.4 / m if j == m - 1 else 0.4 / m) for j in range(m)}
     for j, p in logged.items():
         assert abs(shown[j] - p) < 4 * np.sqrt(p * (1 - p) / n), (j, shown[j], p)
+
+
+# ---- text ids: a catalog that names its titles, members named by strings ------------------------
+TEXT_CATALOG_IDS = [f"tt{i:07d}" for i in range(1, 31)]
+
+
+@pytest.fixture
+def text_artwork(tmp_path):
+    from marquee.data.catalog import Catalog
+
+    catalog = Catalog.from_arrays(TEXT_CATALOG_IDS, genres=[["Drama"]] * len(TEXT_CATALOG_IDS))
+    art = build_artwork(catalog, tmp_path / "text.sqlite", policy=CandidateEpsilonGreedy(epsilon=0.2), seed=0)
+    yield art, catalog
+    art.sink.close()
+
+
+def test_text_ids_end_to_end_through_the_endpoints_the_log_and_a_restart(tmp_path, text_artwork):
+    art, catalog = text_artwork
+    member = "3f1c9a2e-5b7d-4e21-9c4a-0d8e6f1a2b3c"
+    with TestClient(create_app(make_service(tmp_path, art))) as c:
+        r = c.post("/v1/artwork", json={"member_id": member, "title_id": "tt0000007", "context": {"device": "tv", "local_hour": 20}})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["member_id"] == member and body["title_id"] == "tt0000007"
+        assert body["variant_id"] in art.variants.of("tt0000007").variant_ids.tolist()
+        r = c.post("/v1/feedback", json={"decision_id": body["decision_id"], "reward": 1})
+        assert r.status_code == 200 and r.json()["duplicate"] is False, r.text
+        assert c.post("/v1/feedback", json={"decision_id": body["decision_id"], "reward": 1}).json()["duplicate"] is True
+        # An integer member id is logged as an integer, beside the string ones; a title named like the catalog's numbers is not one of them.
+        assert c.post("/v1/artwork", json={"member_id": 12, "title_id": "tt0000008"}).status_code == 200
+        r = c.post("/v1/artwork", json={"member_id": 12, "title_id": 8})
+        assert r.status_code == 404 and "title 8 has no artwork variants" in r.json()["detail"]
+        r = c.post("/v1/artwork", json={"member_id": member, "title_id": "tt9"})
+        assert r.status_code == 404 and "title 'tt9' has no artwork variants" in r.json()["detail"]
+    record, reward = SQLiteDecisionLog(tmp_path / "text.sqlite").record(body["decision_id"])
+    assert record["member_id"] == member and record["title_id"] == "tt0000007" and reward == 1.0
+    assert [(r["member_id"], r["title_id"]) for r, _ in SQLiteDecisionLog(tmp_path / "text.sqlite").records()] == [
+        (member, "tt0000007"), (12, "tt0000008")
+    ]  # fmt: skip
+    restarted = build_artwork(catalog, tmp_path / "text.sqlite", policy=CandidateEpsilonGreedy(epsilon=0.2), seed=0)
+    assert restarted.policy.n_updates_ == 1  # re-learned from the text-id log
+    log = ArtworkLog.from_rows(restarted.sink.rows())
+    assert log.member_id.tolist() == [member] and log.title_id.tolist() == ["tt0000007"]
+    restarted.sink.close()
+
+
+def test_text_ids_through_the_component(text_artwork):
+    art, _ = text_artwork
+    d = art.decide("alice", "tt0000003", "mobile", 8)
+    assert d.member_id == "alice" and d.title_id == "tt0000003" and set(art.attributes(d)) == {"palette", "subject", "text"}
+    decision, new = art.feedback(d.decision_id, 1.0)
+    assert new and decision.member_id == "alice" and decision.title_id == "tt0000003" and decision == d
+
+
+def test_the_documented_model_takes_what_the_wire_takes():
+    """The pydantic model (the docs) accepts and refuses the same ids as the msgspec struct (the wire)."""
+    from pydantic import ValidationError
+
+    from marquee.serve.artwork import ArtworkBody, ArtworkRequest
+
+    for ok in (0, 2**63 - 1, "a", "x" * 256, "tt0111161"):
+        body = {"member_id": ok, "title_id": ok}
+        assert msgspec.convert(body, ArtworkRequest).member_id == ok and ArtworkBody(**body).title_id == ok
+    for bad in (-1, 2**63, "", "x" * 257, 1.5, True, None):
+        for field in ("member_id", "title_id"):
+            body = {"member_id": 1, "title_id": 1, field: bad}
+            with pytest.raises(msgspec.ValidationError, match=field):
+                msgspec.convert(body, ArtworkRequest)
+            with pytest.raises(ValidationError, match=field):
+                ArtworkBody(**body)

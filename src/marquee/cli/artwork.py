@@ -86,7 +86,7 @@ def simulate(
     import numpy as np
 
     from marquee.bandit.artwork import context_features
-    from marquee.data.artwork import ArtworkVariants, generate_variants
+    from marquee.data.artwork import ArtworkVariants, generate_variants, id_seed
     from marquee.sim import ArtworkMembers
 
     ds = load_dataset(dataset, home)
@@ -99,14 +99,16 @@ def simulate(
     with _client(url, ds, path, policy, variants, seed, home) as client:
         start, clicks, expected = time.perf_counter(), 0, 0.0
         for _ in range(n):
-            member, title, ctx = int(rng.choice(member_ids)), int(rng.choice(titles)), members.draw_context(rng)
+            # Ids as the dataset and the table hold them (int or str); the draws are those integer ids always had.
+            member, title, ctx = _plain(rng.choice(member_ids)), _plain(rng.choice(titles)), members.draw_context(rng)
             r = client.post("/v1/artwork", json={"member_id": member, "title_id": title, "context": ctx})
             if r.status_code != 200:
                 raise ConfigError(f"the service refused /v1/artwork ({r.status_code}): {r.text}")
             answer = r.json()
             found = table.of(title)
             index = int(np.flatnonzero(found.variant_ids == answer["variant_id"])[0])
-            q = members.click_probability(member, context_features(ctx["device"], ctx["local_hour"]), found.features)
+            # A text member's taste is seeded by a hash of its id (ArtworkMembers takes integers).
+            q = members.click_probability(id_seed(member), context_features(ctx["device"], ctx["local_hour"]), found.features)
             click = float(rng.random() < q[index])
             clicks += int(click)
             expected += float(q[index])
@@ -123,6 +125,11 @@ def simulate(
     else:
         console.print(f"log: wrote them to {path}\njudge a candidate on them: marquee artwork evaluate --log {path} --candidate uniform",
                       highlight=False, soft_wrap=True)  # fmt: skip
+
+
+def _plain(value: Any) -> int | str:
+    """A numpy scalar id as a plain ``int`` (or ``str``), which JSON and the service take."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _client(url: str | None, ds: Any, log: Path, policy: str, variants: Path | None, seed: int, home: Path | None) -> Any:

@@ -24,6 +24,8 @@ __all__ = ["ArtworkLog"]
 
 _INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 _ID = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+#: A member or title id as the service takes it: an int64 id or a non-empty string of at most 256 characters.
+_EXTERNAL_ID = _ID | Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 _FINITE = Annotated[float, msgspec.Meta(ge=-1.7976931348623157e308, le=1.7976931348623157e308)]  # refuses nan and inf
 
 
@@ -36,8 +38,8 @@ class _Record(msgspec.Struct):
     action: Annotated[int, msgspec.Meta(ge=0)]
     propensity: Annotated[float, msgspec.Meta(gt=0, le=1)]
     timestamp_us: _INT64
-    member_id: _ID
-    title_id: _ID
+    member_id: _EXTERNAL_ID
+    title_id: _EXTERNAL_ID
     variant_ids: list[_ID]
     candidates: list[list[_FINITE]]
 
@@ -55,8 +57,9 @@ class ArtworkLog:
         candidates: (n, M, k) float64 candidate features, zero rows for padding.
         mask: (n, M) bool, True for real candidates.
         variant_ids: (n, M) int64, -1 for padding.
-        member_id: (n,) int64.
-        title_id: (n,) int64.
+        member_id: (n,) int64 when every logged member id is an integer, else (n,) object array of
+            the ids as logged (``str``, and ``int`` where an integer was logged).
+        title_id: (n,) the same for title ids.
         decision_id: the rounds' decision ids.
     """
 
@@ -99,8 +102,8 @@ class ArtworkLog:
         ``SQLiteDecisionLog.rows()``; a record is a dict or its JSON text.
 
         Every row is read whole before any is used: its fields must have the types and ranges the
-        arrays hold (ids in int64, propensity in (0, 1], finite features), its candidates one
-        feature row per variant, its action one of them, and its shape that of the others.
+        arrays hold (ids in int64 or strings of 1..256 characters, propensity in (0, 1], finite
+        features), its candidates one feature row per variant, its action one of them, and its shape that of the others.
 
         Args:
             missing_reward: reward of a decision that got no feedback, or ``None`` to leave it out.
@@ -147,9 +150,18 @@ class ArtworkLog:
             a.setflags(write=False)
         return cls(
             feedback, candidates, mask, variants,
-            np.array([r.member_id for r, _ in kept], dtype=np.int64), np.array([r.title_id for r, _ in kept], dtype=np.int64),
+            _ids([r.member_id for r, _ in kept]), _ids([r.title_id for r, _ in kept]),
             tuple(r.decision_id for r, _ in kept),
         )  # fmt: skip
+
+
+def _ids(values: list[int | str]) -> np.ndarray:
+    """Logged ids as an array: int64 when all are integers (every log before text ids), else objects as logged."""
+    if all(type(v) is int for v in values):
+        return np.array(values, dtype=np.int64)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _read(raw: Any, source: str, row: int) -> _Record:

@@ -12,6 +12,7 @@ from the rewards already in the log, so a restart keeps what it had learned.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -37,11 +38,12 @@ from marquee.bandit.durable import SQLiteDecisionLog
 from marquee.data.artwork import ArtworkVariants, generate_variants
 from marquee.data.artwork_log import ArtworkLog
 from marquee.data.catalog import Catalog
+from marquee.data.ids import normalize_id
 from marquee.errors import ConfigError, DataError
 from marquee.ope.base import Estimator
 from marquee.ope.comparison import Comparison
 from marquee.random import SeedLike, as_generator
-from marquee.serve.schemas import MAX_ID, Context, Device
+from marquee.serve.schemas import MAX_ID, MAX_ID_CHARS, Context, Device, MemberId
 
 __all__ = ["Artwork", "ArtworkBody", "ArtworkRequest", "ArtworkSink", "FeedbackBody", "FeedbackRequest", "build_artwork", "evaluate_artwork"]
 
@@ -61,11 +63,17 @@ class ArtworkSink(Protocol):
 
 
 # ---- wire types: msgspec on the wire (one C pass, errors that name the field), pydantic for the docs
-# Ids are int64 all the way to the decision log and the arrays evaluation builds from it: a larger
-# number is refused here, naming the field, instead of being logged and breaking every later read.
+# Ids are int64 or text (1..256 characters) all the way to the decision log and the arrays evaluation
+# builds from it: a larger number, or an empty or longer string, is refused here, naming the field,
+# instead of being logged and breaking every later read.
+#: A member or title id on the wire: an integer in [0, 2**63 - 1] or a non-empty string of at most 256 characters.
+ExternalId = MemberId
+_ID_DOC = Annotated[int, Field(ge=0, le=MAX_ID)] | Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
+
+
 class ArtworkRequest(msgspec.Struct, forbid_unknown_fields=True):
-    member_id: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
-    title_id: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
+    member_id: ExternalId
+    title_id: ExternalId
     context: Context | None = None
 
 
@@ -82,8 +90,8 @@ class ContextBody(BaseModel):
 
 class ArtworkBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, title="ArtworkRequest")
-    member_id: int = Field(..., ge=0, le=MAX_ID, description="The member.")
-    title_id: int = Field(..., ge=0, le=MAX_ID, description="The title whose artwork to choose.")
+    member_id: _ID_DOC = Field(..., description="The member: an integer id (0..2**63-1) or a string id (1..256 characters), logged as given.")
+    title_id: _ID_DOC = Field(..., description="The title whose artwork to choose: an integer or a string id, as the catalog has it.")
     context: ContextBody | None = None
 
 
@@ -146,19 +154,24 @@ class Artwork:
         log.info("artwork policy re-learned from the log", extra={"rounds": len(data), "policy": self.policy.name})
         return len(data)
 
-    def _choose(self, member_id: int, title_id: int, device: str | None, local_hour: int | None) -> ArtworkDecision:
+    def _choose(self, member_id: int | str, title_id: int | str, device: str | None, local_hour: int | None) -> ArtworkDecision:
         found = self.variants.of(title_id)
+        if type(member_id) is not int and type(member_id) is not str:  # np.int64 and the like, from Python callers
+            member_id = normalize_id(member_id, "member")
         x = context_features(device, local_hour)
         with self._lock:
             index, propensity = self.policy.choose(x, found.features, self.rng)
         return ArtworkDecision(
             decision_id=self.new_id(), policy=self.policy.name, context=tuple(x.tolist()), action=index, propensity=propensity,
-            timestamp_us=self.clock(), member_id=int(member_id), title_id=int(title_id),
+            timestamp_us=self.clock(), member_id=member_id, title_id=found.title_id,
             variant_ids=tuple(found.variant_ids.tolist()), candidates=tuple(map(tuple, found.features.tolist())),
         )  # fmt: skip
 
-    def decide(self, member_id: int, title_id: int, device: str | None = None, local_hour: int | None = None) -> ArtworkDecision:
+    def decide(self, member_id: int | str, title_id: int | str, device: str | None = None, local_hour: int | None = None) -> ArtworkDecision:
         """Choose one of the title's variants; the decision is durably logged when this returns.
+
+        The member id is logged as given (an int or a str); the title id as the variants table
+        holds it (``"42"`` for an integer table's title 42 is logged as ``42``).
 
         Raises:
             UnknownIdError: the title has no variants.
@@ -167,7 +180,7 @@ class Artwork:
         self.sink.submit_decisions([decision]).result()
         return decision
 
-    async def decide_async(self, member_id: int, title_id: int, device: str | None = None, local_hour: int | None = None) -> ArtworkDecision:
+    async def decide_async(self, member_id: int | str, title_id: int | str, device: str | None = None, local_hour: int | None = None) -> ArtworkDecision:
         """:meth:`decide` for an event loop: it waits for the log's commit without blocking the loop."""
         decision = self._choose(member_id, title_id, device, local_hour)
         await asyncio.wrap_future(self.sink.submit_decisions([decision]))
@@ -178,7 +191,7 @@ class Artwork:
         return self.variants.attributes_of(int(self.variants.of(decision.title_id).rows[decision.action]))
 
     def _learn(self, record: dict[str, Any], reward: float, new: bool) -> ArtworkDecision:
-        decision = ArtworkDecision.from_dict(record)
+        decision = _decision(record)
         if new and self.learn:
             with self._lock:
                 self.policy.update(np.asarray(decision.context), np.asarray(decision.candidates[decision.action]), reward)
@@ -202,6 +215,15 @@ class Artwork:
         return self._learn(record, reward, new), new
 
 
+def _decision(record: dict[str, Any]) -> ArtworkDecision:
+    """A logged record as an :class:`ArtworkDecision`, its ids with the type they were logged with."""
+    member, title = record["member_id"], record["title_id"]
+    if type(member) is int and type(title) is int:
+        return ArtworkDecision.from_dict(record)
+    # ArtworkDecision.from_dict reads integer ids only: text ids are put back as logged.
+    return dataclasses.replace(ArtworkDecision.from_dict({**record, "member_id": 0, "title_id": 0}), member_id=member, title_id=title)
+
+
 def build_artwork(
     catalog: Catalog,
     log_path: str | Path,
@@ -221,8 +243,6 @@ def build_artwork(
     artwork = Artwork(table, policy, SQLiteDecisionLog(log_path), seed=seed)
     artwork.replay()
     return artwork
-
-
 
 
 
