@@ -18,12 +18,19 @@ $(BIN)/python:
 
 # Reinstall only when the project's dependencies change. `make run` needs the package alone;
 # `make test` adds the test extras (pytest, statsmodels, pandas: the independent references).
+# pip byte-compiles every file it installs (all of torch), which takes longer than installing them:
+# --no-compile, then one import of what Marquee runs writes the bytecode of just those modules
+# (even where PYTHONDONTWRITEBYTECODE is set, so later commands do not compile them again).
+PIP     := $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile $(PIP_EXTRA)
+WARM_UP := marquee.cli.main, marquee.rank, marquee.rank.onnx_runtime, marquee.evaluate.report, marquee.serve.app, marquee.sim, torch.onnx, onnxscript
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_EXTRA) -e .
+	$(PIP) -e .
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -c 'import $(WARM_UP)'
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_EXTRA) -e '.[test]'
+	$(PIP) -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed

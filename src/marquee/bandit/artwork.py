@@ -348,8 +348,8 @@ class ArtworkDecision:
     action: int
     propensity: float
     timestamp_us: int
-    member_id: int
-    title_id: int
+    member_id: int | str
+    title_id: int | str
     variant_ids: tuple[int, ...]
     candidates: tuple[tuple[float, ...], ...]
 
@@ -363,6 +363,11 @@ class ArtworkDecision:
         return cls(
             decision_id=str(record["decision_id"]), policy=str(record["policy"]), context=tuple(map(float, record["context"])),
             action=int(record["action"]), propensity=float(record["propensity"]), timestamp_us=int(record["timestamp_us"]),
-            member_id=int(record["member_id"]), title_id=int(record["title_id"]), variant_ids=tuple(map(int, record["variant_ids"])),
+            member_id=_id(record["member_id"]), title_id=_id(record["title_id"]), variant_ids=tuple(map(int, record["variant_ids"])),
             candidates=tuple(tuple(map(float, row)) for row in record["candidates"]),
         )  # fmt: skip
+
+
+def _id(value: Any) -> int | str:
+    """An id as logged: text stays text, anything else is an integer (as logs always held)."""
+    return value if isinstance(value, str) else int(value)

@@ -12,7 +12,6 @@ from the rewards already in the log, so a restart keeps what it had learned.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import threading
 import time
@@ -191,7 +190,7 @@ class Artwork:
         return self.variants.attributes_of(int(self.variants.of(decision.title_id).rows[decision.action]))
 
     def _learn(self, record: dict[str, Any], reward: float, new: bool) -> ArtworkDecision:
-        decision = _decision(record)
+        decision = ArtworkDecision.from_dict(record)
         if new and self.learn:
             with self._lock:
                 self.policy.update(np.asarray(decision.context), np.asarray(decision.candidates[decision.action]), reward)
@@ -213,15 +212,6 @@ class Artwork:
         """:meth:`feedback` for an event loop."""
         new, record = await asyncio.wrap_future(self.sink.submit_reward(decision_id, reward, timestamp_us=self.clock()))
         return self._learn(record, reward, new), new
-
-
-def _decision(record: dict[str, Any]) -> ArtworkDecision:
-    """A logged record as an :class:`ArtworkDecision`, its ids with the type they were logged with."""
-    member, title = record["member_id"], record["title_id"]
-    if type(member) is int and type(title) is int:
-        return ArtworkDecision.from_dict(record)
-    # ArtworkDecision.from_dict reads integer ids only: text ids are put back as logged.
-    return dataclasses.replace(ArtworkDecision.from_dict({**record, "member_id": 0, "title_id": 0}), member_id=member, title_id=title)
 
 
 def build_artwork(

@@ -205,7 +205,7 @@ class Service:
             raise NotEnabled("no_artwork", "start the service with artwork enabled (marquee serve --artwork)")
         return self.artwork
 
-    async def choose_artwork(self, member_id: int, title_id: int, device: str | None, local_hour: int | None) -> dict[str, Any]:
+    async def choose_artwork(self, member_id: int | str, title_id: int | str, device: str | None, local_hour: int | None) -> dict[str, Any]:
         """Choose the title's artwork for the member; answered only once the decision is durably logged."""
         artwork = self._artwork()
         try:

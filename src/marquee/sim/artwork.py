@@ -15,6 +15,7 @@ from functools import cached_property
 import numpy as np
 
 from marquee.bandit.artwork import CONTEXT_NAMES, DEVICES
+from marquee.data.artwork import id_seed
 from marquee.random import SeedLike, as_generator
 
 __all__ = ["ArtworkMembers"]
@@ -41,8 +42,8 @@ class ArtworkMembers:
         """``W``: (d + 1, k + 1)."""
         return as_generator(self.seed).normal(scale=self.taste, size=(len(CONTEXT_NAMES) + 1, self.n_features + 1))
 
-    def member_offset(self, member_id: int) -> float:
-        return float(np.random.default_rng([self.seed, 1, int(member_id)]).normal(scale=self.member_sd))
+    def member_offset(self, member_id: int | str) -> float:
+        return float(np.random.default_rng([self.seed, 1, id_seed(member_id)]).normal(scale=self.member_sd))
 
     def click_probability(self, member_id: int, context: np.ndarray, features: np.ndarray) -> np.ndarray:
         """(m,) click probabilities of the (m, k) variants for the member in context (d,)."""
