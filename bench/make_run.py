@@ -32,7 +32,7 @@ from _common import machine, write_section
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 300.0
 #: A command `make` echoes: the start of a stage.
-STAGE = re.compile(r"(\S*python\S* -m venv|\S*python\S* -m pip install|\S*/marquee \S+( \S+)?)")
+STAGE = re.compile(r"(\S*python\S* -m venv|\S*python\S* -m pip install|\S*python -c 'import|\S*/marquee \S+( \S+)?)")
 #: A line of a stage that runs beside others: make run tags them ``[leaderboard] ...``.
 TAGGED = re.compile(r"^\[([a-z-]+)\] ")
 
@@ -78,7 +78,9 @@ def main() -> None:
                     continue
                 m = STAGE.search(line.strip())
                 if m and not line.startswith("make"):
-                    stages.append((m.group(0).rsplit("/", 1)[-1] if "marquee" in m.group(0) else m.group(0).split(" -m ")[-1], time.perf_counter() - start))
+                    text = m.group(0)
+                    name = "bytecode warm-up (import)" if "-c 'import" in text else text.rsplit("/", 1)[-1] if "marquee" in text else text.split(" -m ")[-1]
+                    stages.append((name, time.perf_counter() - start))
                     print(f"{time.perf_counter() - start:7.1f} s  {line.strip()[:120]}", flush=True)
 
         reader = threading.Thread(target=read, daemon=True)
@@ -101,7 +103,11 @@ def main() -> None:
             raise SystemExit(f"not serving after {args.timeout:.0f} s")
 
     if tagged:  # the side-by-side stages, as one stage between the sequential ones, then each
-        stages = sorted([*stages, ("side-by-side stages", min(first for first, _ in tagged.values()))], key=lambda st: st[1])
+        begin = min(first for first, _ in tagged.values())
+        end = max(last for _, last in tagged.values())
+        # Commands echoed inside that span belong to the side-by-side stages, shown below by tag.
+        stages = [st for st in stages if not begin - 5 <= st[1] <= end] + [("side-by-side stages", begin)]
+        stages.sort(key=lambda st: st[1])
     bounds = [t for _, t in stages] + [ready]
     rows = [(name, bounds[i + 1] - t) for i, (name, t) in enumerate(stages)]
     rows += [(f"  [{tag}] from {first:.0f} s to {last:.0f} s", last - first) for tag, (first, last) in tagged.items()]
