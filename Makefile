@@ -55,7 +55,7 @@ tag = 2>&1 | sed -u 's/^/[$(1)] /'
 
 run: install
 	$(BIN)/marquee data fetch movielens-100k
-	@$(MAKE) --no-print-directory -j2 run-leaderboard run-models run-context
+	$(MAKE) --no-print-directory -j2 run-leaderboard run-models run-context
 	$(BIN)/marquee serve --heavy sasrec@production --light sasrec-student@production --context context@production
 
 run-leaderboard:

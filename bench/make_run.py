@@ -61,6 +61,7 @@ def main() -> None:
             env["PIP_NO_CACHE_DIR"] = "1"
         stages: list[tuple[str, float]] = []
         tagged: dict[str, list[float]] = {}
+        side_begin: list[float] = []
         start = time.perf_counter()
         proc = subprocess.Popen(
             ["make", "run"], cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
@@ -76,8 +77,11 @@ def main() -> None:
                 if t:  # a side-by-side stage: its span is from its first line to its last
                     tagged.setdefault(t.group(1), [now, now])[1] = now
                     continue
+                if " -j2 run-" in line:  # make run starts its side-by-side stages
+                    side_begin.append(now)
+                    continue
                 m = STAGE.search(line.strip())
-                if m and not line.startswith("make"):
+                if m:
                     text = m.group(0)
                     name = "bytecode warm-up (import)" if "-c 'import" in text else text.rsplit("/", 1)[-1] if "marquee" in text else text.split(" -m ")[-1]
                     stages.append((name, time.perf_counter() - start))
@@ -103,10 +107,10 @@ def main() -> None:
             raise SystemExit(f"not serving after {args.timeout:.0f} s")
 
     if tagged:  # the side-by-side stages, as one stage between the sequential ones, then each
-        begin = min(first for first, _ in tagged.values())
+        begin = side_begin[0] if side_begin else min(first for first, _ in tagged.values())
         end = max(last for _, last in tagged.values())
         # Commands echoed inside that span belong to the side-by-side stages, shown below by tag.
-        stages = [st for st in stages if not begin - 5 <= st[1] <= end] + [("side-by-side stages", begin)]
+        stages = [st for st in stages if not begin <= st[1] <= end] + [("side-by-side stages", begin)]
         stages.sort(key=lambda st: st[1])
     bounds = [t for _, t in stages] + [ready]
     rows = [(name, bounds[i + 1] - t) for i, (name, t) in enumerate(stages)]
