@@ -69,7 +69,7 @@ def test_serve_enables_artwork_by_default(home, monkeypatch):
     monkeypatch.setattr(gc, "freeze", lambda: None)
     log = home / "served.sqlite"
     result = runner.invoke(
-        app, ["serve", "--heavy", "", "--light", "", "--dataset", "toy", "--artwork-log", str(log), "--artwork-policy", "linear_ts:scale=0.8"]
+        app, ["serve", "--heavy", "", "--light", "", "--dataset", "toy", "--artwork-log", str(log), "--artwork-policy", "linear_ts:scale=0.8", "--port", "0"]
     )
     assert result.exit_code == 0, result.output
     with TestClient(captured["app"]) as client:
@@ -77,7 +77,7 @@ def test_serve_enables_artwork_by_default(home, monkeypatch):
         assert body["policy"] == "linear_ts" and 0 < body["propensity"] <= 1
     assert log.is_file()
     assert captured["app"].app.service.artwork.policy.config.scale == 0.8
-    result = runner.invoke(app, ["serve", "--dataset", "toy", "--artwork-policy", "uniform"])
+    result = runner.invoke(app, ["serve", "--dataset", "toy", "--artwork-policy", "uniform", "--port", "0"])
     assert result.exit_code == 2 and "unknown policy 'uniform' in 'uniform'; choose one of" in " ".join(result.output.split())
 
 
@@ -226,7 +226,7 @@ def test_serve_with_artwork_starts_on_a_text_id_dataset(text_home, monkeypatch):
     monkeypatch.setattr("threadpoolctl.threadpool_limits", lambda limits: None)
     monkeypatch.setattr(gc, "freeze", lambda: None)
     log = text_home / "served.sqlite"
-    result = runner.invoke(app, ["serve", "--heavy", "", "--light", "", "--dataset", "plays", "--artwork-log", str(log)])
+    result = runner.invoke(app, ["serve", "--heavy", "", "--light", "", "--dataset", "plays", "--artwork-log", str(log), "--port", "0"])
     assert result.exit_code == 0, result.output
     with TestClient(captured["app"]) as client:
         r = client.post("/v1/artwork", json={"member_id": "acct-001", "title_id": "tt0000003", "context": {"device": "web"}})
