@@ -101,7 +101,7 @@ def _tie_spread(queue: mp.Queue) -> None:
     out = {}
     for spelling in SPELLINGS:
         board = run_protocol(build_candidates(["popular", "ease"], tuned, tune=False), leave_one_out(_respell(ds, spelling)))
-        out["/".join(spelling) or "text"] = {r.name: float(np.mean(r.evaluation.per_member["ndcg@10"])) for r in board.results}
+        out["/".join(spelling) if any(spelling) else "as integers"] = {r.name: float(np.mean(r.evaluation.per_member["ndcg@10"])) for r in board.results}
     queue.put(out)
 
 
@@ -246,7 +246,7 @@ def main() -> None:
         "written, so members with several ratings in their last second get another of them held out; this is the spread of that draw.",
         "",
         f"**What the tie draw alone moves.** Test NDCG@10 under {len(spread)} spellings whose only difference is the tie draw "
-        "(member/title prefixes; `text` is the integer draw):",
+        "(member/title prefixes; `as integers` is the integer ids' draw):",
         "",
         "| model | " + " | ".join(spread) + " | min | max | sd |",
         "|---|" + "---|" * (len(spread) + 3),
