@@ -103,11 +103,12 @@ class IdIndex:
         raw = np.asarray(self.ids)
         if raw.ndim != 1:
             raise DataError(f"{self.kind} ids must be one-dimensional, got shape {raw.shape}")
-        if raw.dtype.kind in "OUT" and raw.size and not all(isinstance(v, str) for v in raw.tolist()):
-            raise DataError(f"{self.kind} ids must be all integers or all strings, not a mix")
         if raw.dtype.kind in "OUT":
-            ids = raw.astype(object)
-            strings = ids.tolist()
+            strings = raw.tolist()
+            if not all(isinstance(v, str) for v in strings):
+                raise DataError(f"{self.kind} ids must be all integers or all strings, not a mix")
+            ids = np.empty(len(strings), dtype=object)
+            ids[:] = strings
             lookup = {v: i for i, v in enumerate(strings)}
             if len(lookup) != ids.size or any(
                 (len(a), a) >= (len(b), b) for a, b in zip(strings, strings[1:], strict=False)
