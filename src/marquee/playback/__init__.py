@@ -1,0 +1,56 @@
+"""Playback: how a title plays on a network, chunk by chunk, under an adaptive-bitrate (ABR) scheme.
+
+Network traces (:class:`Trace`, :class:`TraceSet`; Pensieve text or Sabre JSON), video ladders (:class:`Video`),
+a session simulator vectorised across sessions with Pensieve's conventions (:func:`simulate`,
+:class:`SessionConfig`, :class:`Sessions`) and the schemes behind one interface (:class:`Scheme`,
+:class:`Observation`): rate-based (:class:`RateBased`) and buffer-based (:class:`BBA`)::
+
+    from marquee import playback
+
+    traces = playback.load_traces("fcc_pensieve88")
+    video = playback.load_video("envivio")
+    sessions = playback.simulate(traces, video, playback.BBA(reservoir_s=5.0, cushion_s=10.0))
+    sessions.summary()["qoe_per_chunk"]
+
+This subpackage imports nothing from ranking, serving, evaluation or the CLI.
+"""
+
+from marquee.playback.bba import BBA, BBAConfig
+from marquee.playback.predict import HarmonicMean
+from marquee.playback.rate import RateBased, RateBasedConfig
+from marquee.playback.scheme import Observation, Scheme
+from marquee.playback.session import SessionConfig, Sessions, simulate
+from marquee.playback.shipped import SHIPPED_TRACES, SHIPPED_VIDEOS, load_traces, load_video
+from marquee.playback.traces import Trace, TraceSet, parse_pensieve, parse_sabre, read_traces, traces_from_arrays
+from marquee.playback.video import Video, read_csv_ladder, read_json_ladder, read_video
+
+#: Scheme classes by name (``marquee playback evaluate --abr rb,bba``).
+SCHEMES: dict[str, type[Scheme]] = {RateBased.name: RateBased, BBA.name: BBA}
+
+__all__ = [
+    "BBA",
+    "BBAConfig",
+    "HarmonicMean",
+    "Observation",
+    "RateBased",
+    "RateBasedConfig",
+    "SCHEMES",
+    "SHIPPED_TRACES",
+    "SHIPPED_VIDEOS",
+    "Scheme",
+    "SessionConfig",
+    "Sessions",
+    "Trace",
+    "TraceSet",
+    "Video",
+    "load_traces",
+    "load_video",
+    "parse_pensieve",
+    "parse_sabre",
+    "read_csv_ladder",
+    "read_json_ladder",
+    "read_traces",
+    "read_video",
+    "simulate",
+    "traces_from_arrays",
+]

@@ -1,0 +1,25 @@
+"""The playback surface is pinned, and the subpackage stays beside ranking and serving."""
+
+import subprocess
+import sys
+
+import marquee.playback
+
+
+def test_exported_names():
+    assert {
+        "Trace", "TraceSet", "Video", "SessionConfig", "Sessions", "simulate", "Scheme", "Observation",
+        "RateBased", "BBA", "HarmonicMean", "load_traces", "load_video", "read_traces", "read_video", "SCHEMES",
+    } <= set(marquee.playback.__all__)  # fmt: skip
+    for name in marquee.playback.__all__:
+        assert hasattr(marquee.playback, name), name
+    assert set(marquee.playback.SCHEMES) == {"rb", "bba"}
+
+
+def test_imports_nothing_of_ranking_serving_evaluation_or_cli():
+    code = (
+        "import sys, marquee.playback; "
+        "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('marquee.') and m.count('.') >= 1}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "['errors', 'playback']"

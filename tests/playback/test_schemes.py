@@ -1,0 +1,42 @@
+"""BBA's map and the rate-based scheme's harmonic mean."""
+
+import numpy as np
+import pytest
+
+from marquee.errors import ConfigError
+from marquee.playback import BBA, HarmonicMean, Observation, RateBased, load_video
+
+
+def _obs(buffer_s, throughput=None):
+    video = load_video("envivio")
+    n = len(buffer_s)
+    tp = np.ones((n, 1)) if throughput is None else np.asarray(throughput, dtype=float)
+    return Observation(3, 48, np.asarray(buffer_s, dtype=float), np.ones(n, dtype=np.int64), tp, np.ones_like(tp), video)
+
+
+def test_bba_reservoir_cushion_and_between():
+    rungs = BBA().choose(_obs([0.0, 4.99, 5.0, 7.0, 10.0, 14.99, 15.0, 60.0]))
+    # between: floor(5 * (b - 5) / 10)
+    np.testing.assert_array_equal(rungs, [0, 0, 0, 1, 2, 4, 5, 5])
+    assert BBA(reservoir_s=2.0, cushion_s=4.0).choose(_obs([2.0, 6.0])).tolist() == [0, 5]
+    with pytest.raises(ConfigError, match="cushion_s must be > 0"):
+        BBA(cushion_s=0.0)
+
+
+def test_harmonic_mean():
+    x = np.array([[1.0, 2.0, 4.0], [3.0, 3.0, 3.0]])
+    np.testing.assert_allclose(HarmonicMean(5).predict(x), [3 / (1 + 0.5 + 0.25), 3.0])
+    np.testing.assert_allclose(HarmonicMean(2).predict(x), [2 / (0.5 + 0.25), 3.0])
+    long = np.array([[100.0, 1.0, 1.0, 1.0, 1.0, 1.0]])
+    assert HarmonicMean(5).predict(long)[0] == pytest.approx(1.0)  # only the last 5
+    with pytest.raises(ConfigError, match="window must be an int >= 1"):
+        HarmonicMean(0)
+
+
+def test_rate_based_highest_rung_below_prediction():
+    tp = [[1.3, 1.3], [0.1, 0.1], [1.2, 1.2], [9.0, 9.0], [0.2, 2.0]]
+    rungs = RateBased().choose(_obs([0.0] * 5, tp))
+    hm = 2 / (1 / 0.2 + 1 / 2.0)  # 0.364 Mbps -> 300 kbps
+    assert hm < 0.75
+    np.testing.assert_array_equal(rungs, [2, 0, 2, 5, 0])
+    assert RateBased(safety=0.5).choose(_obs([0.0], [[2.0]])).tolist() == [1]
