@@ -111,8 +111,9 @@ def test_sleep_advances_the_trace():
 
 
 def _twin(trace: Trace, video: Video, choose, cfg=SessionConfig()):
-    """Sample-by-sample walk in the manner of Pensieve's fixed_env (ptr from 1, wrap to the start)."""
+    """Sample-by-sample walk in the manner of Pensieve's fixed_env (ptr from 1, wrap to the start or to 0)."""
     t, bw = trace.times_s, trace.mbps
+    origin = t[0] if cfg.wrap_to == "start" else 0.0
     ptr, last_t, buf = 1, t[0], 0.0
     mu = video.bitrates_mbps[-1]
     rung, last = cfg.first_rung, cfg.first_rung
@@ -134,7 +135,7 @@ def _twin(trace: Trace, video: Video, choose, cfg=SessionConfig()):
             last_t = t[ptr]
             ptr += 1
             if ptr >= len(bw):
-                ptr, last_t = 1, t[0]
+                ptr, last_t = 1, origin
         delay = delay * 1000 + cfg.rtt_s * 1000
         rebuf = max(delay - buf, 0.0)
         buf = max(buf - delay, 0.0) + video.chunk_seconds * 1000
@@ -152,7 +153,7 @@ def _twin(trace: Trace, video: Video, choose, cfg=SessionConfig()):
                 last_t = t[ptr]
                 ptr += 1
                 if ptr >= len(bw):
-                    ptr, last_t = 1, t[0]
+                    ptr, last_t = 1, origin
         stall = 0.0 if i == 0 else rebuf / 1000
         br = video.bitrates_mbps
         out.append((rung, delay / 1000, stall, buf / 1000, br[rung] - mu * stall - abs(br[rung] - br[last])))
@@ -173,13 +174,16 @@ def _rb(buf, history, last):
 
 
 @pytest.mark.parametrize(("scheme", "twin"), [(BBA(), _bb), (RateBased(), _rb)])
-@pytest.mark.parametrize("set_name", ["fcc_pensieve88", "hsdpa_pensieve80"])
-def test_matches_a_pensieve_style_walk(scheme, twin, set_name):
+@pytest.mark.parametrize(("set_name", "wrap_to"), [("fcc_pensieve88", "start"), ("fcc_pensieve88", "zero"), ("hsdpa_pensieve80", "start")])
+def test_matches_a_pensieve_style_walk(scheme, twin, set_name, wrap_to):
     traces = load_traces(set_name)[:12]
     video = load_video("envivio")
-    s = simulate(traces, video, scheme)
+    cfg = SessionConfig(wrap_to=wrap_to)
+    s = simulate(traces, video, scheme, cfg)
+    wrapped = (s.download_s - 0.08 + s.sleep_s).sum(axis=1) > np.array([t.duration_s for t in traces])
+    assert set_name != "fcc_pensieve88" or scheme.name != "bba" or wrapped.sum() >= 3  # covers wrap-around
     for k, trace in enumerate(traces):
-        ref = _twin(trace, video, twin)
+        ref = _twin(trace, video, twin, cfg)
         np.testing.assert_array_equal(s.rung[k], ref[:, 0].astype(int))
         np.testing.assert_allclose(s.download_s[k], ref[:, 1], rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(s.stall_s[k], ref[:, 2], rtol=1e-9, atol=1e-9)

@@ -17,9 +17,10 @@ Conventions (each a :class:`SessionConfig` field), as in Pensieve's ``test/fixed
   ``plot_results.py`` sums ``reward[1:48]``).
 
 Buffer arithmetic is done in milliseconds, as Pensieve does, so the sleep's ceiling falls the same way.
-One difference from Pensieve's literal code, on purpose: on wrap-around Pensieve resets the trace clock to
-0, which equals the trace start only for traces that start at 0 (Pensieve's own); here the clock returns to
-the trace's first sample, so FCC traces that start at e.g. 1520 s wrap cleanly.
+On wrap-around Pensieve's code resets the trace clock to 0, which is the trace's start only for traces that
+start at 0 (Pensieve's own). The shipped FCC traces start at e.g. 1520 s, where that literal reset holds sample
+1's throughput for ~1520 s after the first pass. By default (``wrap_to="start"``) the clock returns to the
+trace's first sample; ``wrap_to="zero"`` reproduces Pensieve's literal behaviour.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class SessionConfig:
         smooth_penalty: weight of ``|bitrate change|`` in QoE_lin (Pensieve: 1).
         qoe_from_chunk: first 0-based chunk counted in QoE (Pensieve: 1, the first chunk is start-up).
         n_chunks: play only the first ``n_chunks`` chunks; ``None``: the whole video.
+        wrap_to: where the trace clock returns at the end of a pass: ``"start"`` (its first sample) or
+            ``"zero"`` (Pensieve's literal ``last_mahimahi_time = 0``: for a trace starting at ``t0 > 0``, the
+            second and later passes hold sample 1's throughput from time 0 to ``times_s[1]``).
     """
 
     payload_fraction: float = 0.95
@@ -66,6 +70,7 @@ class SessionConfig:
     smooth_penalty: float = 1.0
     qoe_from_chunk: int = 1
     n_chunks: int | None = None
+    wrap_to: str = "start"
 
     def __post_init__(self) -> None:
         def number(name: str, lo: float, lo_open: bool) -> None:
@@ -87,6 +92,8 @@ class SessionConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"SessionConfig.{name} must be an int >= 0, got {v!r}")
+        if self.wrap_to not in ("start", "zero"):
+            raise ConfigError(f"SessionConfig.wrap_to must be 'start' or 'zero', got {self.wrap_to!r}")
         if self.n_chunks is not None and (
             isinstance(self.n_chunks, bool) or not isinstance(self.n_chunks, int) or self.n_chunks < 1
         ):
@@ -223,21 +230,29 @@ class Sessions:
 class _Network:
     """All sessions' traces padded into arrays; cumulative payload as a function of trace time.
 
-    ``tt`` (S, L): sample times minus the first (``tt[:, 0] = 0``, one pass lasts ``period``); ``cum`` (S, L):
+    ``tt`` (S, L): sample times minus the first (``tt[:, 0] = 0``, one pass lasts ``period``; with
+    ``wrap_to="zero"`` the times themselves with ``tt[:, 0] = 0`` and the session starting at ``start``); ``cum`` (S, L):
     payload bytes delivered from the start to each sample; ``rate`` (S, L): bytes/s over the interval ending at
     each sample. Padding is ``+inf`` in ``tt`` and ``cum`` so the searches need no per-row bound.
     """
 
-    def __init__(self, traces: Sequence[Trace], payload_fraction: float) -> None:
+    def __init__(self, traces: Sequence[Trace], payload_fraction: float, wrap_to: str = "start") -> None:
         s = len(traces)
         width = max(len(t) for t in traces)
         self.rows = np.arange(s)
         self.tt = np.full((s, width), np.inf)
         self.cum = np.full((s, width), np.inf)
         self.rate = np.zeros((s, width))
+        self.start = np.zeros(s)
         for i, t in enumerate(traces):
             n = len(t)
-            tt = t.times_s - t.times_s[0]
+            if wrap_to == "zero" and t.times_s[0] > 0:
+                # Pensieve's literal wrap: a pass runs from 0, the session starts at times_s[0] into the first one.
+                tt = t.times_s.copy()
+                tt[0] = 0.0
+                self.start[i] = t.times_s[0]
+            else:
+                tt = t.times_s - t.times_s[0]
             rate = np.zeros(n)
             rate[1:] = t.mbps[1:] * _BYTES_PER_MBIT * payload_fraction
             self.tt[i, :n] = tt
@@ -330,7 +345,7 @@ def simulate(
         video = video.head(n_chunks)
 
     s = len(trace_list)
-    net = _Network(trace_list, cfg.payload_fraction)
+    net = _Network(trace_list, cfg.payload_fraction, cfg.wrap_to)
     mu = video.bitrates_mbps[-1] if cfg.rebuffer_penalty is None else cfg.rebuffer_penalty
     chunk_ms = video.chunk_seconds * 1000.0
     cap_ms, step_ms, rtt_ms = cfg.buffer_cap_s * 1000.0, cfg.sleep_step_s * 1000.0, cfg.rtt_s * 1000.0
@@ -343,8 +358,8 @@ def simulate(
     sleep_s = np.zeros((s, n_chunks))
     throughput = np.zeros((s, n_chunks))
 
-    u = np.zeros(s)  # trace time since the session start, seconds
-    g = np.zeros(s)  # payload bytes delivered since the session start
+    u = net.start.copy()  # trace time since the start of the first pass, seconds
+    g = net.delivered(u)  # payload bytes delivered since the start of the first pass
     buf_ms = np.zeros(s)
     last = np.full(s, cfg.first_rung, dtype=np.int64)
     scheme.start(video, s)
