@@ -3,7 +3,7 @@
 Network traces (:class:`Trace`, :class:`TraceSet`; Pensieve text or Sabre JSON), video ladders (:class:`Video`),
 a session simulator vectorised across sessions with Pensieve's conventions (:func:`simulate`,
 :class:`SessionConfig`, :class:`Sessions`) and the schemes behind one interface (:class:`Scheme`,
-:class:`Observation`): rate-based (:class:`RateBased`) and buffer-based (:class:`BBA`)::
+:class:`Observation`): rate-based (:class:`RateBased`), buffer-based (:class:`BBA`) and BOLA-BASIC (:class:`BOLA`)::
 
     from marquee import playback
 
@@ -16,6 +16,7 @@ This subpackage imports nothing from ranking, serving, evaluation or the CLI.
 """
 
 from marquee.playback.bba import BBA, BBAConfig
+from marquee.playback.bola import BOLA, BOLAConfig
 from marquee.playback.predict import HarmonicMean
 from marquee.playback.rate import RateBased, RateBasedConfig
 from marquee.playback.scheme import Observation, Scheme
@@ -25,11 +26,13 @@ from marquee.playback.traces import Trace, TraceSet, parse_pensieve, parse_sabre
 from marquee.playback.video import Video, read_csv_ladder, read_json_ladder, read_video
 
 #: Scheme classes by name (``marquee playback evaluate --abr rb,bba``).
-SCHEMES: dict[str, type[Scheme]] = {RateBased.name: RateBased, BBA.name: BBA}
+SCHEMES: dict[str, type[Scheme]] = {RateBased.name: RateBased, BBA.name: BBA, BOLA.name: BOLA}
 
 __all__ = [
     "BBA",
     "BBAConfig",
+    "BOLA",
+    "BOLAConfig",
     "HarmonicMean",
     "Observation",
     "RateBased",
