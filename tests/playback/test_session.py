@@ -9,6 +9,7 @@ import pytest
 from marquee.errors import ConfigError
 from marquee.playback import (
     BBA,
+    BOLA,
     Observation,
     RateBased,
     Scheme,
@@ -194,7 +195,7 @@ def test_matches_a_pensieve_style_walk(scheme, twin, set_name, wrap_to):
 def test_vectorised_equals_one_session_at_a_time():
     traces = load_traces("hsdpa_pensieve80")[:20]
     video = load_video("envivio")
-    for scheme in (BBA(), RateBased()):
+    for scheme in (BBA(), RateBased(), BOLA()):
         many = simulate(traces, video, scheme)
         for k, t in enumerate(traces):
             one = simulate(t, video, scheme)
@@ -244,3 +245,34 @@ def test_session_config_validates_and_round_trips():
         SessionConfig.from_dict({"rtt": 0.08})
     with pytest.raises(ConfigError, match="first_rung=9 but video 'envivio' has 6 rungs"):
         simulate(load_traces("fcc_pensieve88")[:1], load_video("envivio"), BBA(), SessionConfig(first_rung=9))
+
+
+class Table(Scheme):
+    name = "table"
+
+    def __init__(self, table):
+        self.table = table
+
+    def choose(self, obs: Observation) -> np.ndarray:
+        return self.table[:, obs.chunk_index]
+
+
+def test_random_traces_with_outages_and_many_wraps_match_the_walk():
+    rng = np.random.default_rng(7)
+    video = load_video("envivio")
+    traces = []
+    for k in range(25):
+        n = int(rng.integers(2, 12))
+        times = np.cumsum(rng.uniform(0.2, 6.0, n)) + (0.0 if k % 2 else float(rng.uniform(0, 50)))
+        mbps = rng.uniform(0.1, 6.0, n) * (rng.random(n) > 0.3)  # ~30% outage samples
+        mbps[int(rng.integers(1, n))] = 2.0  # never zero throughout
+        traces.append(Trace(f"r{k}", times, mbps))
+    table = rng.integers(0, 6, size=(25, 48))
+    for wrap_to in ("start", "zero"):
+        cfg = SessionConfig(wrap_to=wrap_to)
+        s = simulate(traces, video, Table(table), cfg)
+        for k, trace in enumerate(traces):
+            ref = _twin(trace, video, lambda buf, hist, last, k=k, i=iter(table[k, 1:]): int(next(i, 0)), cfg)
+            np.testing.assert_array_equal(s.rung[k], ref[:, 0].astype(int))
+            np.testing.assert_allclose(s.download_s[k], ref[:, 1], rtol=1e-9, atol=1e-7)
+            np.testing.assert_allclose(s.buffer_s[k], ref[:, 3], rtol=1e-9, atol=1e-7)

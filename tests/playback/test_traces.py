@@ -152,3 +152,10 @@ def test_shipped_sets():
     assert (hsdpa.name, len(hsdpa)) == ("hsdpa_pensieve80", 80)
     assert fcc.names == sorted(fcc.names)
     assert all(np.all(np.diff(t.times_s) > 0) for t in fcc)
+
+
+def test_slicing_a_set_keeps_a_set():
+    fcc = load_traces("fcc_pensieve88")
+    head = fcc[:3]
+    assert isinstance(head, TraceSet) and head.name == "fcc_pensieve88" and head.names == fcc.names[:3]
+    assert isinstance(fcc[0], Trace)

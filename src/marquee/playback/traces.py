@@ -19,6 +19,7 @@ import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -118,7 +119,14 @@ class TraceSet:
     def __iter__(self) -> Iterator[Trace]:
         return iter(self.traces)
 
-    def __getitem__(self, index: int) -> Trace:
+    @overload
+    def __getitem__(self, index: int) -> Trace: ...
+    @overload
+    def __getitem__(self, index: slice) -> TraceSet: ...
+    def __getitem__(self, index: int | slice) -> Trace | TraceSet:
+        """One trace by position, or a slice as a :class:`TraceSet` of the same name."""
+        if isinstance(index, slice):
+            return TraceSet(self.name, self.traces[index])
         return self.traces[index]
 
     @property
