@@ -11,7 +11,9 @@ def _obs(buffer_s, throughput=None):
     video = load_video("envivio")
     n = len(buffer_s)
     tp = np.ones((n, 1)) if throughput is None else np.asarray(throughput, dtype=float)
-    return Observation(3, 48, np.asarray(buffer_s, dtype=float), np.ones(n, dtype=np.int64), tp, np.ones_like(tp), video)
+    return Observation(
+        3, 48, np.asarray(buffer_s, dtype=float), np.ones(n, dtype=np.int64), tp, np.ones_like(tp), video
+    )
 
 
 def test_bba_reservoir_cushion_and_between():
@@ -48,7 +50,9 @@ def test_bola_switches_at_its_thresholds():
     u = np.log(rates / rates[0])
     v = (25.0 - 4.0) / (u[-1] + 5.0)
     # buffer at which rung m overtakes rung m-1: V * (gp + (S_m u_{m-1} - S_{m-1} u_m) / (S_m - S_{m-1}))
-    thresholds = [v * (5.0 + (rates[m] * u[m - 1] - rates[m - 1] * u[m]) / (rates[m] - rates[m - 1])) for m in range(1, 6)]
+    thresholds = [
+        v * (5.0 + (rates[m] * u[m - 1] - rates[m - 1] * u[m]) / (rates[m] - rates[m - 1])) for m in range(1, 6)
+    ]
     assert np.all(np.diff(thresholds) > 0)
     below = BOLA().choose(_obs([t - 1e-6 for t in thresholds]))
     above = BOLA().choose(_obs([t + 1e-6 for t in thresholds]))

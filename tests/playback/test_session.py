@@ -111,8 +111,9 @@ def test_sleep_advances_the_trace():
     np.testing.assert_allclose(s.download_s[0, 16:], slow)
 
 
-def _twin(trace: Trace, video: Video, choose, cfg=SessionConfig()):
+def _twin(trace: Trace, video: Video, choose, cfg: SessionConfig | None = None):
     """Sample-by-sample walk in the manner of Pensieve's fixed_env (ptr from 1, wrap to the start or to 0)."""
+    cfg = cfg or SessionConfig()
     t, bw = trace.times_s, trace.mbps
     origin = t[0] if cfg.wrap_to == "start" else 0.0
     ptr, last_t, buf = 1, t[0], 0.0
@@ -175,7 +176,9 @@ def _rb(buf, history, last):
 
 
 @pytest.mark.parametrize(("scheme", "twin"), [(BBA(), _bb), (RateBased(), _rb)])
-@pytest.mark.parametrize(("set_name", "wrap_to"), [("fcc_pensieve88", "start"), ("fcc_pensieve88", "zero"), ("hsdpa_pensieve80", "start")])
+@pytest.mark.parametrize(
+    ("set_name", "wrap_to"), [("fcc_pensieve88", "start"), ("fcc_pensieve88", "zero"), ("hsdpa_pensieve80", "start")]
+)
 def test_matches_a_pensieve_style_walk(scheme, twin, set_name, wrap_to):
     traces = load_traces(set_name)[:12]
     video = load_video("envivio")
@@ -272,7 +275,8 @@ def test_random_traces_with_outages_and_many_wraps_match_the_walk():
         cfg = SessionConfig(wrap_to=wrap_to)
         s = simulate(traces, video, Table(table), cfg)
         for k, trace in enumerate(traces):
-            ref = _twin(trace, video, lambda buf, hist, last, k=k, i=iter(table[k, 1:]): int(next(i, 0)), cfg)
+            rungs = iter(table[k, 1:])
+            ref = _twin(trace, video, lambda buf, hist, last, rungs=rungs: int(next(rungs, 0)), cfg)
             np.testing.assert_array_equal(s.rung[k], ref[:, 0].astype(int))
             np.testing.assert_allclose(s.download_s[k], ref[:, 1], rtol=1e-9, atol=1e-7)
             np.testing.assert_allclose(s.buffer_s[k], ref[:, 3], rtol=1e-9, atol=1e-7)

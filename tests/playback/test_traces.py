@@ -37,7 +37,9 @@ def test_pensieve_known_answer():
     ],
 )
 def test_pensieve_bad_lines_name_file_line_and_field(text, row, column, what):
-    with pytest.raises(DataError, match=re.escape(f"bad.log, row {row}, column '{column}': ") + ".*" + re.escape(what)) as exc:
+    with pytest.raises(
+        DataError, match=re.escape(f"bad.log, row {row}, column '{column}': ") + ".*" + re.escape(what)
+    ) as exc:
         parse_pensieve(text, "bad.log")
     assert (exc.value.source, exc.value.row, exc.value.column) == ("bad.log", row, column)
 

@@ -44,7 +44,9 @@ def test_user_csv_ladder(tmp_path):
 
 def test_csv_rung_with_fewer_chunks_names_file_and_rung(tmp_path):
     p = _csv(tmp_path / "short.csv", "chunk_index,bytes_100kbps,bytes_200kbps", ["0,10,20", "1,11,"])
-    with pytest.raises(DataError, match=re.escape(f"{p}, column 'rung 1': rung 1 (200 kbps) has 1 chunks, other rungs have 2")):
+    with pytest.raises(
+        DataError, match=re.escape(f"{p}, column 'rung 1': rung 1 (200 kbps) has 1 chunks, other rungs have 2")
+    ):
         read_csv_ladder(p)
 
 
@@ -70,7 +72,16 @@ def test_sizes_must_be_positive():
 
 def test_json_per_rung_layout_and_unequal_counts(tmp_path):
     p = tmp_path / "l.json"
-    p.write_text(json.dumps({"bitrates_kbps": [100, 200], "chunk_seconds": 2, "chunk_bytes": [[1, 2], [3, 4]], "quality": [[10, 11], [20, 21]]}))
+    p.write_text(
+        json.dumps(
+            {
+                "bitrates_kbps": [100, 200],
+                "chunk_seconds": 2,
+                "chunk_bytes": [[1, 2], [3, 4]],
+                "quality": [[10, 11], [20, 21]],
+            }
+        )
+    )
     v = read_json_ladder(p)
     np.testing.assert_array_equal(v.chunk_bytes, [[1, 3], [2, 4]])
     np.testing.assert_array_equal(v.quality, [[10, 20], [11, 21]])
@@ -81,8 +92,12 @@ def test_json_per_rung_layout_and_unequal_counts(tmp_path):
 
 def test_sabre_json_segment_with_missing_rung(tmp_path):
     p = tmp_path / "s.json"
-    p.write_text(json.dumps({"segment_duration_ms": 3000, "bitrates_kbps": [100, 200], "segment_sizes_bits": [[8, 16], [8]]}))
-    with pytest.raises(DataError, match=re.escape(f"{p}, row 2, column 'segment_sizes_bits': segment 1 has 1 sizes, expected 2")):
+    p.write_text(
+        json.dumps({"segment_duration_ms": 3000, "bitrates_kbps": [100, 200], "segment_sizes_bits": [[8, 16], [8]]})
+    )
+    with pytest.raises(
+        DataError, match=re.escape(f"{p}, row 2, column 'segment_sizes_bits': segment 1 has 1 sizes, expected 2")
+    ):
         read_json_ladder(p)
 
 

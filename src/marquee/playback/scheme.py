@@ -63,7 +63,7 @@ class Scheme(ABC):
     name: ClassVar[str] = "custom"
     needs_future: ClassVar[bool] = False
 
-    def start(self, video: Video, n_sessions: int) -> None:  # noqa: B027 - optional hook, empty by default
+    def start(self, video: Video, n_sessions: int) -> None:
         """Reset per-run state before a run of ``n_sessions`` sessions of ``video``; nothing by default."""
 
     @abstractmethod

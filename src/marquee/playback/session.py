@@ -77,7 +77,9 @@ class SessionConfig:
             v = getattr(self, name)
             ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
             if not ok or (v <= lo if lo_open else v < lo):
-                raise ConfigError(f"SessionConfig.{name} must be a finite number {'>' if lo_open else '>='} {lo}, got {v!r}")
+                raise ConfigError(
+                    f"SessionConfig.{name} must be a finite number {'>' if lo_open else '>='} {lo}, got {v!r}"
+                )
 
         number("payload_fraction", 0.0, True)
         if self.payload_fraction > 1:
@@ -108,7 +110,9 @@ class SessionConfig:
         """Inverse of :meth:`to_dict`; an unknown key raises."""
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ConfigError(f"SessionConfig has no field(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+            raise ConfigError(
+                f"SessionConfig has no field(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
+            )
         return cls(**data)
 
 
@@ -282,7 +286,9 @@ class _Network:
         k, um = np.where(wrap, k + 1, k), np.where(wrap, um - self.period, um)
         um = np.maximum(um, 0.0)
         j = self._first_above(self.tt, um)
-        return k * self.per_pass + self.cum[self.rows, j - 1] + self.rate[self.rows, j] * (um - self.tt[self.rows, j - 1])
+        return (
+            k * self.per_pass + self.cum[self.rows, j - 1] + self.rate[self.rows, j] * (um - self.tt[self.rows, j - 1])
+        )
 
     def time_at(self, g: np.ndarray) -> np.ndarray:
         """The trace time at which ``g`` payload bytes have been delivered (the latest such instant, as Pensieve
@@ -338,7 +344,9 @@ def simulate(
     if n_chunks > video.n_chunks:
         raise ConfigError(f"SessionConfig.n_chunks={n_chunks} but video {video.name!r} has {video.n_chunks} chunks")
     if cfg.first_rung >= video.n_rungs:
-        raise ConfigError(f"SessionConfig.first_rung={cfg.first_rung} but video {video.name!r} has {video.n_rungs} rungs")
+        raise ConfigError(
+            f"SessionConfig.first_rung={cfg.first_rung} but video {video.name!r} has {video.n_rungs} rungs"
+        )
     if cfg.qoe_from_chunk >= n_chunks:
         raise ConfigError(f"SessionConfig.qoe_from_chunk={cfg.qoe_from_chunk} leaves no chunk of {n_chunks} to score")
     if n_chunks < video.n_chunks:

@@ -66,7 +66,9 @@ class Trace:
         if neg.size:
             raise DataError("throughput is negative", source=self.name, row=int(neg[0]) + 1, column="mbps")
         if not np.any(mbps[1:] > 0):
-            raise DataError("throughput is zero throughout; nothing could ever download", source=self.name, column="mbps")
+            raise DataError(
+                "throughput is zero throughout; nothing could ever download", source=self.name, column="mbps"
+            )
         if not (math.isfinite(self.latency_s) and self.latency_s >= 0):
             raise DataError(f"latency_s must be finite and >= 0, got {self.latency_s}", source=self.name)
         times.setflags(write=False)
@@ -219,11 +221,17 @@ def parse_sabre(text: str, source: str, *, name: str | None = None) -> Trace:
             values[key] = float(v)
         if values["duration_ms"] <= 0:
             raise DataError(
-                f"duration must be positive, got {values['duration_ms']}", source=source, row=entry_no, column="duration_ms"
+                f"duration must be positive, got {values['duration_ms']}",
+                source=source,
+                row=entry_no,
+                column="duration_ms",
             )
         if values["bandwidth_kbps"] < 0:
             raise DataError(
-                f"throughput is negative ({values['bandwidth_kbps']})", source=source, row=entry_no, column="bandwidth_kbps"
+                f"throughput is negative ({values['bandwidth_kbps']})",
+                source=source,
+                row=entry_no,
+                column="bandwidth_kbps",
             )
         if values["latency_ms"] < 0:
             raise DataError(
@@ -311,7 +319,9 @@ def read_traces(path: str | os.PathLike[str], *, name: str | None = None) -> Tra
     """
     p = Path(path)
     if not p.exists():
-        raise DataError("no such file or directory; pass a trace file, a directory of traces or a .tar.xz archive", source=str(p))
+        raise DataError(
+            "no such file or directory; pass a trace file, a directory of traces or a .tar.xz archive", source=str(p)
+        )
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file() and not _hidden(str(f.relative_to(p))))
         traces = [_parse(f.read_bytes(), str(f)) for f in files]

@@ -63,11 +63,13 @@ class Video:
             )
         if sizes.ndim != 2 or sizes.shape[1] != rates.size or sizes.shape[0] == 0:
             raise DataError(
-                f"chunk_bytes must be (chunks, rungs) = (n, {rates.size}) with n >= 1, got {sizes.shape}", source=self.name
+                f"chunk_bytes must be (chunks, rungs) = (n, {rates.size}) with n >= 1, got {sizes.shape}",
+                source=self.name,
             )
-        if not np.issubdtype(sizes.dtype, np.integer):
-            if not np.all(np.isfinite(sizes)) or np.any(sizes != np.round(sizes)):
-                raise DataError("chunk sizes must be whole numbers of bytes", source=self.name, column="chunk_bytes")
+        if not np.issubdtype(sizes.dtype, np.integer) and (
+            not np.all(np.isfinite(sizes)) or np.any(sizes != np.round(sizes))
+        ):
+            raise DataError("chunk sizes must be whole numbers of bytes", source=self.name, column="chunk_bytes")
         sizes = sizes.astype(np.int64)
         nonpos = np.argwhere(sizes <= 0)
         if nonpos.size:
@@ -131,7 +133,10 @@ def _read_rung_csv(text: str, source: str, kinds: tuple[str, ...]) -> tuple[np.n
     header = [h.strip() for h in rows[0]]
     if not header or header[0] != "chunk_index":
         raise DataError(
-            f"the first column must be 'chunk_index', got {header[0] if header else ''!r}", source=source, row=1, column="chunk_index"
+            f"the first column must be 'chunk_index', got {header[0] if header else ''!r}",
+            source=source,
+            row=1,
+            column="chunk_index",
         )
     rates, kind = [], None
     for col in header[1:]:
@@ -160,9 +165,13 @@ def _read_rung_csv(text: str, source: str, kinds: tuple[str, ...]) -> tuple[np.n
             try:
                 v = float(cell)
             except ValueError:
-                raise DataError(f"expected a number, got {cell!r}", source=source, row=lineno, column=header[j + 1]) from None
+                raise DataError(
+                    f"expected a number, got {cell!r}", source=source, row=lineno, column=header[j + 1]
+                ) from None
             if not math.isfinite(v):
-                raise DataError(f"expected a finite number, got {cell!r}", source=source, row=lineno, column=header[j + 1])
+                raise DataError(
+                    f"expected a finite number, got {cell!r}", source=source, row=lineno, column=header[j + 1]
+                )
             out.append(v)
             counts[j] += 1
         values.append(out)
@@ -220,7 +229,9 @@ def read_csv_ladder(
         qsrc = str(quality_path)
         qrates, quality, _ = _read_rung_csv(_read_text(quality_path), qsrc, ("vmaf", "quality"))
         if not np.array_equal(qrates, rates):
-            raise DataError(f"quality rungs {qrates.tolist()} differ from the sizes' rungs {rates.tolist()}", source=qsrc, row=1)
+            raise DataError(
+                f"quality rungs {qrates.tolist()} differ from the sizes' rungs {rates.tolist()}", source=qsrc, row=1
+            )
         if quality.shape[0] != sizes.shape[0]:
             raise DataError(f"quality has {quality.shape[0]} chunks, the sizes have {sizes.shape[0]}", source=qsrc)
     return Video(name or Path(sizes_path).stem, rates, chunk_seconds, _whole_bytes(sizes, src, "chunk sizes"), quality)
