@@ -61,3 +61,24 @@ def test_bola_switches_at_its_thresholds():
     assert BOLA().choose(_obs([0.0, 100.0])).tolist() == [0, 5]
     with pytest.raises(ConfigError, match="gamma_p must be a number > 0"):
         BOLA(gamma_p=0)
+
+
+def test_registry_and_config_round_trip():
+    from marquee.playback import SCHEMES, Scheme
+    from marquee.playback.scheme import register
+
+    assert {name: cls.__name__ for name, cls in SCHEMES.items()} == {"rb": "RateBased", "bba": "BBA", "bola": "BOLA"}
+    for cls in SCHEMES.values():
+        scheme = cls()
+        again = cls.from_config(cls.Config(**scheme.config.to_dict()))
+        assert again.config == scheme.config
+    assert BBA.from_config(BBA(reservoir_s=3.0).config).config.reservoir_s == 3.0
+
+    class Impostor(Scheme):
+        name = "bba"
+
+        def choose(self, obs):
+            return obs.last_rung
+
+    with pytest.raises(ConfigError, match="scheme name 'bba' is taken by BBA"):
+        register(Impostor)

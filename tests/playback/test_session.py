@@ -280,3 +280,10 @@ def test_random_traces_with_outages_and_many_wraps_match_the_walk():
             np.testing.assert_array_equal(s.rung[k], ref[:, 0].astype(int))
             np.testing.assert_allclose(s.download_s[k], ref[:, 1], rtol=1e-9, atol=1e-7)
             np.testing.assert_allclose(s.buffer_s[k], ref[:, 3], rtol=1e-9, atol=1e-7)
+
+
+def test_wall_clock():
+    s = simulate(load_traces("fcc_pensieve88")[:3], load_video("envivio"), BBA())
+    np.testing.assert_allclose(s.time_s[:, 0], s.startup_s)
+    np.testing.assert_allclose(s.time_s[:, -1], (s.download_s + s.sleep_s).sum(axis=1))
+    assert np.all(np.diff(s.time_s, axis=1) > 0)

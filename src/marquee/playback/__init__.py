@@ -19,14 +19,11 @@ from marquee.playback.bba import BBA, BBAConfig
 from marquee.playback.bola import BOLA, BOLAConfig
 from marquee.playback.predict import HarmonicMean
 from marquee.playback.rate import RateBased, RateBasedConfig
-from marquee.playback.scheme import Observation, Scheme
+from marquee.playback.scheme import SCHEMES, Observation, Scheme
 from marquee.playback.session import SessionConfig, Sessions, simulate
 from marquee.playback.shipped import SHIPPED_TRACES, SHIPPED_VIDEOS, load_traces, load_video
 from marquee.playback.traces import Trace, TraceSet, parse_pensieve, parse_sabre, read_traces, traces_from_arrays
 from marquee.playback.video import Video, read_csv_ladder, read_json_ladder, read_video
-
-#: Scheme classes by name (``marquee playback evaluate --abr rb,bba``).
-SCHEMES: dict[str, type[Scheme]] = {RateBased.name: RateBased, BBA.name: BBA, BOLA.name: BOLA}
 
 __all__ = [
     "BBA",

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from marquee.errors import ConfigError
-from marquee.playback.scheme import Observation, Scheme
+from marquee.playback.scheme import Observation, Scheme, register
 
 __all__ = ["BBA", "BBAConfig"]
 
@@ -33,6 +33,7 @@ class BBAConfig:
         return asdict(self)
 
 
+@register
 class BBA(Scheme):
     """Map the buffer level to a rung: rung 0 below the reservoir, the top rung at reservoir + cushion and
     above, and in between ``floor((rungs - 1) * (buffer - reservoir) / cushion)`` (a linear map on rung

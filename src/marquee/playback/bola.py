@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from marquee.errors import ConfigError
-from marquee.playback.scheme import Observation, Scheme
+from marquee.playback.scheme import Observation, Scheme, register
 
 __all__ = ["BOLA", "BOLAConfig"]
 
@@ -37,6 +37,7 @@ class BOLAConfig:
         return asdict(self)
 
 
+@register
 class BOLA(Scheme):
     """BOLA-BASIC: utility ``v_m = ln(bitrate_m / bitrate_0)``, ``V = (buffer_target - chunk_seconds) /
     (v_top + gamma_p)``, and the rung maximising ``(V * (v_m + gamma_p) - buffer_s) / bitrate_m`` (the lowest

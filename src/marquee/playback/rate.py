@@ -9,7 +9,7 @@ import numpy as np
 
 from marquee.errors import ConfigError
 from marquee.playback.predict import HarmonicMean
-from marquee.playback.scheme import Observation, Scheme
+from marquee.playback.scheme import Observation, Scheme, register
 
 __all__ = ["RateBased", "RateBasedConfig"]
 
@@ -36,6 +36,7 @@ class RateBasedConfig:
         return asdict(self)
 
 
+@register
 class RateBased(Scheme):
     """Pick ``max{r : bitrate_r <= safety * harmonic_mean(last window throughputs)}``, rung 0 if none fits.
 

@@ -24,7 +24,7 @@ import numpy as np
 from marquee.errors import ConfigError
 from marquee.playback.video import Video
 
-__all__ = ["Observation", "Scheme", "check_rungs"]
+__all__ = ["SCHEMES", "Observation", "Scheme", "check_rungs", "register"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,6 +69,18 @@ class Scheme(ABC):
     @abstractmethod
     def choose(self, obs: Observation) -> np.ndarray:
         """The rung of chunk ``obs.chunk_index`` per session: (n_sessions,) int in ``0..rungs-1``."""
+
+
+#: Scheme classes by name (``marquee playback evaluate --abr rb,bba,bola``); each module registers its own.
+SCHEMES: dict[str, type[Scheme]] = {}
+
+
+def register(cls: type[Scheme]) -> type[Scheme]:
+    """Class decorator: add a scheme to :data:`SCHEMES` under its ``name`` (a clash raises)."""
+    if cls.name in SCHEMES and SCHEMES[cls.name] is not cls:
+        raise ConfigError(f"scheme name {cls.name!r} is taken by {SCHEMES[cls.name].__qualname__}; pick another name")
+    SCHEMES[cls.name] = cls
+    return cls
 
 
 def check_rungs(scheme: Scheme, rungs: np.ndarray, n_sessions: int, n_rungs: int) -> np.ndarray:

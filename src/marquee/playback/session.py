@@ -154,6 +154,12 @@ class Sessions:
         return int(self.rung.shape[0])
 
     @property
+    def time_s(self) -> np.ndarray:
+        """(n_sessions, n_chunks) wall-clock seconds since the session began at which each chunk had arrived
+        and the player had finished any sleep after it (the clock of Pensieve's logs)."""
+        return np.cumsum(self.download_s + self.sleep_s, axis=1)
+
+    @property
     def startup_s(self) -> np.ndarray:
         """(n_sessions,) start-up delay: the first chunk's download time."""
         return self.download_s[:, 0]
