@@ -9,11 +9,12 @@ import marquee.playback
 def test_exported_names():
     assert {
         "Trace", "TraceSet", "Video", "SessionConfig", "Sessions", "simulate", "Scheme", "Observation",
-        "RateBased", "BBA", "BOLA", "HarmonicMean", "load_traces", "load_video", "read_traces", "read_video", "SCHEMES",
+        "RateBased", "BBA", "BOLA", "RobustMPC", "HarmonicMean", "load_traces", "load_video", "read_traces",
+        "read_video", "SCHEMES",
     } <= set(marquee.playback.__all__)  # fmt: skip
     for name in marquee.playback.__all__:
         assert hasattr(marquee.playback, name), name
-    assert set(marquee.playback.SCHEMES) == {"rb", "bba", "bola"}
+    assert set(marquee.playback.SCHEMES) == {"rb", "bba", "bola", "robustmpc"}
 
 
 def test_imports_nothing_of_ranking_serving_evaluation_or_cli():

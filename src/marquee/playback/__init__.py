@@ -3,7 +3,8 @@
 Network traces (:class:`Trace`, :class:`TraceSet`; Pensieve text or Sabre JSON), video ladders (:class:`Video`),
 a session simulator vectorised across sessions with Pensieve's conventions (:func:`simulate`,
 :class:`SessionConfig`, :class:`Sessions`) and the schemes behind one interface (:class:`Scheme`,
-:class:`Observation`): rate-based (:class:`RateBased`), buffer-based (:class:`BBA`) and BOLA-BASIC (:class:`BOLA`)::
+:class:`Observation`): rate-based (:class:`RateBased`), buffer-based (:class:`BBA`), BOLA-BASIC (:class:`BOLA`) and
+robustMPC (:class:`RobustMPC`)::
 
     from marquee import playback
 
@@ -17,6 +18,7 @@ This subpackage imports nothing from ranking, serving, evaluation or the CLI.
 
 from marquee.playback.bba import BBA, BBAConfig
 from marquee.playback.bola import BOLA, BOLAConfig
+from marquee.playback.mpc import RobustMPC, RobustMPCConfig
 from marquee.playback.predict import HarmonicMean
 from marquee.playback.rate import RateBased, RateBasedConfig
 from marquee.playback.scheme import SCHEMES, Observation, Scheme
@@ -37,6 +39,8 @@ __all__ = [
     "Observation",
     "RateBased",
     "RateBasedConfig",
+    "RobustMPC",
+    "RobustMPCConfig",
     "Scheme",
     "SessionConfig",
     "Sessions",
