@@ -46,25 +46,11 @@ NONDETERMINISTIC = {"bpr"}
 # ---- 1. the leaderboard under three spellings of the ids ------------------------------------
 def _respell(ds, spelling: str | tuple[str, str]):  # type: ignore[no-untyped-def]
     """The dataset's interactions with ids written as ``spelling``: int, text, prefixed, or (member prefix, title prefix)."""
-    import pyarrow as pa
-
-    from marquee.data import Catalog, Interactions
-    from marquee.data.catalog import Members
+    from marquee.testing import with_text_ids
 
     if spelling == "int":
         return ds.interactions
-    prefix = spelling if isinstance(spelling, tuple) else {"text": ("", ""), "prefixed": ("m", "t")}[spelling]
-
-    def col(values, p):  # type: ignore[no-untyped-def]
-        return pa.array([f"{p}{v}" for v in values.to_pylist()], pa.string())
-
-    t = ds.interactions.table
-    table = t.set_column(0, "member_id", col(t.column("member_id"), prefix[0])).set_column(1, "title_id", col(t.column("title_id"), prefix[1]))
-    c = ds.catalog.table
-    catalog = Catalog(c.set_column(0, "title_id", col(c.column("title_id"), prefix[1])))
-    m = ds.members.table
-    members = Members(m.set_column(m.column_names.index("member_id"), "member_id", col(m.column("member_id"), prefix[0])))
-    return Interactions.from_table(table, members=members.index, catalog=catalog, source=f"movielens ({spelling} ids)")
+    return with_text_ids(ds, *(spelling if isinstance(spelling, tuple) else {"text": ("", ""), "prefixed": ("m", "t")}[spelling]))
 
 
 def _leaderboard(spelling: str, models: list[str], queue: mp.Queue) -> None:

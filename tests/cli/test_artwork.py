@@ -60,13 +60,19 @@ def test_evaluate_errors_are_one_line_with_exit_code(home, args, code, pattern):
     assert pattern in " ".join(result.output.split())
 
 
-def test_serve_enables_artwork_by_default(home, monkeypatch):
+def _stub_server(monkeypatch) -> dict:
+    """`marquee serve` without a real server: uvicorn.run hands over the app (in the returned dict), and
+    the process-wide settings serve makes (logging, BLAS threads, gc.freeze) leave the test process alone."""
     captured = {}
     monkeypatch.setattr("uvicorn.run", lambda asgi, **kw: captured.setdefault("app", asgi))
-    # serve configures process-wide logging, BLAS threads and the collector: keep the test process as it was.
     monkeypatch.setattr("marquee.serve.logs.configure_json_logging", lambda level: None)
     monkeypatch.setattr("threadpoolctl.threadpool_limits", lambda limits: None)
     monkeypatch.setattr(gc, "freeze", lambda: None)
+    return captured
+
+
+def test_serve_enables_artwork_by_default(home, monkeypatch):
+    captured = _stub_server(monkeypatch)
     log = home / "served.sqlite"
     result = runner.invoke(
         app, ["serve", "--heavy", "", "--light", "", "--dataset", "toy", "--artwork-log", str(log), "--artwork-policy", "linear_ts:scale=0.8", "--port", "0"]
@@ -220,11 +226,7 @@ def test_simulated_members_are_the_same_for_integer_ids_as_before(home):
 
 
 def test_serve_with_artwork_starts_on_a_text_id_dataset(text_home, monkeypatch):
-    captured = {}
-    monkeypatch.setattr("uvicorn.run", lambda asgi, **kw: captured.setdefault("app", asgi))
-    monkeypatch.setattr("marquee.serve.logs.configure_json_logging", lambda level: None)
-    monkeypatch.setattr("threadpoolctl.threadpool_limits", lambda limits: None)
-    monkeypatch.setattr(gc, "freeze", lambda: None)
+    captured = _stub_server(monkeypatch)
     log = text_home / "served.sqlite"
     result = runner.invoke(app, ["serve", "--heavy", "", "--light", "", "--dataset", "plays", "--artwork-log", str(log), "--port", "0"])
     assert result.exit_code == 0, result.output

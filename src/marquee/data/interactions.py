@@ -129,14 +129,16 @@ class Interactions:
             members = IdIndex.from_values(m, "member")
         if titles is None:
             titles = catalog.index if catalog is not None else IdIndex.from_values(t, "title")
+        positions = []
         for ids, index, col in ((m, members, "member_id"), (t, titles, "title_id")):
-            known = index.contains(ids)
-            if not known.all():
-                row = int(np.argmin(known))
+            pos = index.lookup(ids)
+            if (pos < 0).any():
+                row = int(np.argmax(pos < 0))
                 raise DataError(f"id {show_id(ids[row])} is not in the {index.kind} index", source=source, row=row + 1, column=col)
+            positions.append(pos)
         ts = norm.column("timestamp").cast(pa.int64()).to_numpy()
-        # Integer ids sort as themselves; text ids by position (shortlex order, as the index has them).
-        order = np.lexsort((tie_keys(m, t), ts, members.positions(m) if members.is_string else m))
+        # Member positions order like member ids (integers ascending, text in shortlex order).
+        order = np.lexsort((tie_keys(m, t), ts, positions[0]))
         return cls(norm.take(pa.array(order)), members, titles, catalog)
 
     @classmethod

@@ -286,11 +286,7 @@ class _Network:
 
     def delivered(self, u: np.ndarray) -> np.ndarray:
         """Payload bytes delivered from the session start to trace time ``u`` (seconds since start, wrapping)."""
-        k = np.floor(u / self.period)
-        um = u - k * self.period
-        wrap = um >= self.period
-        k, um = np.where(wrap, k + 1, k), np.where(wrap, um - self.period, um)
-        um = np.maximum(um, 0.0)
+        k, um = _passes(u, self.period)
         j = self._first_above(self.tt, um)
         return (
             k * self.per_pass + self.cum[self.rows, j - 1] + self.rate[self.rows, j] * (um - self.tt[self.rows, j - 1])
@@ -299,11 +295,7 @@ class _Network:
     def time_at(self, g: np.ndarray) -> np.ndarray:
         """The trace time at which ``g`` payload bytes have been delivered (the latest such instant, as Pensieve
         moves past zero-throughput samples before finishing a chunk)."""
-        k = np.floor(g / self.per_pass)
-        r = g - k * self.per_pass
-        wrap = r >= self.per_pass
-        k, r = np.where(wrap, k + 1, k), np.where(wrap, r - self.per_pass, r)
-        r = np.maximum(r, 0.0)
+        k, r = _passes(g, self.per_pass)
         j = self._first_above(self.cum, r)
         return k * self.period + self.tt[self.rows, j - 1] + (r - self.cum[self.rows, j - 1]) / self.rate[self.rows, j]
 
@@ -436,3 +428,12 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     v = a.view()
     v.setflags(write=False)
     return v
+
+
+def _passes(x: np.ndarray, period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` (time, or payload) as whole passes over a wrapping trace and what is left, ``0 <= left < period``
+    (floating-point division can leave ``left == period``: that is one more pass)."""
+    k = np.floor(x / period)
+    left = x - k * period
+    wrap = left >= period
+    return np.where(wrap, k + 1, k), np.maximum(np.where(wrap, left - period, left), 0.0)

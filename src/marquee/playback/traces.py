@@ -219,24 +219,13 @@ def parse_sabre(text: str, source: str, *, name: str | None = None) -> Trace:
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
                 raise DataError(f"expected a finite number, got {v!r}", source=source, row=entry_no, column=key)
             values[key] = float(v)
-        if values["duration_ms"] <= 0:
-            raise DataError(
-                f"duration must be positive, got {values['duration_ms']}",
-                source=source,
-                row=entry_no,
-                column="duration_ms",
-            )
-        if values["bandwidth_kbps"] < 0:
-            raise DataError(
-                f"throughput is negative ({values['bandwidth_kbps']})",
-                source=source,
-                row=entry_no,
-                column="bandwidth_kbps",
-            )
-        if values["latency_ms"] < 0:
-            raise DataError(
-                f"latency is negative ({values['latency_ms']})", source=source, row=entry_no, column="latency_ms"
-            )
+        for key, bad, message in (
+            ("duration_ms", values["duration_ms"] <= 0, f"duration must be positive, got {values['duration_ms']}"),
+            ("bandwidth_kbps", values["bandwidth_kbps"] < 0, f"throughput is negative ({values['bandwidth_kbps']})"),
+            ("latency_ms", values["latency_ms"] < 0, f"latency is negative ({values['latency_ms']})"),
+        ):
+            if bad:
+                raise DataError(message, source=source, row=entry_no, column=key)
         times.append(times[-1] + values["duration_ms"] / 1000.0)
         mbps.append(values["bandwidth_kbps"] / 1000.0)
         latencies.append(values["latency_ms"] / 1000.0)

@@ -2,7 +2,7 @@
 
 from marquee.testing.contracts import RecommenderContract
 from marquee.testing.estimator import EstimatorContract
-from marquee.testing.fixtures import block_interactions
+from marquee.testing.fixtures import block_interactions, with_text_ids
 from marquee.testing.policy import PolicyContract
 
-__all__ = ["EstimatorContract", "PolicyContract", "RecommenderContract", "block_interactions"]
+__all__ = ["EstimatorContract", "PolicyContract", "RecommenderContract", "block_interactions", "with_text_ids"]

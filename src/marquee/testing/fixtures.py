@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from marquee.data.catalog import Catalog
+import numpy as np
+import pyarrow as pa
+
+from marquee.data.catalog import Catalog, Members
 from marquee.data.interactions import Interactions
 from marquee.random import SeedLike, as_generator
 
-__all__ = ["block_interactions"]
+__all__ = ["block_interactions", "with_text_ids"]
 
 
 def block_interactions(
@@ -44,3 +47,26 @@ def block_interactions(
         as_text = lambda prefix, ids: np.array([f"{prefix}{i}" for i in ids], dtype=object)  # noqa: E731
         members, titles, catalog_ids = as_text("m", members), as_text("t", titles), as_text("t", catalog_ids)
     return Interactions.from_arrays(members, titles, times, catalog=Catalog.from_arrays(catalog_ids))
+
+
+def with_text_ids(dataset: Any, member_prefix: str = "", title_prefix: str = "") -> Interactions:
+    """A dataset's log with every member and title id written as text, ``f"{prefix}{id}"``.
+
+    Shortlex order gives each id the position its number had, so rankers see the same matrix; only
+    the same-second tie draw (which hashes ids as written) changes when a prefix is added.
+
+    Args:
+        dataset: a :class:`~marquee.data.Dataset` with integer ids and a members table.
+    """
+
+    def text(col: pa.ChunkedArray, prefix: str) -> pa.Array:
+        return pa.array([f"{prefix}{v}" for v in col.to_pylist()], pa.string())
+
+    t = dataset.interactions.table
+    table = t.set_column(0, "member_id", text(t.column("member_id"), member_prefix))
+    table = table.set_column(1, "title_id", text(t.column("title_id"), title_prefix))
+    c = dataset.catalog.table
+    catalog = Catalog(c.set_column(0, "title_id", text(c.column("title_id"), title_prefix)))
+    m = dataset.members.table
+    members = Members(m.set_column(m.column_names.index("member_id"), "member_id", text(m.column("member_id"), member_prefix)))
+    return Interactions.from_table(table, members=members.index, catalog=catalog, source=f"{dataset.name} (ids as text)")
