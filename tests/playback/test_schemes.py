@@ -82,3 +82,39 @@ def test_registry_and_config_round_trip():
 
     with pytest.raises(ConfigError, match="scheme name 'bba' is taken by BBA"):
         register(Impostor)
+
+
+def test_offline_plan_is_replayed_through_the_simulator():
+    from marquee.playback import Scheme, load_traces, simulate
+
+    traces = load_traces("fcc_pensieve88")[:3]
+    video = load_video("envivio").head(6)
+
+    class Staircase(Scheme):
+        name = "staircase"
+        needs_future = True
+
+        def choose(self, obs):
+            raise AssertionError("an offline scheme is replayed, never asked online")
+
+        def plan_ahead(self, traces, video, config):
+            plan = np.minimum(np.arange(video.n_chunks), video.n_rungs - 1)[None, :].repeat(len(traces), axis=0)
+            plan[:, 0] = config.first_rung
+            return plan
+
+    played = simulate(traces, video, Staircase())
+    assert played.rung[0].tolist() == [1, 1, 2, 3, 4, 5]
+
+    class Wrong(Staircase):
+        def plan_ahead(self, traces, video, config):
+            return np.zeros((len(traces), video.n_chunks), dtype=np.int64)
+
+    with pytest.raises(ConfigError, match="planned chunk 0 away from first_rung=1"):
+        simulate(traces, video, Wrong())
+
+    class Short(Staircase):
+        def plan_ahead(self, traces, video, config):
+            return np.ones((len(traces), 2), dtype=np.int64)
+
+    with pytest.raises(ConfigError, match="plan of shape"):
+        simulate(traces, video, Short())

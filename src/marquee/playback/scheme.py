@@ -17,12 +17,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from marquee.errors import ConfigError
 from marquee.playback.video import Video
+
+if TYPE_CHECKING:
+    from marquee.playback.session import SessionConfig
+    from marquee.playback.traces import Trace
 
 __all__ = ["SCHEMES", "Observation", "Scheme", "check_rungs", "register"]
 
@@ -61,6 +65,7 @@ class Scheme(ABC):
 
     Config: ClassVar[type | None] = None
     name: ClassVar[str] = "custom"
+    #: True for offline schemes that see the whole trace (:meth:`plan_ahead`); they bound, not play.
     needs_future: ClassVar[bool] = False
 
     def start(self, video: Video, n_sessions: int) -> None:
@@ -69,6 +74,15 @@ class Scheme(ABC):
     @abstractmethod
     def choose(self, obs: Observation) -> np.ndarray:
         """The rung of chunk ``obs.chunk_index`` per session: (n_sessions,) int in ``0..rungs-1``."""
+
+    def plan_ahead(self, traces: tuple[Trace, ...], video: Video, config: SessionConfig) -> np.ndarray:
+        """Offline schemes (``needs_future = True``) only: every session's rungs, chosen with the whole trace known.
+
+        Returns (n_sessions, n_chunks) int rungs; chunk 0 must be ``config.first_rung``. :func:`simulate` calls this
+        once, then replays the plan through the same simulator as every online scheme, so the figures it reports
+        are what the plan achieves, not what the planner believed.
+        """
+        raise NotImplementedError(f"scheme {self.name!r} sets needs_future but does not implement plan_ahead()")
 
 
 #: Scheme classes by name (``marquee playback evaluate --abr rb,bba,bola``); each module registers its own.

@@ -273,31 +273,33 @@ class _Network:
         self.per_pass = self.cum[self.rows, lengths - 1]
         self._steps = max(1, math.ceil(math.log2(width)) + 1)
 
-    def _first_above(self, table: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Per row, the first column j with ``table[row, j] > x[row]`` (one exists by construction)."""
+    def _first_above(self, table: np.ndarray, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Per query, the first column j with ``table[rows[q], j] > x[q]`` (one exists by construction)."""
         lo = np.zeros(x.shape[0], dtype=np.int64)
         hi = np.full(x.shape[0], table.shape[1] - 1, dtype=np.int64)
         for _ in range(self._steps):
             mid = (lo + hi) // 2
-            above = table[self.rows, mid] > x
+            above = table[rows, mid] > x
             hi = np.where(above, mid, hi)
             lo = np.where(above, lo, mid + 1)
         return hi
 
-    def delivered(self, u: np.ndarray) -> np.ndarray:
-        """Payload bytes delivered from the session start to trace time ``u`` (seconds since start, wrapping)."""
-        k, um = _passes(u, self.period)
-        j = self._first_above(self.tt, um)
-        return (
-            k * self.per_pass + self.cum[self.rows, j - 1] + self.rate[self.rows, j] * (um - self.tt[self.rows, j - 1])
-        )
+    def delivered(self, u: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Payload bytes delivered from the session start to trace time ``u`` (seconds since start, wrapping).
 
-    def time_at(self, g: np.ndarray) -> np.ndarray:
+        ``rows`` (same shape as ``u``) names the trace of each query; default: query ``q`` is on trace ``q``."""
+        rows = self.rows if rows is None else rows
+        k, um = _passes(u, self.period[rows])
+        j = self._first_above(self.tt, um, rows)
+        return k * self.per_pass[rows] + self.cum[rows, j - 1] + self.rate[rows, j] * (um - self.tt[rows, j - 1])
+
+    def time_at(self, g: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """The trace time at which ``g`` payload bytes have been delivered (the latest such instant, as Pensieve
-        moves past zero-throughput samples before finishing a chunk)."""
-        k, r = _passes(g, self.per_pass)
-        j = self._first_above(self.cum, r)
-        return k * self.period + self.tt[self.rows, j - 1] + (r - self.cum[self.rows, j - 1]) / self.rate[self.rows, j]
+        moves past zero-throughput samples before finishing a chunk); ``rows`` as in :meth:`delivered`."""
+        rows = self.rows if rows is None else rows
+        k, r = _passes(g, self.per_pass[rows])
+        j = self._first_above(self.cum, r, rows)
+        return k * self.period[rows] + self.tt[rows, j - 1] + (r - self.cum[rows, j - 1]) / self.rate[rows, j]
 
 
 def _as_traces(traces: TraceSet | Trace | Sequence[Trace]) -> tuple[Trace, ...]:
@@ -323,7 +325,8 @@ def simulate(
     Args:
         traces: one session per trace.
         video: the ladder; ``config.n_chunks`` (if set) keeps its first chunks.
-        scheme: decides chunks 1..N-1 (chunk 0 is ``config.first_rung``); its ``start`` is called first.
+        scheme: decides chunks 1..N-1 (chunk 0 is ``config.first_rung``); its ``start`` is called first. An offline
+            scheme (``needs_future``) plans every chunk up front with :meth:`Scheme.plan_ahead`; the plan is replayed.
         config: conventions; default Pensieve's (:class:`SessionConfig`).
 
     Returns:
@@ -336,8 +339,6 @@ def simulate(
     trace_list = _as_traces(traces)
     if not isinstance(scheme, Scheme):
         raise ConfigError(f"scheme must be a marquee.playback.Scheme, got {type(scheme).__name__}")
-    if scheme.needs_future:
-        raise ConfigError(f"scheme {scheme.name!r} needs the future trace; simulate() serves online schemes only")
     n_chunks = video.n_chunks if cfg.n_chunks is None else cfg.n_chunks
     if n_chunks > video.n_chunks:
         raise ConfigError(f"SessionConfig.n_chunks={n_chunks} but video {video.name!r} has {video.n_chunks} chunks")
@@ -369,9 +370,12 @@ def simulate(
     buf_ms = np.zeros(s)
     last = np.full(s, cfg.first_rung, dtype=np.int64)
     scheme.start(video, s)
+    planned = _checked_plan(scheme, trace_list, video, cfg) if scheme.needs_future else None
     for i in range(n_chunks):
         if i == 0:
             r = np.full(s, cfg.first_rung, dtype=np.int64)
+        elif planned is not None:
+            r = planned[:, i]
         else:
             obs = Observation(
                 chunk_index=i,
@@ -422,6 +426,21 @@ def simulate(
         throughput_mbps=throughput,
         qoe_chunk=qoe_chunk,
     )
+
+
+def _checked_plan(scheme: Scheme, traces: tuple[Trace, ...], video: Video, cfg: SessionConfig) -> np.ndarray:
+    plan = np.asarray(scheme.plan_ahead(traces, video, cfg))
+    want = (len(traces), video.n_chunks)
+    if plan.shape != want or not np.issubdtype(plan.dtype, np.integer):
+        raise ConfigError(
+            f"scheme {scheme.name!r} returned a plan of shape {plan.shape} and dtype {plan.dtype} from plan_ahead(); "
+            f"expected integer rungs of shape {want}"
+        )
+    if plan.size and (plan.min() < 0 or plan.max() >= video.n_rungs):
+        raise ConfigError(f"scheme {scheme.name!r} planned a rung outside 0..{video.n_rungs - 1}")
+    if np.any(plan[:, 0] != cfg.first_rung):
+        raise ConfigError(f"scheme {scheme.name!r} planned chunk 0 away from first_rung={cfg.first_rung}")
+    return plan.astype(np.int64, copy=False)
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
