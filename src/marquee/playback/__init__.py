@@ -4,7 +4,8 @@ Network traces (:class:`Trace`, :class:`TraceSet`; Pensieve text or Sabre JSON),
 a session simulator vectorised across sessions with Pensieve's conventions (:func:`simulate`,
 :class:`SessionConfig`, :class:`Sessions`) and the schemes behind one interface (:class:`Scheme`,
 :class:`Observation`): rate-based (:class:`RateBased`), buffer-based (:class:`BBA`), BOLA-BASIC (:class:`BOLA`) and
-robustMPC (:class:`RobustMPC`)::
+robustMPC (:class:`RobustMPC`), and device classes (:class:`Device`, :data:`DEVICES`: ladder cap, quality model,
+player thresholds, usual networks)::
 
     from marquee import playback
 
@@ -18,6 +19,7 @@ This subpackage imports nothing from ranking, serving, evaluation or the CLI.
 
 from marquee.playback.bba import BBA, BBAConfig
 from marquee.playback.bola import BOLA, BOLAConfig
+from marquee.playback.device import DEVICES, QUALITY_MODELS, Device, device, perceived_quality
 from marquee.playback.mpc import RobustMPC, RobustMPCConfig
 from marquee.playback.predict import HarmonicMean
 from marquee.playback.rate import RateBased, RateBasedConfig
@@ -30,11 +32,14 @@ from marquee.playback.video import Video, read_csv_ladder, read_json_ladder, rea
 __all__ = [
     "BBA",
     "BOLA",
+    "DEVICES",
+    "QUALITY_MODELS",
     "SCHEMES",
     "SHIPPED_TRACES",
     "SHIPPED_VIDEOS",
     "BBAConfig",
     "BOLAConfig",
+    "Device",
     "HarmonicMean",
     "Observation",
     "RateBased",
@@ -47,10 +52,12 @@ __all__ = [
     "Trace",
     "TraceSet",
     "Video",
+    "device",
     "load_traces",
     "load_video",
     "parse_pensieve",
     "parse_sabre",
+    "perceived_quality",
     "read_csv_ladder",
     "read_json_ladder",
     "read_traces",

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 
 from marquee.errors import ConfigError
+from marquee.playback.device import Device
+from marquee.playback.device import device as lookup_device
 from marquee.playback.scheme import Observation, Scheme, check_rungs
 from marquee.playback.traces import Trace, TraceSet
 from marquee.playback.video import Video
@@ -59,6 +61,10 @@ class SessionConfig:
         wrap_to: where the trace clock returns at the end of a pass: ``"start"`` (its first sample) or
             ``"zero"`` (Pensieve's literal ``last_mahimahi_time = 0``: for a trace starting at ``t0 > 0``, the
             second and later passes hold sample 1's throughput from time 0 to ``times_s[1]``).
+        start_threshold_s: seconds buffered before playback starts (Pensieve: 0, i.e. at the first chunk); the
+            downloads until then are the start-up delay.
+        resume_threshold_s: seconds buffered before playback resumes after a rebuffer (Pensieve: 0, i.e. as soon
+            as the late chunk arrives); downloads while waiting count as stall.
     """
 
     payload_fraction: float = 0.95
@@ -71,6 +77,8 @@ class SessionConfig:
     qoe_from_chunk: int = 1
     n_chunks: int | None = None
     wrap_to: str = "start"
+    start_threshold_s: float = 0.0
+    resume_threshold_s: float = 0.0
 
     def __post_init__(self) -> None:
         def number(name: str, lo: float, lo_open: bool) -> None:
@@ -88,6 +96,13 @@ class SessionConfig:
         number("buffer_cap_s", 0.0, True)
         number("sleep_step_s", 0.0, True)
         number("smooth_penalty", 0.0, False)
+        number("start_threshold_s", 0.0, False)
+        number("resume_threshold_s", 0.0, False)
+        if max(self.start_threshold_s, self.resume_threshold_s) > self.buffer_cap_s:
+            raise ConfigError(
+                f"SessionConfig start_threshold_s={self.start_threshold_s} and resume_threshold_s="
+                f"{self.resume_threshold_s} must not exceed buffer_cap_s={self.buffer_cap_s}"
+            )
         if self.rebuffer_penalty is not None:
             number("rebuffer_penalty", 0.0, False)
         for name in ("first_rung", "qoe_from_chunk"):
@@ -120,7 +135,8 @@ class SessionConfig:
 class Sessions:
     """The result of :func:`simulate`: per chunk and per session.
 
-    Per-chunk arrays are (n_sessions, n_chunks). Chunk 0's stall is 0 (its download is ``startup_s``).
+    Per-chunk arrays are (n_sessions, n_chunks). Chunks fetched before playback starts have no stall: their
+    downloads are the start-up delay (``startup_s``).
 
     Attributes:
         scheme: the scheme's name.
@@ -133,7 +149,9 @@ class Sessions:
         buffer_s: buffer after each chunk arrived and any sleep.
         sleep_s: sleep after each chunk.
         throughput_mbps: measured throughput of each chunk (bytes * 8 / download_s).
-        qoe_chunk: QoE_lin of each chunk.
+        qoe_chunk: QoE_lin of each chunk (always in bitrate terms, so schemes compare across devices).
+        startup_s: (n_sessions,) seconds from the session's start to the start of playback.
+        device: the device's name, or ``None``.
     """
 
     scheme: str
@@ -147,6 +165,8 @@ class Sessions:
     sleep_s: np.ndarray
     throughput_mbps: np.ndarray
     qoe_chunk: np.ndarray
+    startup_s: np.ndarray
+    device: str | None = None
 
     @property
     def n_sessions(self) -> int:
@@ -158,11 +178,6 @@ class Sessions:
         """(n_sessions, n_chunks) wall-clock seconds since the session began at which each chunk had arrived
         and the player had finished any sleep after it (the clock of Pensieve's logs)."""
         return np.cumsum(self.download_s + self.sleep_s, axis=1)
-
-    @property
-    def startup_s(self) -> np.ndarray:
-        """(n_sessions,) start-up delay: the first chunk's download time."""
-        return self.download_s[:, 0]
 
     @property
     def rebuffer_s(self) -> np.ndarray:
@@ -224,6 +239,7 @@ class Sessions:
         q = self.quality_mean
         return {
             "scheme": self.scheme,
+            "device": self.device,
             "sessions": self.n_sessions,
             "qoe_per_chunk": float(self.qoe.mean()),
             "rebuffer_s": float(self.rebuffer_s.mean()),
@@ -319,6 +335,8 @@ def simulate(
     video: Video,
     scheme: Scheme,
     config: SessionConfig | None = None,
+    *,
+    device: Device | str | None = None,
 ) -> Sessions:
     """Play ``video`` once over each trace with ``scheme`` choosing rungs; all sessions advance together.
 
@@ -328,6 +346,9 @@ def simulate(
         scheme: decides chunks 1..N-1 (chunk 0 is ``config.first_rung``); its ``start`` is called first. An offline
             scheme (``needs_future``) plans every chunk up front with :meth:`Scheme.plan_ahead`; the plan is replayed.
         config: conventions; default Pensieve's (:class:`SessionConfig`).
+        device: a :class:`~marquee.playback.Device` or its name: the ladder is the one offered to it (rungs above
+            its cap dropped, quality as it shows), and its player's buffer cap and start/resume thresholds replace
+            those of ``config``.
 
     Returns:
         :class:`Sessions`, per-chunk arrays of shape (n_sessions, n_chunks).
@@ -336,6 +357,10 @@ def simulate(
         ConfigError: ``first_rung`` or ``n_chunks`` do not fit the video, or the scheme returns bad rungs.
     """
     cfg = config or SessionConfig()
+    dev = None if device is None else lookup_device(device)
+    if dev is not None:
+        video = dev.ladder(video)
+        cfg = dev.session_config(cfg)
     trace_list = _as_traces(traces)
     if not isinstance(scheme, Scheme):
         raise ConfigError(f"scheme must be a marquee.playback.Scheme, got {type(scheme).__name__}")
@@ -368,6 +393,10 @@ def simulate(
     u = net.start.copy()  # trace time since the start of the first pass, seconds
     g = net.delivered(u)  # payload bytes delivered since the start of the first pass
     buf_ms = np.zeros(s)
+    startup_ms = np.zeros(s)
+    started = np.zeros(s, dtype=bool)  # playback has begun
+    playing = np.zeros(s, dtype=bool)  # the buffer drains (False before the start and while rebuffering)
+    start_ms, resume_ms = cfg.start_threshold_s * 1000.0, cfg.resume_threshold_s * 1000.0
     last = np.full(s, cfg.first_rung, dtype=np.int64)
     scheme.start(video, s)
     planned = _checked_plan(scheme, trace_list, video, cfg) if scheme.needs_future else None
@@ -391,8 +420,15 @@ def simulate(
         g_end = g + size
         u_end = net.time_at(g_end)
         delay_ms = (u_end - u) * 1000.0 + rtt_ms
-        stall_ms = np.maximum(delay_ms - buf_ms, 0.0)
-        buf_ms = np.maximum(buf_ms - delay_ms, 0.0) + chunk_ms
+        # Playing: the buffer drains while the chunk downloads and any shortfall is a stall. Waiting (before the
+        # start, or rebuffering below the resume threshold): nothing drains and the whole download is waited for.
+        stall_ms = np.where(playing, np.maximum(delay_ms - buf_ms, 0.0), np.where(started, delay_ms, 0.0))
+        startup_ms += np.where(started, 0.0, delay_ms)
+        buf_ms = np.where(playing, np.maximum(buf_ms - delay_ms, 0.0), buf_ms) + chunk_ms
+        ran_dry = playing & (stall_ms > 0) & (buf_ms < resume_ms)
+        ready = ~playing & (buf_ms >= np.where(started, resume_ms, start_ms))
+        playing = (playing & ~ran_dry) | ready
+        started |= ready
         excess = buf_ms - cap_ms
         sleep_ms = np.where(excess > 0, np.ceil(excess / step_ms) * step_ms, 0.0)
         buf_ms = buf_ms - sleep_ms
@@ -402,7 +438,7 @@ def simulate(
 
         rung[:, i] = r
         download_s[:, i] = delay_ms / 1000.0
-        stall_s[:, i] = 0.0 if i == 0 else stall_ms / 1000.0
+        stall_s[:, i] = stall_ms / 1000.0
         buffer_s[:, i] = buf_ms / 1000.0
         sleep_s[:, i] = sleep_ms / 1000.0
         throughput[:, i] = size * 8.0 / 1e6 / download_s[:, i]
@@ -411,7 +447,9 @@ def simulate(
     bitrate = rates[rung]
     change = np.abs(np.diff(bitrate, axis=1, prepend=rates[cfg.first_rung]))
     qoe_chunk = bitrate - mu * stall_s - cfg.smooth_penalty * change
-    for arr in (rung, download_s, stall_s, buffer_s, sleep_s, throughput, qoe_chunk):
+    # A session whose buffer never reached the start threshold never started: it waited for every chunk.
+    startup_s = startup_ms / 1000.0
+    for arr in (rung, download_s, stall_s, buffer_s, sleep_s, throughput, qoe_chunk, startup_s):
         arr.setflags(write=False)
     return Sessions(
         scheme=scheme.name,
@@ -425,6 +463,8 @@ def simulate(
         sleep_s=sleep_s,
         throughput_mbps=throughput,
         qoe_chunk=qoe_chunk,
+        startup_s=startup_s,
+        device=None if dev is None else dev.name,
     )
 
 
