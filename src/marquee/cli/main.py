@@ -9,6 +9,7 @@ from marquee.cli import ope
 from marquee.cli import experiment
 from marquee.cli import artwork
 from marquee.cli import sim
+from marquee.cli import playback
 from marquee.cli._common import errors_to_exit
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.add_typer(serving.models_app, name="models")
 app.add_typer(experiment.app, name="experiment")
 app.add_typer(artwork.app, name="artwork")
 app.add_typer(sim.app, name="sim")
+app.add_typer(playback.app, name="playback")
 
 
 def main() -> None:
