@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import html
+import inspect
 import io
 import math
 import os
@@ -123,7 +124,11 @@ def _qoe_plot(results: Sequence[Sessions]) -> str:
     cdf.grid(alpha=0.3)
     cdf.legend(fontsize=8)
     labels = [_label(s, several) for s in results][::-1]
-    parts = box.boxplot([s.qoe for s in results][::-1], vert=False, patch_artist=True, widths=0.6)
+    # Matplotlib 3.10 replaced vert=False by orientation="horizontal" (and deprecated vert in 3.11).
+    horizontal = (
+        {"orientation": "horizontal"} if "orientation" in inspect.signature(box.boxplot).parameters else {"vert": False}
+    )
+    parts = box.boxplot([s.qoe for s in results][::-1], patch_artist=True, widths=0.6, **horizontal)
     for patch, s in zip(parts["boxes"], results[::-1], strict=True):
         patch.set_facecolor(colours[s.scheme])
         patch.set_alpha(0.45)
