@@ -172,11 +172,12 @@ def evaluate(
     """Simulate each ABR scheme (on each device) over every trace and compare them.
 
     One session per trace plays the video chunk by chunk; the simulator follows Pensieve's conventions (start at
-    the trace's first sample, 95% payload, 80 ms round trip per chunk, 60 s buffer cap with 0.5 s sleeps, the first
-    chunk at rung 1; see 'marquee playback evaluate --config'). QoE_lin per chunk = bitrate (Mbps) - mu * stall (s) -
-    smooth_penalty * |bitrate change| (Mbps), averaged over chunks 2..N; mu is the ladder's top bitrate in Mbps
-    (4.3 on Envivio) unless rebuffer_penalty is set. Figures are means over sessions; the JSON and the report are
-    written only once every run has succeeded.
+    the trace's first sample, 95% payload, 80 ms round trip per chunk, 60 s buffer cap with 0.5 s sleeps, the
+    first chunk at rung 1 and counted as start-up; each a SessionConfig field, settable with --config).
+    QoE_lin per chunk = bitrate (Mbps) - mu * stall (s) - smooth_penalty * |bitrate change| (Mbps), averaged over
+    chunks 2..N; mu is the top bitrate in Mbps of the ladder played (4.3 on Envivio; on a device, the top of the
+    ladder it is offered) unless rebuffer_penalty is set. Quality is VMAF through the device's quality model.
+    Figures are means over sessions; the JSON and the report are written only once every run has succeeded.
     """
     from marquee import playback
     from marquee.playback.report import render_report, session_index
