@@ -138,10 +138,11 @@ class OfflineOptimal(Scheme):
         smooth = float(config.smooth_penalty)
         grid = self.config
         # A quick narrow pass finds a good plan per session; the full pass drops every state that cannot beat it.
-        _, floor = _solve(net, video, config, utility, mu, smooth, grid, min(grid.max_states, _PILOT_STATES))
-        floor = floor - 1e-9 * np.maximum(1.0, np.abs(floor))
-        plan, _ = _solve(net, video, config, utility, mu, smooth, grid, grid.max_states, floor)
-        return plan
+        pilot, pilot_value = _solve(net, video, config, utility, mu, smooth, grid, min(grid.max_states, _PILOT_STATES))
+        floor = pilot_value - 1e-9 * np.maximum(1.0, np.abs(pilot_value))
+        plan, value = _solve(net, video, config, utility, mu, smooth, grid, grid.max_states, floor)
+        # The merges may drop the pilot's path from the full pass: keep the pilot where the full pass fell short.
+        return np.where((value < pilot_value)[:, None], pilot, plan)
 
 
 @dataclass
@@ -238,21 +239,28 @@ def _solve(
         nxt = _States(row=row, rung=r, u=u, g=g, buf=buf_ms, score=score, parent=parent)
         if i > 0:
             if ceiling is not None:
-                nxt = nxt.take(np.flatnonzero(nxt.score + ceiling[i, nxt.rung] >= floor[nxt.row]))
+                reach = nxt.score + ceiling[i, nxt.rung]
+                keep = reach >= floor[nxt.row]
+                keep[_best_per_row(nxt.row, reach)] = True  # no session runs out of states
+                nxt = nxt.take(np.flatnonzero(keep))
             nxt = nxt.take(_survivors(nxt, grid, n_rungs, max_states))
         history.append(nxt)
         states = nxt
 
     # The best final state of each session, then back through the parents.
-    order = np.lexsort((-states.score, states.row))
-    first = np.r_[True, states.row[order][1:] != states.row[order][:-1]]
-    best = order[first]  # one per session, in session order (every session keeps at least one state)
+    best = _best_per_row(states.row, states.score)  # one per session, in session order
     plan = np.empty((s, n_chunks), dtype=np.int64)
     idx = best
     for i in range(n_chunks - 1, -1, -1):
         plan[:, i] = history[i].rung[idx]
         idx = history[i].parent[idx]
     return plan, states.score[best]
+
+
+def _best_per_row(row: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Index of the largest ``value`` of each ``row``, rows ascending (every row present)."""
+    order = np.lexsort((-value, row))
+    return order[np.r_[True, row[order][1:] != row[order][:-1]]]
 
 
 def _ceiling(utility: np.ndarray, smooth: float, scored: np.ndarray) -> np.ndarray:
