@@ -14,7 +14,7 @@ def test_exported_names():
     } <= set(marquee.playback.__all__)  # fmt: skip
     for name in marquee.playback.__all__:
         assert hasattr(marquee.playback, name), name
-    assert set(marquee.playback.SCHEMES) == {"rb", "bba", "bola", "robustmpc"}
+    assert set(marquee.playback.SCHEMES) == {"rb", "bba", "bola", "robustmpc", "optimal", "marquee"}
 
 
 def test_imports_nothing_of_ranking_serving_evaluation_or_cli():

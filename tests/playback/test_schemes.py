@@ -67,7 +67,14 @@ def test_registry_and_config_round_trip():
     from marquee.playback import SCHEMES, Scheme
     from marquee.playback.scheme import register
 
-    assert {name: cls.__name__ for name, cls in SCHEMES.items()} == {"rb": "RateBased", "bba": "BBA", "bola": "BOLA", "robustmpc": "RobustMPC"}
+    assert {name: cls.__name__ for name, cls in SCHEMES.items()} == {
+        "rb": "RateBased",
+        "bba": "BBA",
+        "bola": "BOLA",
+        "robustmpc": "RobustMPC",
+        "optimal": "OfflineOptimal",
+        "marquee": "StochasticMPC",
+    }
     for cls in SCHEMES.values():
         scheme = cls()
         again = cls.from_config(cls.Config(**scheme.config.to_dict()))

@@ -4,7 +4,8 @@ Network traces (:class:`Trace`, :class:`TraceSet`; Pensieve text or Sabre JSON),
 a session simulator vectorised across sessions with Pensieve's conventions (:func:`simulate`,
 :class:`SessionConfig`, :class:`Sessions`) and the schemes behind one interface (:class:`Scheme`,
 :class:`Observation`): rate-based (:class:`RateBased`), buffer-based (:class:`BBA`), BOLA-BASIC (:class:`BOLA`) and
-robustMPC (:class:`RobustMPC`), and device classes (:class:`Device`, :data:`DEVICES`: ladder cap, quality model,
+robustMPC (:class:`RobustMPC`), the offline optimum (:class:`OfflineOptimal`, the ceiling: a dynamic program with the
+whole trace known), Marquee's stochastic MPC (:class:`StochasticMPC`, scheme ``"marquee"``), and device classes (:class:`Device`, :data:`DEVICES`: ladder cap, quality model,
 player thresholds, usual networks)::
 
     from marquee import playback
@@ -21,11 +22,13 @@ from marquee.playback.bba import BBA, BBAConfig
 from marquee.playback.bola import BOLA, BOLAConfig
 from marquee.playback.device import DEVICES, QUALITY_MODELS, Device, device, perceived_quality
 from marquee.playback.mpc import RobustMPC, RobustMPCConfig
+from marquee.playback.optimal import OfflineOptimal, OfflineOptimalConfig
 from marquee.playback.predict import HarmonicMean
 from marquee.playback.rate import RateBased, RateBasedConfig
 from marquee.playback.scheme import SCHEMES, Observation, Scheme
 from marquee.playback.session import SessionConfig, Sessions, simulate
 from marquee.playback.shipped import SHIPPED_TRACES, SHIPPED_VIDEOS, load_traces, load_video
+from marquee.playback.stochastic import StochasticMPC, StochasticMPCConfig
 from marquee.playback.traces import Trace, TraceSet, parse_pensieve, parse_sabre, read_traces, traces_from_arrays
 from marquee.playback.video import Video, read_csv_ladder, read_json_ladder, read_video
 
@@ -42,6 +45,8 @@ __all__ = [
     "Device",
     "HarmonicMean",
     "Observation",
+    "OfflineOptimal",
+    "OfflineOptimalConfig",
     "RateBased",
     "RateBasedConfig",
     "RobustMPC",
@@ -49,6 +54,8 @@ __all__ = [
     "Scheme",
     "SessionConfig",
     "Sessions",
+    "StochasticMPC",
+    "StochasticMPCConfig",
     "Trace",
     "TraceSet",
     "Video",

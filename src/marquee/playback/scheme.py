@@ -43,7 +43,10 @@ class Observation:
         throughput_mbps: (n_sessions, chunk_index) float64 measured throughput of every chunk so far
             (chunk bytes * 8 / download time including the round trip, as Pensieve measures it).
         download_s: (n_sessions, chunk_index) float64 download time of every chunk so far.
-        video: the ladder (``video.chunk_bytes[chunk_index]`` are the next chunk's sizes).
+        video: the ladder (``video.chunk_bytes[chunk_index]`` are the next chunk's sizes); with a device, the
+            ladder as offered to it, its quality as that device shows it.
+        buffer_cap_s: the player's buffer capacity.
+        device: the device's name, or ``None`` when the run has no device.
     """
 
     chunk_index: int
@@ -53,6 +56,8 @@ class Observation:
     throughput_mbps: np.ndarray
     download_s: np.ndarray
     video: Video
+    buffer_cap_s: float = 60.0
+    device: str | None = None
 
     @property
     def n_sessions(self) -> int:

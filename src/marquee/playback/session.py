@@ -414,6 +414,8 @@ def simulate(
                 throughput_mbps=_readonly(throughput[:, :i]),
                 download_s=_readonly(download_s[:, :i]),
                 video=video,
+                buffer_cap_s=cfg.buffer_cap_s,
+                device=None if dev is None else dev.name,
             )
             r = check_rungs(scheme, scheme.choose(obs), s, video.n_rungs)
         size = video.chunk_bytes[i, r].astype(np.float64)
