@@ -79,7 +79,9 @@ class OfflineOptimal(Scheme):
     same rungs it finishes every download no later and stalls no more, up to the width of the bucket (and except
     when the cap's sleep pushes it past the other on the trace, which needs a download longer than the cap).
     A pilot pass with a narrow beam finds a plan per session; the full pass then drops every state that could not
-    beat it even with no further stall and the best rungs from there on (an exact bound). The merges, the
+    beat it even with the best rungs from there on and no more stall than the trace forces: the bytes that cannot
+    arrive before the buffer and the chunks left run out stall at least at the trace's top rate (an exact bound,
+    see :class:`_Bound`). The merges, the
     bucketed pruning and the ``max_states`` beam can each lose the optimum in principle, by about a bucket's worth
     of stall; the result is never worse than the pilot's plan, and it matches brute force on the small problems
     of the tests.
@@ -189,8 +191,8 @@ def _solve(
         smooth: weight of ``|utility change|`` between consecutive chunks.
         grid: bucket widths and pruning.
         max_states: the beam: states kept per session after each chunk, the best by score.
-        floor: (n_sessions,) the objective of a known plan per session, or None: a state that cannot reach it even
-            with no stall and the best rungs from there on is dropped.
+        floor: (n_sessions,) the objective of a known plan per session, or None: a state that cannot reach it
+            (:class:`_Bound`) is dropped.
     """
     s = net.rows.size
     n_chunks, n_rungs = video.chunk_bytes.shape
@@ -198,7 +200,7 @@ def _solve(
     chunk_ms = video.chunk_seconds * 1000.0
     cap_ms, step_ms, rtt_ms = cfg.buffer_cap_s * 1000.0, cfg.sleep_step_s * 1000.0, cfg.rtt_s * 1000.0
     scored = np.arange(n_chunks) >= cfg.qoe_from_chunk
-    ceiling = _ceiling(utility, smooth, scored) if floor is not None else None
+    bound = None if floor is None else _Bound(net, utility, smooth, scored, sizes, mu, cfg, video.chunk_seconds)
 
     rows = net.rows.copy()
     u0 = net.start.copy()
@@ -243,10 +245,10 @@ def _solve(
             score = score + (utility[i, r] - mu * (stall_ms / 1000.0) - smooth * change)
         nxt = _States(row=row, rung=r, u=u, g=g, buf=buf_ms, score=score, parent=parent)
         if i > 0:
-            if ceiling is not None:
-                reach = nxt.score + ceiling[i, nxt.rung]
+            if bound is not None:
+                reach = nxt.score + bound.rest(nxt, i)
                 keep = reach >= floor[nxt.row]
-                keep[_best_per_row(nxt.row, reach)] = True  # no session runs out of states
+                keep |= reach == _max_per_row(nxt.row, reach, s)[nxt.row]  # no session runs out of states
                 nxt = nxt.take(np.flatnonzero(keep))
             nxt = nxt.take(_survivors(nxt, grid, n_rungs, max_states))
         history.append(nxt)
@@ -277,6 +279,81 @@ def _ceiling(utility: np.ndarray, smooth: float, scored: np.ndarray) -> np.ndarr
         gain = utility[i + 1][None, :] - smooth * np.abs(utility[i + 1][None, :] - utility[i][:, None])
         out[i] = (np.where(scored[i + 1], gain, 0.0) + out[i + 1][None, :]).max(axis=1)
     return out
+
+
+class _Bound:
+    """An upper bound on what the chunks after ``i`` can add to a state's score (the floor prune's test).
+
+    Two bounds, the smaller taken. The plain one (:func:`_ceiling`): the best rungs from there on with no stall.
+    The priced one holds once every chunk left is scored. Over the ``k`` chunks after ``i``, the buffer
+    arithmetic of :func:`marquee.playback.simulate` telescopes: the stall is at least the trace time until the
+    last byte arrives, plus ``k`` round trips, less the buffer ``b`` and ``k - 1`` chunks' seconds. So with
+    ``D = u + b + (k - 1) * chunk_s - k * rtt_s`` (the deadline), bytes beyond ``G``, those the trace delivers by
+    ``D``, stall at least ``1 / R`` second each, ``R`` the trace's top rate; hence for any price ``0 <= lam <=
+    mu / R``, what is left scores at most ``lam * G + max(sum of (chunk value - lam * bytes))``, the max over rung
+    sequences, i.e. :func:`_ceiling` with every byte priced. The prices tried form a geometric grid around the
+    ladder's value per byte (where this dual bound is tight), each session's capped at ``mu / R``.
+    """
+
+    def __init__(
+        self,
+        net: _Network,
+        utility: np.ndarray,
+        smooth: float,
+        scored: np.ndarray,
+        sizes: np.ndarray,
+        mu: float,
+        cfg: SessionConfig,
+        chunk_s: float,
+    ) -> None:
+        self.net = net
+        self.plain = _ceiling(utility, smooth, scored)
+        self.priced_from = int(np.argmax(scored)) - 1 if scored.any() else scored.size  # chunks after it all scored
+        self.chunk_s, self.rtt_s = chunk_s, cfg.rtt_s
+        self.top_rate = net.rate.max(axis=1)
+        lam_max = np.where(self.top_rate > 0, mu / np.where(self.top_rate > 0, self.top_rate, 1.0), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_byte = np.abs(np.diff(utility, axis=1)) / np.diff(sizes, axis=1)
+        per_byte = per_byte[np.isfinite(per_byte) & (per_byte > 0)]
+        ref = float(np.median(per_byte)) if per_byte.size else float(lam_max.max())
+        self.lam = np.minimum(ref * 2.0 ** (np.arange(-8, 9) / 4.0)[None, :], lam_max[:, None])  # (S, prices)
+        self.priced = _priced_ceiling(utility, smooth, scored, sizes, self.lam)  # (S, prices, chunks, rungs)
+
+    def rest(self, st: _States, i: int) -> np.ndarray:
+        """(M,) at least what chunks ``i + 1``.. can add to each state of ``st`` (after chunk ``i``)."""
+        plain = self.plain[i, st.rung]
+        k = self.plain.shape[0] - 1 - i
+        if k == 0 or i < self.priced_from:
+            return plain
+        deadline = st.u + st.buf / 1000.0 + (k - 1) * self.chunk_s - k * self.rtt_s
+        # Bytes that arrive by the deadline (past ones, when it is behind ``u``, at the top rate: a negative count).
+        late = np.minimum(deadline - st.u, 0.0)
+        in_time = self.net.delivered(np.maximum(deadline, st.u), st.row) - st.g + late * self.top_rate[st.row]
+        lam = self.lam[st.row]  # (M, prices)
+        priced = (lam * in_time[:, None] + self.priced[st.row, :, i, st.rung]).min(axis=1)
+        # Slack for rounding (the simulator's sums and the lookups): far below any real difference in score.
+        priced += 1e-6 * (1.0 + np.abs(priced)) + lam.max(axis=1) * 1e-6 * (1.0 + np.abs(st.g))
+        return np.minimum(plain, priced)
+
+
+def _priced_ceiling(
+    utility: np.ndarray, smooth: float, scored: np.ndarray, sizes: np.ndarray, lam: np.ndarray
+) -> np.ndarray:
+    """(n_sessions, n_prices, n_chunks, n_rungs): :func:`_ceiling` with every byte after chunk ``i`` costing
+    ``lam`` (n_sessions, n_prices) of its session and price."""
+    n_chunks, n_rungs = utility.shape
+    out = np.zeros((*lam.shape, n_chunks, n_rungs))
+    lam = lam[:, :, None, None]
+    for i in range(n_chunks - 2, -1, -1):
+        gain = utility[i + 1][None, :] - smooth * np.abs(utility[i + 1][None, :] - utility[i][:, None])
+        gain = np.where(scored[i + 1], gain, 0.0)  # (rung of chunk i, rung of chunk i + 1)
+        out[:, :, i] = (gain - lam * sizes[i + 1] + out[:, :, i + 1][:, :, None, :]).max(axis=3)
+    return out
+
+
+def _max_per_row(row: np.ndarray, value: np.ndarray, n_rows: int) -> np.ndarray:
+    """(n_rows,) the largest ``value`` of each row; ``row`` ascending, every row present."""
+    return np.maximum.reduceat(value, np.searchsorted(row, np.arange(n_rows)))
 
 
 def _survivors(st: _States, grid: OfflineOptimalConfig, n_rungs: int, max_states: int) -> np.ndarray:
