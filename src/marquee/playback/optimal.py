@@ -141,7 +141,7 @@ class OfflineOptimal(Scheme):
                 f"(chunks, rungs), got shape {utility.shape}"
             )
         mu = float(video.bitrates_mbps[-1]) if config.rebuffer_penalty is None else float(config.rebuffer_penalty)
-        net = _Network(list(traces), config.payload_fraction, config.wrap_to)
+        net = _SortedNetwork(list(traces), config.payload_fraction, config.wrap_to)
         smooth = float(config.smooth_penalty)
         grid = self.config
         # A quick narrow pass finds a good plan per session; the full pass drops every state that cannot beat it.
@@ -150,6 +150,22 @@ class OfflineOptimal(Scheme):
         plan, value = _solve(net, video, config, utility, mu, smooth, grid, grid.max_states, floor)
         # The merges may drop the pilot's path from the full pass: keep the pilot where the full pass fell short.
         return np.where((value < pilot_value)[:, None], pilot, plan)
+
+
+class _SortedNetwork(_Network):
+    """:class:`~marquee.playback.session._Network` for queries grouped by session, as the DP's states are: one
+    ``np.searchsorted`` over each session's own samples instead of a lockstep binary search over the padded width.
+    The column found, hence every value, is the same (the first with ``table > x``)."""
+
+    def _first_above(self, table: np.ndarray, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if rows.size > 1 and np.any(rows[1:] < rows[:-1]):
+            return super()._first_above(table, x, rows)
+        bounds = np.searchsorted(rows, np.arange(table.shape[0] + 1))
+        out = np.empty(x.shape[0], dtype=np.int64)
+        for r in np.flatnonzero(bounds[1:] > bounds[:-1]):
+            lo, hi = bounds[r], bounds[r + 1]
+            out[lo:hi] = np.searchsorted(table[r], x[lo:hi], side="right")
+        return out
 
 
 @dataclass
@@ -246,7 +262,7 @@ def _solve(
         nxt = _States(row=row, rung=r, u=u, g=g, buf=buf_ms, score=score, parent=parent)
         if i > 0:
             if bound is not None:
-                reach = nxt.score + bound.rest(nxt, i)
+                reach = bound.reach(nxt, i, floor)
                 keep = reach >= floor[nxt.row]
                 keep |= reach == _max_per_row(nxt.row, reach, s)[nxt.row]  # no session runs out of states
                 nxt = nxt.take(np.flatnonzero(keep))
@@ -316,38 +332,45 @@ class _Bound:
             per_byte = np.abs(np.diff(utility, axis=1)) / np.diff(sizes, axis=1)
         per_byte = per_byte[np.isfinite(per_byte) & (per_byte > 0)]
         ref = float(np.median(per_byte)) if per_byte.size else float(lam_max.max())
-        self.lam = np.minimum(ref * 2.0 ** (np.arange(-8, 9) / 4.0)[None, :], lam_max[:, None])  # (S, prices)
-        self.priced = _priced_ceiling(utility, smooth, scored, sizes, self.lam)  # (S, prices, chunks, rungs)
+        self.lam = np.minimum(
+            ref * 2.0 ** (np.array([-8, -4, -2, -1, 0, 1, 2, 4, 8]) / 4.0)[None, :], lam_max[:, None]
+        )  # (S, prices)
+        self.priced = _priced_ceiling(utility, smooth, scored, sizes, self.lam)  # (S, chunks, rungs, prices)
 
-    def rest(self, st: _States, i: int) -> np.ndarray:
-        """(M,) at least what chunks ``i + 1``.. can add to each state of ``st`` (after chunk ``i``)."""
-        plain = self.plain[i, st.rung]
+    def reach(self, st: _States, i: int, floor: np.ndarray) -> np.ndarray:
+        """(M,) at least the final score of each state of ``st`` (after chunk ``i``); the priced bound only where
+        the plain one reaches ``floor`` (n_sessions,)."""
+        reach = st.score + self.plain[i, st.rung]
         k = self.plain.shape[0] - 1 - i
         if k == 0 or i < self.priced_from:
-            return plain
-        deadline = st.u + st.buf / 1000.0 + (k - 1) * self.chunk_s - k * self.rtt_s
+            return reach
+        q = np.flatnonzero(reach >= floor[st.row])
+        row, u, g = st.row[q], st.u[q], st.g[q]
+        deadline = u + st.buf[q] / 1000.0 + (k - 1) * self.chunk_s - k * self.rtt_s
         # Bytes that arrive by the deadline (past ones, when it is behind ``u``, at the top rate: a negative count).
-        late = np.minimum(deadline - st.u, 0.0)
-        in_time = self.net.delivered(np.maximum(deadline, st.u), st.row) - st.g + late * self.top_rate[st.row]
-        lam = self.lam[st.row]  # (M, prices)
-        priced = (lam * in_time[:, None] + self.priced[st.row, :, i, st.rung]).min(axis=1)
+        late = np.minimum(deadline - u, 0.0)
+        in_time = self.net.delivered(np.maximum(deadline, u), row) - g + late * self.top_rate[row]
+        lam = self.lam[row]  # (M, prices)
+        priced = (lam * in_time[:, None] + self.priced[row, i, st.rung[q]]).min(axis=1)
         # Slack for rounding (the simulator's sums and the lookups): far below any real difference in score.
-        priced += 1e-6 * (1.0 + np.abs(priced)) + lam.max(axis=1) * 1e-6 * (1.0 + np.abs(st.g))
-        return np.minimum(plain, priced)
+        priced += 1e-6 * (1.0 + np.abs(priced)) + lam.max(axis=1) * 1e-6 * (1.0 + np.abs(g))
+        reach[q] = np.minimum(reach[q], st.score[q] + priced)
+        return reach
 
 
 def _priced_ceiling(
     utility: np.ndarray, smooth: float, scored: np.ndarray, sizes: np.ndarray, lam: np.ndarray
 ) -> np.ndarray:
-    """(n_sessions, n_prices, n_chunks, n_rungs): :func:`_ceiling` with every byte after chunk ``i`` costing
+    """(n_sessions, n_chunks, n_rungs, n_prices): :func:`_ceiling` with every byte after chunk ``i`` costing
     ``lam`` (n_sessions, n_prices) of its session and price."""
     n_chunks, n_rungs = utility.shape
-    out = np.zeros((*lam.shape, n_chunks, n_rungs))
-    lam = lam[:, :, None, None]
+    out = np.zeros((lam.shape[0], n_chunks, n_rungs, lam.shape[1]))
+    lam = lam[:, None, None, :]
     for i in range(n_chunks - 2, -1, -1):
         gain = utility[i + 1][None, :] - smooth * np.abs(utility[i + 1][None, :] - utility[i][:, None])
         gain = np.where(scored[i + 1], gain, 0.0)  # (rung of chunk i, rung of chunk i + 1)
-        out[:, :, i] = (gain - lam * sizes[i + 1] + out[:, :, i + 1][:, :, None, :]).max(axis=3)
+        total = gain[None, :, :, None] - lam * sizes[i + 1][None, None, :, None] + out[:, i + 1][:, None, :, :]
+        out[:, i] = total.max(axis=2)
     return out
 
 
