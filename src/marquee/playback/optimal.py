@@ -385,9 +385,10 @@ def _survivors(st: _States, grid: OfflineOptimalConfig, n_rungs: int, max_states
     tb = np.rint(st.u / grid.time_step_s).astype(np.int64)
     bb = np.rint(st.buf / (grid.buffer_step_s * 1000.0)).astype(np.int64)
     group = st.row * n_rungs + st.rung  # (session, rung)
-    order = np.lexsort((-st.score, bb, tb, group))
-    g_s, t_s, b_s = group[order], tb[order], bb[order]
-    kept = order[np.r_[True, (g_s[1:] != g_s[:-1]) | (t_s[1:] != t_s[:-1]) | (b_s[1:] != b_s[:-1])]]
+    cell = _joint_key(group, tb, bb)  # one key per (session, rung, time bucket, buffer bucket)
+    order = np.lexsort((-st.score, cell))
+    c_s = cell[order]
+    kept = order[np.r_[True, c_s[1:] != c_s[:-1]]]
     if grid.prune and kept.size > 1:
         kept = _undominated(st, kept, group[kept], grid.buffer_step_s)
     if kept.size > max_states:
@@ -409,11 +410,28 @@ def _undominated(st: _States, kept: np.ndarray, group: np.ndarray, step_s: float
     """
     deadline = np.rint((st.u[kept] * 1000.0 + st.buf[kept]) / (step_s * 1000.0)).astype(np.int64)
     score = st.score[kept]
-    order = np.lexsort((-score, st.u[kept], deadline, group))
-    g_s, d_s = group[order], deadline[order]
-    cell = np.cumsum(np.r_[True, (g_s[1:] != g_s[:-1]) | (d_s[1:] != d_s[:-1])]) - 1
+    key = _joint_key(group, deadline)
+    order = np.lexsort((-score, st.u[kept], key))
+    k_s = key[order]
+    cell = np.cumsum(np.r_[True, k_s[1:] != k_s[:-1]]) - 1
     # Dense score ranks (equal scores, equal ranks) make a per-cell running maximum exact integer arithmetic.
     _, rank = np.unique(score[order], return_inverse=True)
     v = cell * (int(rank.max()) + 1) + rank.astype(np.int64)
     running = np.maximum.accumulate(v)
     return kept[order[np.r_[True, v[1:] > running[:-1]]]]
+
+
+def _joint_key(*keys: np.ndarray) -> np.ndarray:
+    """One int64 key ordering like ``keys`` lexicographically (the first most significant), so that a sort needs
+    one key instead of several; the rank of each tuple of keys where the product of their spans would overflow."""
+    joint = np.zeros(keys[0].shape, dtype=np.int64)
+    if joint.size == 0:
+        return joint
+    span = 1
+    for k in keys:
+        lo, hi = int(k.min()), int(k.max())
+        span *= hi - lo + 1
+        if span >= 2**62:
+            return np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        joint = joint * (hi - lo + 1) + (k - lo)
+    return joint
