@@ -155,3 +155,20 @@ def test_bad_utility_raises():
 
     with pytest.raises(ConfigError, match="utility"):
         simulate(load_traces("fcc_pensieve88")[:1], load_video("envivio").head(3), Wrong())
+
+
+@pytest.mark.parametrize("wrap_to", ["start", "zero"])
+def test_sorted_network_lookups_match_the_simulators(wrap_to):
+    from marquee.playback.optimal import _SortedNetwork
+    from marquee.playback.session import _Network
+
+    traces = list(load_traces("hsdpa_pensieve80")[:6])
+    plain, fast = _Network(traces, 0.95, wrap_to), _SortedNetwork(traces, 0.95, wrap_to)
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.integers(0, len(traces), 500))
+    u = rng.uniform(0.0, 3.0, rows.size) * plain.period[rows]
+    g = rng.uniform(0.0, 3.0, rows.size) * plain.per_pass[rows]
+    assert np.array_equal(fast.delivered(u, rows), plain.delivered(u, rows))
+    assert np.array_equal(fast.time_at(g, rows), plain.time_at(g, rows))
+    shuffled = rng.permutation(rows.size)  # unsorted queries fall back to the lockstep search
+    assert np.array_equal(fast.time_at(g[shuffled], rows[shuffled]), plain.time_at(g[shuffled], rows[shuffled]))
