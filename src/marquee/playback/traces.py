@@ -276,17 +276,19 @@ def _hidden(name: str) -> bool:
 
 
 def _read_archive(path: Path) -> list[Trace]:
+    # Members are read in archive order (a compressed tar cannot seek: reading them sorted by name would
+    # decompress the stream again for every member that lies behind the previous one), then parsed sorted.
+    blobs: dict[str, bytes] = {}
     try:
-        with tarfile.open(path, mode="r:*") as tar:
-            members = sorted((m for m in tar.getmembers() if m.isfile() and not _hidden(m.name)), key=lambda m: m.name)
-            traces = []
-            for m in members:
-                handle = tar.extractfile(m)
-                assert handle is not None  # isfile() members always have a file object
-                traces.append(_parse(handle.read(), f"{path}:{m.name}"))
+        with tarfile.open(path, mode="r|*") as tar:
+            for m in tar:
+                if m.isfile() and not _hidden(m.name):
+                    handle = tar.extractfile(m)
+                    assert handle is not None  # isfile() members always have a file object
+                    blobs[m.name] = handle.read()
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise DataError(f"cannot read the archive: {exc}", source=str(path)) from None
-    return traces
+    return [_parse(blobs[name], f"{path}:{name}") for name in sorted(blobs)]
 
 
 def read_traces(path: str | os.PathLike[str], *, name: str | None = None) -> TraceSet:
