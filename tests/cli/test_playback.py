@@ -189,7 +189,7 @@ def _bad_cases(tmp_path):
         "missing traces": ((*ok[2:], "--traces", tmp_path / "nope"), 3, ["nope", "no such file"]),
         "ladder chunk counts": ((*ok[:2], "--video", ladder), 3, ["ladder.csv", "rung 1", "same chunks"]),
         "unknown device": ((*ok, "--device", "phone,watch"), 2, ["unknown device 'watch'", "phone, tablet"]),
-        "unknown scheme": ((*ok, "--abr", "bba,pensieve"), 2, ["unknown scheme(s) 'pensieve'", "bba, bola, rb"]),
+        "unknown scheme": ((*ok, "--abr", "bba,pensieve"), 2, ["unknown scheme(s) 'pensieve'", "bba, bola, marquee, optimal, rb, robustmpc"]),
         "bad config key": ((*ok, "--config", conf), 2, ["c.toml", "[session]", "['rtt']"]),
         "too many chunks": ((*ok, "--chunks", 49), 2, ["n_chunks=49", "48 chunks"]),
         "bad session": ((*ok, "--chunks", 3, "--session", 80), 2, ["session index 80", "0..79"]),

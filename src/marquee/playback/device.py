@@ -88,6 +88,9 @@ class Device:
         resume_threshold_s: buffered seconds before playback resumes after a rebuffer (0: at the next chunk).
         networks: trace sets this class usually plays over, most typical first (names of the shared sets in
             ``../shared/data/delivery/abr/traces`` or of :data:`marquee.playback.SHIPPED_TRACES`).
+        data_cost_per_mb: what a megabyte costs the member on this device's usual network (metered cellular
+            data), in QoE units (the top quality is worth the ladder's top bitrate in Mbps per chunk); a
+            device-aware scheme trades quality against it. 0: data is free.
     """
 
     name: str
@@ -98,6 +101,7 @@ class Device:
     start_threshold_s: float
     resume_threshold_s: float
     networks: tuple[str, ...]
+    data_cost_per_mb: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -115,7 +119,7 @@ class Device:
             raise ConfigError(
                 f"device {self.name!r}: max_bitrate_kbps must be > 0 or None, got {self.max_bitrate_kbps!r}"
             )
-        for field in ("buffer_cap_s", "start_threshold_s", "resume_threshold_s"):
+        for field in ("buffer_cap_s", "start_threshold_s", "resume_threshold_s", "data_cost_per_mb"):
             v = getattr(self, field)
             if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
                 raise ConfigError(f"device {self.name!r}: {field} must be a finite number >= 0, got {v!r}")
@@ -160,6 +164,7 @@ class Device:
             "start_threshold_s": self.start_threshold_s,
             "resume_threshold_s": self.resume_threshold_s,
             "networks": list(self.networks),
+            "data_cost_per_mb": self.data_cost_per_mb,
         }
 
 

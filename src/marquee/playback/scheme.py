@@ -25,6 +25,7 @@ from marquee.errors import ConfigError
 from marquee.playback.video import Video
 
 if TYPE_CHECKING:
+    from marquee.playback.device import Device
     from marquee.playback.session import SessionConfig
     from marquee.playback.traces import Trace
 
@@ -46,7 +47,7 @@ class Observation:
         video: the ladder (``video.chunk_bytes[chunk_index]`` are the next chunk's sizes); with a device, the
             ladder as offered to it, its quality as that device shows it.
         buffer_cap_s: the player's buffer capacity.
-        device: the device's name, or ``None`` when the run has no device.
+        device: the :class:`~marquee.playback.Device` the session plays on, or ``None`` when the run has none.
     """
 
     chunk_index: int
@@ -57,7 +58,7 @@ class Observation:
     download_s: np.ndarray
     video: Video
     buffer_cap_s: float = 60.0
-    device: str | None = None
+    device: Device | None = None
 
     @property
     def n_sessions(self) -> int:

@@ -415,7 +415,7 @@ def simulate(
                 download_s=_readonly(download_s[:, :i]),
                 video=video,
                 buffer_cap_s=cfg.buffer_cap_s,
-                device=None if dev is None else dev.name,
+                device=dev,
             )
             r = check_rungs(scheme, scheme.choose(obs), s, video.n_rungs)
         size = video.chunk_bytes[i, r].astype(np.float64)

@@ -57,6 +57,9 @@ class StochasticMPCConfig:
         smooth_penalty: weight of a planned change of utility between consecutive chunks.
         objective: ``"bitrate"`` (QoE_lin), ``"quality"`` (the ladder's per-chunk quality) or ``"auto"``:
             quality when the session runs on a device and the ladder has quality, bitrate otherwise.
+        data_cost_per_mb: under the quality objective, utility lost per megabyte a chunk costs (a metered phone
+            plan's price of data, in the same units as the utility: top quality = top bitrate in Mbps); ``None``:
+            the device's own (:attr:`Device.data_cost_per_mb`), 0 without a device.
     """
 
     horizon: int = 8
@@ -68,6 +71,7 @@ class StochasticMPCConfig:
     rebuffer_penalty: float | None = None
     smooth_penalty: float = 1.0
     objective: str = "auto"
+    data_cost_per_mb: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("horizon", "window", "history"):
@@ -85,9 +89,9 @@ class StochasticMPCConfig:
                 raise ConfigError(
                     f"StochasticMPCConfig.{name} must be a finite number > 0, got {getattr(self, name)!r}"
                 )
-        for name in ("rebuffer_penalty", "smooth_penalty"):
+        for name in ("rebuffer_penalty", "smooth_penalty", "data_cost_per_mb"):
             v = getattr(self, name)
-            if v is None and name == "rebuffer_penalty":
+            if v is None and name != "smooth_penalty":
                 continue
             if not (_positive(v) or v == 0):
                 raise ConfigError(f"StochasticMPCConfig.{name} must be a finite number >= 0, got {v!r}")
@@ -172,7 +176,10 @@ class StochasticMPC(Scheme):
             return np.broadcast_to(video.bitrates_mbps, (video.n_chunks, video.n_rungs))
         if video.quality is None:
             raise ConfigError(f"objective='quality' but video {video.name!r} has no per-chunk quality")
-        return video.quality * (video.bitrates_mbps[-1] / 100.0)
+        cost = self.config.data_cost_per_mb
+        if cost is None:
+            cost = 0.0 if obs.device is None else obs.device.data_cost_per_mb
+        return video.quality * (video.bitrates_mbps[-1] / 100.0) - cost * video.chunk_bytes / 1e6
 
     def plan(self, obs: Observation, throughput_mbps: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """The best first rung per session.
@@ -212,7 +219,7 @@ class StochasticMPC(Scheme):
     ) -> np.ndarray:
         cfg = self.config
         video = obs.video
-        i, n_chunks, chunk_s = obs.chunk_index, obs.n_chunks, video.chunk_seconds
+        i, chunk_s = obs.chunk_index, video.chunk_seconds
         cap = max(float(obs.buffer_cap_s), chunk_s)
         step = cfg.buffer_step_s
         g = int(np.ceil(cap / step)) + 1
