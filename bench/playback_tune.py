@@ -1,16 +1,21 @@
 """Choose the Marquee ABR scheme's hyperparameters on a declared tuning set, disjoint from the scored ones.
 
-The tuning set is Puffer 2022-02-18 (`puffer220218_500`, 500 real session throughput traces from
-Stanford's Puffer, a dataset no target is measured on). Each candidate of a small grid over
+The tuning set is Puffer 2022-02-18 (`puffer220218_500`, real session throughput traces from
+Stanford's Puffer, a dataset no target is measured on; a seeded random 250 of its 500 traces). Each candidate of a small grid over
 `StochasticMPCConfig` (history of own ratios, weight of the pessimistic prior, the prior's shape;
 horizon 24) plays Envivio over every tuning trace with Pensieve's conventions; the candidate with
 the highest mean QoE_lin per chunk wins and becomes the defaults of `StochasticMPCConfig`. The
 scored sets (FCC, HSDPA and the rest) are never read here.
 
-Writes bench/results/playback_tune.json: every candidate's score, the winner, and robustMPC's
-score on the same traces.
+Second stage, the phone's price of data (`DEVICES["phone"].data_cost_per_mb`): on the same tuning
+traces played on the `phone` device, the largest price of a small grid at which the device-aware
+Marquee scheme (the winner's parameters) keeps mean phone quality at least device-blind robustMPC's
+and rebuffers no more. The phone target is then measured on cellular sets this script never reads.
 
-    python bench/playback_tune.py [--traces DIR] [--no-write]
+Writes bench/results/playback_tune.json: every candidate's score, the winner, robustMPC's score on
+the same traces, and the phone stage's table.
+
+    python bench/playback_tune.py [--traces DIR] [--stage all|scheme|phone] [--no-write]
 """
 
 from __future__ import annotations
@@ -23,16 +28,19 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 TUNING_SET = "puffer220218_500"
 GRID = {
-    "history": (2, 3, 5),
-    "prior_weight": (2.0, 3.0),
-    "prior_ratios": ((0.4, 0.7, 1.0), (0.5, 0.8, 1.0), (0.55, 0.85, 1.05)),
+    "history": (2, 3),
+    "prior_weight": (2.0, 3.0, 5.0),
+    "prior_ratios": ((0.4, 0.7, 1.0), (0.5, 0.8, 1.0), (0.6, 0.9, 1.0)),
     "horizon": (24,),
 }
+TUNING_TRACES = 250  # a seeded random subset of the set's 500 traces, to keep the grid to minutes
+PHONE_PRICES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 
 
 def main() -> None:
@@ -42,6 +50,12 @@ def main() -> None:
         type=Path,
         default=ROOT.parent / "shared" / "data" / "delivery" / "abr" / "traces",
         help="directory holding the shared trace archives",
+    )
+    parser.add_argument(
+        "--stage",
+        choices=("all", "scheme", "phone"),
+        default="all",
+        help="phone: reuse the scheme stage's winner from bench/results/playback_tune.json",
     )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
@@ -54,32 +68,73 @@ def main() -> None:
     video = playback.load_video("envivio")
     start = time.perf_counter()
     traces = playback.read_traces(archive, name=TUNING_SET)
+    keep = np.sort(np.random.default_rng(0).choice(len(traces), min(TUNING_TRACES, len(traces)), replace=False))
+    traces = playback.TraceSet(TUNING_SET, tuple(traces[int(i)] for i in keep))
     print(f"read {len(traces)} tuning traces in {time.perf_counter() - start:.0f} s", flush=True)
-    rows = []
+    path = ROOT / "bench" / "results" / "playback_tune.json"
+    out = json.loads(path.read_text()) if args.stage == "phone" else {}
     with threadpool_limits(1):
-        baseline = playback.simulate(traces, video, playback.RobustMPC()).summary()["qoe_per_chunk"]
-        print(f"robustmpc {baseline:.4f}", flush=True)
-        keys = list(GRID)
-        for values in itertools.product(*(GRID[k] for k in keys)):
-            params = dict(zip(keys, values, strict=True))
-            qoe = playback.simulate(traces, video, playback.StochasticMPC(**params)).summary()["qoe_per_chunk"]
-            rows.append({"params": {**params, "prior_ratios": list(params["prior_ratios"])}, "qoe_per_chunk": qoe})
-            print(f"{params} {qoe:.4f}", flush=True)
-    best = max(rows, key=lambda r: r["qoe_per_chunk"])
-    print(f"winner: {best['params']} {best['qoe_per_chunk']:.4f} (robustMPC {baseline:.4f})")
-    if not args.no_write:
-        out = {
+        if args.stage in ("all", "scheme"):
+            out.update(_scheme_stage(playback, traces, video))
+        if args.stage in ("all", "phone"):
+            out["phone"] = _phone_stage(playback, traces, video, out["winner"]["params"])
+    out.update(
+        {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
             "tuning_set": TUNING_SET,
             "traces": len(traces),
             "video": "envivio",
-            "robustmpc_qoe_per_chunk": baseline,
-            "candidates": rows,
-            "winner": best,
         }
-        path = ROOT / "bench" / "results" / "playback_tune.json"
+    )
+    if not args.no_write:
         path.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {path.relative_to(ROOT)}")
+
+
+def _scheme_stage(playback, traces, video) -> dict:
+    rows = []
+    baseline = playback.simulate(traces, video, playback.RobustMPC()).summary()["qoe_per_chunk"]
+    print(f"robustmpc {baseline:.4f}", flush=True)
+    keys = list(GRID)
+    for values in itertools.product(*(GRID[k] for k in keys)):
+        params = dict(zip(keys, values, strict=True))
+        qoe = playback.simulate(traces, video, playback.StochasticMPC(**params)).summary()["qoe_per_chunk"]
+        rows.append({"params": {**params, "prior_ratios": list(params["prior_ratios"])}, "qoe_per_chunk": qoe})
+        print(f"{params} {qoe:.4f}", flush=True)
+    best = max(rows, key=lambda r: r["qoe_per_chunk"])
+    print(f"winner: {best['params']} {best['qoe_per_chunk']:.4f} (robustMPC {baseline:.4f})", flush=True)
+    return {"robustmpc_qoe_per_chunk": baseline, "candidates": rows, "winner": best}
+
+
+def _phone_stage(playback, traces, video, params: dict) -> dict:
+    blind = playback.simulate(traces, video, playback.RobustMPC(), device="phone").summary()
+    rows = []
+    for price in PHONE_PRICES:
+        aware = playback.simulate(
+            traces, video, playback.StochasticMPC(**params, data_cost_per_mb=price), device="phone"
+        ).summary()
+        ok = aware["quality_mean"] >= blind["quality_mean"] and aware["rebuffer_s"] <= blind["rebuffer_s"]
+        rows.append(
+            {
+                "price": price,
+                "quality_mean": aware["quality_mean"],
+                "rebuffer_s": aware["rebuffer_s"],
+                "bytes": aware["bytes"],
+                "keeps_quality": ok,
+            }
+        )
+        print(
+            f"phone price {price}: quality {aware['quality_mean']:.2f} (robustMPC {blind['quality_mean']:.2f}), "
+            f"bytes {1 - aware['bytes'] / blind['bytes']:+.1%} fewer, rebuffer {aware['rebuffer_s']:.2f} s",
+            flush=True,
+        )
+    chosen = max((r["price"] for r in rows if r["keeps_quality"]), default=0.0)
+    print(f"phone price chosen: {chosen}", flush=True)
+    return {
+        "robustmpc": {k: blind[k] for k in ("quality_mean", "rebuffer_s", "bytes")},
+        "prices": rows,
+        "chosen": chosen,
+    }
 
 
 if __name__ == "__main__":

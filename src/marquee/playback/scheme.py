@@ -47,6 +47,7 @@ class Observation:
         video: the ladder (``video.chunk_bytes[chunk_index]`` are the next chunk's sizes); with a device, the
             ladder as offered to it, its quality as that device shows it.
         buffer_cap_s: the player's buffer capacity.
+        rtt_s: the round trip every chunk's download time includes (the player knows its own RTT).
         device: the :class:`~marquee.playback.Device` the session plays on, or ``None`` when the run has none.
     """
 
@@ -59,6 +60,7 @@ class Observation:
     video: Video
     buffer_cap_s: float = 60.0
     device: Device | None = None
+    rtt_s: float = 0.0
 
     @property
     def n_sessions(self) -> int:

@@ -416,6 +416,7 @@ def simulate(
                 video=video,
                 buffer_cap_s=cfg.buffer_cap_s,
                 device=dev,
+                rtt_s=cfg.rtt_s,
             )
             r = check_rungs(scheme, scheme.choose(obs), s, video.n_rungs)
         size = video.chunk_bytes[i, r].astype(np.float64)

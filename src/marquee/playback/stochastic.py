@@ -4,15 +4,18 @@ robustMPC plans five chunks against one throughput, the harmonic mean discounted
 one bad sample makes it timid for five chunks, and a plan that ends five chunks out spends the buffer as if the
 video ended there. This scheme keeps MPC's structure and changes both:
 
-- **Throughput as a distribution, not a number.** The next chunks' throughput is ``HM * rho`` where ``HM`` is the
-  harmonic mean of the last ``window`` measurements and ``rho`` is drawn from the session's own recent ratios of
+- **Throughput as a distribution, not a number.** The next chunks' payload throughput is ``HM * rho`` where ``HM``
+  is the harmonic mean of the last ``window`` payload throughputs (a chunk's bits over its download time less the
+  round trip: small chunks spend a larger share of their time on the round trip, so the raw measure understates
+  what a large chunk will see) and ``rho`` is drawn from the session's own recent ratios of
   measured to predicted throughput (its last ``history`` ones) mixed with a pessimistic prior (``prior_ratios``,
   weight ``prior_weight`` against the session's ratios' total weight of one each). Early in a session the prior
   dominates; later the session's own error profile does.
 - **Closed-loop planning.** Over ``horizon`` chunks, a backward dynamic program on a buffer grid
   (``buffer_step_s``) computes the expected QoE of the best *policy* (each later chunk is chosen knowing the buffer
-  it arrives to), not of the best fixed plan; the first decision is evaluated at the exact buffer. Throughput
-  draws are independent per chunk.
+  it arrives to), not of the best fixed plan; the first decision is evaluated at the exact buffer. A chunk's
+  planned download time is its bits over the drawn throughput plus the round trip. Throughput draws are
+  independent per chunk.
 - **Device-aware utility.** With ``objective="quality"`` (or ``"auto"`` when the session has a device and the
   ladder has per-chunk quality) a chunk is worth its perceived quality on that device, scaled so that the top
   score equals the top bitrate in Mbps (so ``mu`` keeps its meaning); otherwise its bitrate in Mbps, as in QoE_lin.
@@ -150,7 +153,9 @@ class StochasticMPC(Scheme):
                 f"got chunk {obs.chunk_index}"
             )
         cfg = self.config
-        measured = obs.throughput_mbps
+        # payload throughput: the chunk's bits over its download time less the round trip
+        bits = obs.throughput_mbps * obs.download_s
+        measured = bits / np.maximum(obs.download_s - obs.rtt_s, 1e-3)
         if d > 0:
             self.ratios_[:, d] = measured[:, -1] / self.predictions_[:, d - 1]
         recent = measured[:, -cfg.window :]
@@ -222,6 +227,7 @@ class StochasticMPC(Scheme):
         i, chunk_s = obs.chunk_index, video.chunk_seconds
         cap = max(float(obs.buffer_cap_s), chunk_s)
         step = cfg.buffer_step_s
+        rtt = float(obs.rtt_s)
         g = int(np.ceil(cap / step)) + 1
         grid = np.minimum(np.arange(g) * step, cap)
         s, _ = tput.shape
@@ -233,7 +239,7 @@ class StochasticMPC(Scheme):
 
         def expected_next(value: np.ndarray, buf: np.ndarray, j: int) -> np.ndarray:
             # E_k[ V(next buffer, rung) - mu * stall ] for downloading chunk i+j at each rung from buffers ``buf``.
-            dt = mbit[j][None, None, :, None] * inv[:, None, None, :]  # (S, 1, R, K)
+            dt = mbit[j][None, None, :, None] * inv[:, None, None, :] + rtt  # (S, 1, R, K)
             stall = np.maximum(dt - buf, 0.0)
             nxt = np.minimum(np.maximum(buf - dt, 0.0) + chunk_s, cap) / step
             base = np.minimum(nxt.astype(np.int64), g - 2)
