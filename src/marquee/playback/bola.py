@@ -1,5 +1,7 @@
 """BOLA-BASIC, Spiteri, Urgaonkar and Sitaraman, "BOLA: Near-Optimal Bitrate Adaptation for Online Videos",
-INFOCOM 2016 (as Sabre implements it, MMSys 2018)."""
+INFOCOM 2016 (arXiv:1601.06748), in the seconds-based form Sabre uses (Spiteri, Sitaraman and Sparacio,
+"From Theory to Practice: Improving Bitrate Adaptation in the DASH Reference Player", MMSys 2018;
+github.com/UMass-LIDS/sabre, ``src/sabre.py``, class ``Bola`` with ``--abr-basic``)."""
 
 from __future__ import annotations
 
@@ -16,19 +18,25 @@ __all__ = ["BOLA", "BOLAConfig"]
 
 @dataclass(frozen=True)
 class BOLAConfig:
-    """BOLA-BASIC hyperparameters (Sabre's defaults).
+    """BOLA-BASIC hyperparameters.
 
     Attributes:
-        gamma_p: ``gamma * p``, the weight on rebuffering avoidance (Sabre's ``--gamma-p`` 5).
-        buffer_target_s: the buffer BOLA plans for (Sabre's ``--max-buffer`` 25 s); it sets ``V``.
+        gamma_p: ``gamma * p`` in seconds, the weight on rebuffering avoidance (Sabre's ``--gamma-p``, default 5).
+        buffer_target_s: the buffer capacity ``Q_max`` that ``V`` is derived from; ``None`` (the default): the
+            player's own buffer cap, ``Observation.buffer_cap_s`` (60 s under Pensieve's conventions, a device's
+            cap when the run has one). The paper sizes ``V`` from the player's buffer capacity, and Sabre feeds the
+            one ``--max-buffer`` (default 25 s) both to its player and to BOLA's ``buffer_size``; a number here
+            decouples the two (``25.0`` is Sabre's default player).
     """
 
     gamma_p: float = 5.0
-    buffer_target_s: float = 25.0
+    buffer_target_s: float | None = None
 
     def __post_init__(self) -> None:
         for field_name in ("gamma_p", "buffer_target_s"):
             value = getattr(self, field_name)
+            if field_name == "buffer_target_s" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ConfigError(f"BOLAConfig.{field_name} must be a number > 0, got {value!r}")
 
@@ -39,18 +47,34 @@ class BOLAConfig:
 
 @register
 class BOLA(Scheme):
-    """BOLA-BASIC: utility ``v_m = ln(bitrate_m / bitrate_0)``, ``V = (buffer_target - chunk_seconds) /
-    (v_top + gamma_p)``, and the rung maximising ``(V * (v_m + gamma_p) - buffer_s) / bitrate_m`` (the lowest
-    on ties).
+    """BOLA-BASIC (the paper's Algorithm 1), buffer in seconds as in Sabre.
 
-    BOLA-BASIC's own pause (waiting while the buffer is above ``V * (v_m + gamma_p)``) is not modelled: the
-    simulator sleeps only at its buffer cap.
+    With chunk length ``p``, utility ``v_m = ln(bitrate_m / bitrate_0)`` (so ``v_0 = 0``) and ``Q_max`` the buffer
+    capacity (:attr:`BOLAConfig.buffer_target_s`, by default the player's cap ``obs.buffer_cap_s``)::
+
+        V = (Q_max - p) / (v_top + gamma_p)            # the paper's V = (Q_max - 1) / (v_M + gamma p), in seconds
+        rung = argmax_m (V * (v_m + gamma_p) - buffer_s) / bitrate_m     # lowest rung on ties
+
+    Rung ``m`` overtakes rung ``m-1`` at buffer ``V * (gamma_p + (b_m v_{m-1} - b_{m-1} v_m) / (b_m - b_{m-1}))``
+    (Envivio under the 60 s cap: 32.1, 37.5, 40.8, 44.0, 47.1 s; Sabre's 25 s player: 12.0, 14.1, 15.3, 16.5,
+    17.7 s).
+
+    Above ``V * (v_top + gamma_p) = Q_max - p`` every score is negative and BOLA-BASIC would pause. A scheme cannot
+    make this simulator wait, and need not: with ``Q_max`` the player's cap, that pause is the player's own sleep at
+    its cap (Sabre's player waits while ``buffer + p > cap``, exactly BOLA's pause; Pensieve's, which this simulator
+    follows, waits only while ``buffer > cap``, so the buffer may run up to one chunk higher). Above the pause level
+    the top rung is chosen (its score is the least negative).
+
+    Not modelled: BOLA-FINITE/BOLA-O's shrinking of ``Q_max`` near the start and end of the video (Sabre's default
+    ``bola`` without ``--abr-basic``), whose safety relies on abandoning downloads (this simulator cannot abandon);
+    Sabre's BOLA-U up-switch cap at the throughput estimate plus one rung; and BOLA-E (dash.js ``BolaRule``: placeholder
+    buffer, throughput start-up, ``gamma_p``/``V`` from a 10 s minimum buffer plus 2 s per rung).
     """
 
     Config: ClassVar[type] = BOLAConfig
     name: ClassVar[str] = "bola"
 
-    def __init__(self, gamma_p: float = 5.0, buffer_target_s: float = 25.0) -> None:
+    def __init__(self, gamma_p: float = 5.0, buffer_target_s: float | None = None) -> None:
         self.config = BOLAConfig(gamma_p=gamma_p, buffer_target_s=buffer_target_s)
 
     @classmethod
@@ -58,16 +82,22 @@ class BOLA(Scheme):
         """Build from a config."""
         return cls(**config.to_dict())
 
-    def choose(self, obs: Observation) -> np.ndarray:
-        """(n_sessions,) int64 rung per session."""
+    def v(self, obs: Observation) -> float:
+        """BOLA's ``V`` (seconds per unit utility) for this observation's ladder and buffer capacity."""
         video = obs.video
         rates = video.bitrates_kbps
-        utility = np.log(rates / rates[0])
-        gp = self.config.gamma_p
-        if self.config.buffer_target_s <= video.chunk_seconds:
+        target = obs.buffer_cap_s if self.config.buffer_target_s is None else self.config.buffer_target_s
+        if target <= video.chunk_seconds:
             raise ConfigError(
-                f"BOLA buffer_target_s={self.config.buffer_target_s} must exceed the chunk length {video.chunk_seconds} s"
+                f"BOLA buffer capacity {target} s must exceed the chunk length {video.chunk_seconds} s"
+                + (" (it is the player's buffer_cap_s)" if self.config.buffer_target_s is None else "")
             )
-        v = (self.config.buffer_target_s - video.chunk_seconds) / (utility[-1] + gp)
-        score = (v * (utility[None, :] + gp) - obs.buffer_s[:, None]) / rates[None, :]
+        return float((target - video.chunk_seconds) / (np.log(rates[-1] / rates[0]) + self.config.gamma_p))
+
+    def choose(self, obs: Observation) -> np.ndarray:
+        """(n_sessions,) int64 rung per session."""
+        rates = obs.video.bitrates_kbps
+        utility = np.log(rates / rates[0])
+        v = self.v(obs)
+        score = (v * (utility[None, :] + self.config.gamma_p) - obs.buffer_s[:, None]) / rates[None, :]
         return np.argmax(score, axis=1).astype(np.int64)
