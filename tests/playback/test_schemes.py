@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from marquee.errors import ConfigError
-from marquee.playback import BBA, BOLA, HarmonicMean, Observation, RateBased, load_video
+from marquee.playback import BBA, HarmonicMean, Observation, RateBased, load_video
 
 
 def _obs(buffer_s, throughput=None):
@@ -42,25 +42,6 @@ def test_rate_based_highest_rung_below_prediction():
     assert hm < 0.75
     np.testing.assert_array_equal(rungs, [2, 0, 2, 5, 0])
     assert RateBased(safety=0.5).choose(_obs([0.0], [[2.0]])).tolist() == [1]
-
-
-def test_bola_switches_at_its_thresholds():
-    video = load_video("envivio")
-    rates = video.bitrates_kbps
-    u = np.log(rates / rates[0])
-    v = (25.0 - 4.0) / (u[-1] + 5.0)
-    # buffer at which rung m overtakes rung m-1: V * (gp + (S_m u_{m-1} - S_{m-1} u_m) / (S_m - S_{m-1}))
-    thresholds = [
-        v * (5.0 + (rates[m] * u[m - 1] - rates[m - 1] * u[m]) / (rates[m] - rates[m - 1])) for m in range(1, 6)
-    ]
-    assert np.all(np.diff(thresholds) > 0)
-    below = BOLA().choose(_obs([t - 1e-6 for t in thresholds]))
-    above = BOLA().choose(_obs([t + 1e-6 for t in thresholds]))
-    np.testing.assert_array_equal(below, [0, 1, 2, 3, 4])
-    np.testing.assert_array_equal(above, [1, 2, 3, 4, 5])
-    assert BOLA().choose(_obs([0.0, 100.0])).tolist() == [0, 5]
-    with pytest.raises(ConfigError, match="gamma_p must be a number > 0"):
-        BOLA(gamma_p=0)
 
 
 def test_registry_and_config_round_trip():
