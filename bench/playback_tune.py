@@ -40,6 +40,7 @@ GRID = {
     "horizon": (24,),
 }
 TUNING_TRACES = 250  # a seeded random subset of the set's 500 traces, to keep the grid to minutes
+CROSSFIT_SETS = ("fcc_pensieve88", "hsdpa_pensieve80")
 PHONE_PRICES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 
 
@@ -53,7 +54,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--stage",
-        choices=("all", "scheme", "phone"),
+        choices=("all", "scheme", "phone", "crossfit"),
         default="all",
         help="phone: reuse the scheme stage's winner from bench/results/playback_tune.json",
     )
@@ -72,12 +73,14 @@ def main() -> None:
     traces = playback.TraceSet(TUNING_SET, tuple(traces[int(i)] for i in keep))
     print(f"read {len(traces)} tuning traces in {time.perf_counter() - start:.0f} s", flush=True)
     path = ROOT / "bench" / "results" / "playback_tune.json"
-    out = json.loads(path.read_text()) if args.stage == "phone" else {}
+    out = json.loads(path.read_text()) if args.stage in ("phone", "crossfit") else {}
     with threadpool_limits(1):
         if args.stage in ("all", "scheme"):
             out.update(_scheme_stage(playback, traces, video))
         if args.stage in ("all", "phone"):
             out["phone"] = _phone_stage(playback, traces, video, out["winner"]["params"])
+        if args.stage in ("all", "crossfit"):
+            out["crossfit"] = _crossfit_stage(playback, video)
     out.update(
         {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -104,6 +107,43 @@ def _scheme_stage(playback, traces, video) -> dict:
     best = max(rows, key=lambda r: r["qoe_per_chunk"])
     print(f"winner: {best['params']} {best['qoe_per_chunk']:.4f} (robustMPC {baseline:.4f})", flush=True)
     return {"robustmpc_qoe_per_chunk": baseline, "candidates": rows, "winner": best}
+
+
+def _crossfit_stage(playback, video) -> dict:
+    """Two-fold cross-fitting on the target sets themselves: each set's traces are split at random into two
+    folds; the candidate that scores best on one fold of both sets (mean of the two sets' means) plays the
+    other fold. Every trace is scored by a configuration chosen without it."""
+    sets = {name: playback.load_traces(name) for name in CROSSFIT_SETS}
+    folds = {name: np.random.default_rng(1).permutation(len(t)) % 2 for name, t in sets.items()}
+    keys = list(GRID)
+    per: dict[str, dict[int, np.ndarray]] = {name: {} for name in sets}
+    candidates = [dict(zip(keys, values, strict=True)) for values in itertools.product(*(GRID[k] for k in keys))]
+    for c, params in enumerate(candidates):
+        for name, t in sets.items():
+            per[name][c] = playback.simulate(t, video, playback.StochasticMPC(**params)).qoe
+        print(f"crossfit candidate {c + 1}/{len(candidates)} {params}", flush=True)
+    chosen, result = {}, {}
+    scored = {name: np.empty(len(t)) for name, t in sets.items()}
+    for fold in (0, 1):
+        train = 1 - fold
+        score = [np.mean([per[n][c][folds[n] == train].mean() for n in sets]) for c in range(len(candidates))]
+        best = int(np.argmax(score))
+        chosen[fold] = {**candidates[best], "prior_ratios": list(candidates[best]["prior_ratios"])}
+        for name in sets:
+            scored[name][folds[name] == fold] = per[name][best][folds[name] == fold]
+    for name, t in sets.items():
+        base = playback.simulate(t, video, playback.RobustMPC()).qoe.mean()
+        result[name] = {
+            "robustmpc": float(base),
+            "marquee_crossfit": float(scored[name].mean()),
+            "gain": float(scored[name].mean() / base - 1),
+        }
+        print(
+            f"{name}: cross-fitted marquee {scored[name].mean():.4f} vs robustMPC {base:.4f} "
+            f"({scored[name].mean() / base - 1:+.1%})",
+            flush=True,
+        )
+    return {"sets": result, "chosen_per_fold": chosen, "fold_seed": 1}
 
 
 def _phone_stage(playback, traces, video, params: dict) -> dict:

@@ -65,11 +65,12 @@ class StochasticMPCConfig:
             the device's own (:attr:`Device.data_cost_per_mb`), 0 without a device.
     """
 
-    horizon: int = 8
+    # Chosen by bench/playback_tune.py on Puffer 2022-02-18 (bench/results/playback_tune.json).
+    horizon: int = 24
     window: int = 5
-    history: int = 5
-    prior_ratios: tuple[float, ...] = (0.3, 0.6, 0.9, 1.0)
-    prior_weight: float = 2.0
+    history: int = 2
+    prior_ratios: tuple[float, ...] = (0.4, 0.7, 1.0)
+    prior_weight: float = 5.0
     buffer_step_s: float = 1.0
     rebuffer_penalty: float | None = None
     smooth_penalty: float = 1.0
