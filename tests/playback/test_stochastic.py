@@ -83,3 +83,24 @@ def test_config_is_validated_and_order_is_enforced():
     assert StochasticMPC.from_config(StochasticMPCConfig(**cfg.to_dict())).config == cfg
     with pytest.raises(ConfigError, match="call start"):
         StochasticMPC().choose(_observations(n=3))
+
+
+def test_fit_chooses_the_best_of_its_grid_on_the_traces_it_is_given():
+    fcc = load_traces("fcc_pensieve88")[:6]
+    hsdpa = load_traces("hsdpa_pensieve80")[:6]
+    video = load_video("envivio").head(16)
+    grid = {"prior_weight": (1.0, 50.0), "horizon": (4,)}
+    scheme = StochasticMPC(history=2)
+    assert scheme.fit([fcc, hsdpa], video, grid=grid) is scheme
+    assert [p for p, _ in scheme.fit_scores_] == [
+        {"prior_weight": 1.0, "horizon": 4},
+        {"prior_weight": 50.0, "horizon": 4},
+    ]
+    best = max(scheme.fit_scores_, key=lambda ps: ps[1])[0]
+    assert scheme.config.prior_weight == best["prior_weight"] and scheme.config.horizon == 4
+    assert scheme.config.history == 2  # fields outside the grid keep their values
+    # each score is the mean of the sets' means
+    want = np.mean([simulate(t, video, StochasticMPC(history=2, **best)).qoe.mean() for t in (fcc, hsdpa)])
+    assert max(score for _, score in scheme.fit_scores_) == pytest.approx(want)
+    with pytest.raises(ConfigError, match="unknown field"):
+        StochasticMPC().fit(fcc, video, grid={"speed": (1,)})

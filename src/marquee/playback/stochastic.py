@@ -29,16 +29,30 @@ No library implements ABR planning; the DP here is a few vectorised array operat
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from marquee.errors import ConfigError
 from marquee.playback.scheme import Observation, Scheme, register
+from marquee.playback.traces import TraceSet
 from marquee.playback.video import Video
 
-__all__ = ["StochasticMPC", "StochasticMPCConfig"]
+if TYPE_CHECKING:
+    from marquee.playback.session import SessionConfig
+
+__all__ = ["TUNING_GRID", "StochasticMPC", "StochasticMPCConfig"]
+
+#: The grid :meth:`StochasticMPC.fit` searches by default (bench/playback_tune.py searches the same one).
+TUNING_GRID: dict[str, tuple[Any, ...]] = {
+    "history": (2, 3),
+    "prior_weight": (2.0, 3.0, 5.0),
+    "prior_ratios": ((0.4, 0.7, 1.0), (0.5, 0.8, 1.0), (0.6, 0.9, 1.0)),
+    "horizon": (24,),
+}
 
 # Sessions x grid x rungs x draws cells per block: bounds the planner's working arrays (~64 MB each).
 _MAX_CELLS = 1 << 23
@@ -132,6 +146,43 @@ class StochasticMPC(Scheme):
     def from_config(cls, config: StochasticMPCConfig) -> StochasticMPC:
         """Build from a config."""
         return cls(**config.to_dict())
+
+    def fit(
+        self,
+        traces: TraceSet | Sequence[TraceSet],
+        video: Video,
+        config: SessionConfig | None = None,
+        *,
+        grid: Mapping[str, Sequence[Any]] | None = None,
+        device: str | None = None,
+    ) -> StochasticMPC:
+        """Choose the hyperparameters on your own traces: every combination of ``grid`` (default :data:`TUNING_GRID`)
+        plays ``video`` over ``traces``; the one with the highest mean QoE_lin per chunk (the mean of each set's
+        mean, when several sets are given) becomes ``self.config``. Fields not in the grid keep their values.
+
+        Sets ``fit_scores_``: a list of (params, score), in grid order. Score only traces you did not fit on.
+        """
+        from marquee.playback.session import simulate  # the simulator imports the scheme interface
+
+        sets = [traces] if isinstance(traces, TraceSet) else list(traces)
+        if not sets or any(len(t) == 0 for t in sets):
+            raise ConfigError("StochasticMPC.fit needs at least one non-empty trace set")
+        grid = dict(TUNING_GRID if grid is None else grid)
+        unknown = set(grid) - set(StochasticMPCConfig.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"StochasticMPC.fit grid has unknown field(s) {sorted(unknown)}")
+        keys = list(grid)
+        base = self.config.to_dict()
+        scores = []
+        for values in itertools.product(*(grid[k] for k in keys)):
+            params = {**base, **dict(zip(keys, values, strict=True))}
+            scheme = StochasticMPC(**params)
+            score = float(np.mean([simulate(t, video, scheme, config, device=device).qoe.mean() for t in sets]))
+            scores.append((dict(zip(keys, values, strict=True)), score))
+        best = max(range(len(scores)), key=lambda k: scores[k][1])  # the first of equals, in grid order
+        self.config = StochasticMPCConfig(**{**base, **scores[best][0]})
+        self.fit_scores_ = scores
+        return self
 
     def start(self, video: Video, n_sessions: int) -> None:
         """Reset per-session state: ``predictions_`` and ``ratios_`` are (n_sessions, n_chunks), NaN until made."""
