@@ -76,6 +76,7 @@ test: $(VENV)/.installed-test
 
 ## make bench: every benchmark behind BENCHMARKS.md (each rewrites its own section).
 ## bench-serving and bench-artwork need wrk and taskset (Debian: apt-get install wrk util-linux).
+## make bench-playback_tune (about 40 min, not part of make bench) rechooses the Marquee ABR scheme's defaults.
 bench: $(addprefix bench-,$(BENCHES))
 
 bench-%: $(VENV)/.installed-test
