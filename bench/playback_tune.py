@@ -1,21 +1,26 @@
-"""Choose the Marquee ABR scheme's hyperparameters on a declared tuning set, disjoint from the scored ones.
+"""Choose the Marquee ABR scheme's hyperparameters on declared tuning sets, disjoint from the target sets.
 
-The tuning set is Puffer 2022-02-18 (`puffer220218_500`, real session throughput traces from
-Stanford's Puffer, a dataset no target is measured on; a seeded random 250 of its 500 traces). Each candidate of a small grid over
-`StochasticMPCConfig` (history of own ratios, weight of the pessimistic prior, the prior's shape;
-horizon 24) plays Envivio over every tuning trace with Pensieve's conventions; the candidate with
-the highest mean QoE_lin per chunk wins and becomes the defaults of `StochasticMPCConfig`. The
-scored sets (FCC, HSDPA and the rest) are never read here.
+The tuning sets are Puffer 2022-02-18 (`puffer220218_500`, real session throughput of Stanford's
+Puffer: slow, volatile networks) and Sabre's FCC SD family (`sabre_fcc_sd1000`: a slow minute, then
+a fast network), a seeded random 150 traces of each; neither is a target set (FCC and HSDPA are never
+read by the first two stages). Each candidate of `StochasticMPC`'s tuning grid
+(`marquee.playback.stochastic.TUNING_GRID`: history of own ratios, weight and shape of the
+pessimistic prior, discount; horizon 24) plays Envivio over every tuning trace with Pensieve's
+conventions; the candidate with the highest mean of the two sets' mean QoE_lin per chunk wins and
+becomes the defaults of `StochasticMPCConfig` (the same rule as `StochasticMPC.fit`).
 
 Second stage, the phone's price of data (`DEVICES["phone"].data_cost_per_mb`): on the same tuning
 traces played on the `phone` device, the largest price of a small grid at which the device-aware
 Marquee scheme (the winner's parameters) keeps mean phone quality at least device-blind robustMPC's
-and rebuffers no more. The phone target is then measured on cellular sets this script never reads.
+and rebuffers no more.
 
-Writes bench/results/playback_tune.json: every candidate's score, the winner, robustMPC's score on
-the same traces, and the phone stage's table.
+Third stage, cross-fitting on the target sets themselves (FCC, HSDPA): each set split at random in
+two folds; the candidate best on one fold of both sets plays the other fold.
 
-    python bench/playback_tune.py [--traces DIR] [--stage all|scheme|phone] [--no-write]
+Writes bench/results/playback_tune.json (stages 1-2) and bench/results/playback_crossfit.json
+(stage 3); `--stage report` writes the BENCHMARKS.md section from both.
+
+    python bench/playback_tune.py [--traces DIR] [--stage all|scheme|phone|crossfit|report] [--no-write]
 """
 
 from __future__ import annotations
@@ -35,9 +40,9 @@ from _common import write_section
 from marquee.playback.stochastic import TUNING_GRID
 
 ROOT = Path(__file__).resolve().parent.parent
-TUNING_SET = "puffer220218_500"
 GRID = TUNING_GRID  # the grid StochasticMPC.fit searches by default
-TUNING_TRACES = 250  # a seeded random subset of the set's 500 traces, to keep the grid to minutes
+TUNING_SETS = ("puffer220218_500", "sabre_fcc_sd1000")
+TUNING_TRACES = 150  # a seeded random subset of each, to keep the grid to minutes
 CROSSFIT_SETS = ("fcc_pensieve88", "hsdpa_pensieve80")
 PHONE_PRICES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 
@@ -61,49 +66,72 @@ def main() -> None:
 
     from marquee import playback
 
-    archive = args.traces / f"{TUNING_SET}.tar.xz"
-    if not archive.exists():
-        sys.exit(f"tuning set not found: {archive} (pass --traces DIR)")
     video = playback.load_video("envivio")
     start = time.perf_counter()
-    traces = playback.read_traces(archive, name=TUNING_SET)
-    keep = np.sort(np.random.default_rng(0).choice(len(traces), min(TUNING_TRACES, len(traces)), replace=False))
-    traces = playback.TraceSet(TUNING_SET, tuple(traces[int(i)] for i in keep))
-    print(f"read {len(traces)} tuning traces in {time.perf_counter() - start:.0f} s", flush=True)
+    sets = []
+    for name in TUNING_SETS:
+        archive = args.traces / f"{name}.tar.xz"
+        if not archive.exists():
+            sys.exit(f"tuning set not found: {archive} (pass --traces DIR)")
+        full = playback.read_traces(archive, name=name)
+        keep = np.sort(np.random.default_rng(0).choice(len(full), min(TUNING_TRACES, len(full)), replace=False))
+        sets.append(playback.TraceSet(name, tuple(full[int(i)] for i in keep)))
+    print(f"read {sum(len(t) for t in sets)} tuning traces in {time.perf_counter() - start:.0f} s", flush=True)
     path = ROOT / "bench" / "results" / "playback_tune.json"
-    out = json.loads(path.read_text()) if args.stage in ("phone", "crossfit", "report") else {}
+    cross_path = ROOT / "bench" / "results" / "playback_crossfit.json"
+    out = json.loads(path.read_text()) if args.stage in ("phone", "report") else {}
+    cross = json.loads(cross_path.read_text()) if args.stage == "report" else {}
     with threadpool_limits(1):
         if args.stage in ("all", "scheme"):
-            out.update(_scheme_stage(playback, traces, video))
+            out.update(_scheme_stage(playback, sets, video))
         if args.stage in ("all", "phone"):
-            out["phone"] = _phone_stage(playback, traces, video, out["winner"]["params"])
+            out["phone"] = _phone_stage(playback, sets, video, out["winner"]["params"])
         if args.stage in ("all", "crossfit"):
-            out["crossfit"] = _crossfit_stage(playback, video)
-    out.update(
-        {
-            "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "tuning_set": TUNING_SET,
-            "traces": len(traces),
-            "video": "envivio",
-        }
-    )
-    if not args.no_write:
+            cross = _crossfit_stage(playback, video)
+    stamp = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "video": "envivio"}
+    if args.no_write:
+        return
+    if args.stage in ("all", "scheme", "phone"):
+        out.update({**stamp, "tuning_sets": list(TUNING_SETS), "traces_per_set": TUNING_TRACES})
         path.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {path.relative_to(ROOT)}")
-        if {"winner", "phone", "crossfit"} <= set(out):
-            write_section(
-                "playback-tune",
-                "Playback: choosing the Marquee scheme's defaults (bench/playback_tune.py)",
-                _section(out),
-            )
-            print("wrote BENCHMARKS.md")
+    if args.stage in ("all", "crossfit"):
+        cross_path.write_text(json.dumps({**stamp, **cross}, indent=2) + "\n")
+        print(f"wrote {cross_path.relative_to(ROOT)}")
+    if args.stage in ("all", "report"):
+        write_section(
+            "playback-tune",
+            "Playback: choosing the Marquee scheme's defaults (bench/playback_tune.py)",
+            _section(out, cross),
+        )
+        print("wrote BENCHMARKS.md")
 
 
-def _section(out: dict) -> str:
+def _score(playback, sets, video, scheme) -> float:
+    return float(np.mean([playback.simulate(t, video, scheme).qoe.mean() for t in sets]))
+
+
+def _scheme_stage(playback, sets, video) -> dict:
+    rows = []
+    baseline = _score(playback, sets, video, playback.RobustMPC())
+    print(f"robustmpc {baseline:.4f}", flush=True)
+    keys = list(GRID)
+    for values in itertools.product(*(GRID[k] for k in keys)):
+        params = dict(zip(keys, values, strict=True))
+        qoe = _score(playback, sets, video, playback.StochasticMPC(**params))
+        rows.append({"params": {**params, "prior_ratios": list(params["prior_ratios"])}, "qoe_per_chunk": qoe})
+        print(f"{params} {qoe:.4f}", flush=True)
+    best = max(rows, key=lambda r: r["qoe_per_chunk"])
+    print(f"winner: {best['params']} {best['qoe_per_chunk']:.4f} (robustMPC {baseline:.4f})", flush=True)
+    return {"robustmpc_qoe_per_chunk": baseline, "candidates": rows, "winner": best}
+
+
+def _section(out: dict, cross: dict) -> str:
     win = out["winner"]
     lines = [
-        f"Tuning set: `{out['tuning_set']}` (Puffer, a seeded {out['traces']} of its traces), Envivio, Pensieve's "
-        f"conventions. {len(out['candidates'])} candidates (history x prior weight x prior ratios, horizon 24).",
+        f"Tuning sets: {', '.join(f'`{n}`' for n in out['tuning_sets'])} (a seeded {out['traces_per_set']} traces "
+        f"each), Envivio, Pensieve's conventions. {len(out['candidates'])} candidates (history x prior weight x prior "
+        f"ratios x discount, horizon 24); score = mean of the sets' mean QoE_lin.",
         "",
         f"- Winner (now the defaults of `StochasticMPCConfig`): `{win['params']}`, QoE_lin {win['qoe_per_chunk']:.4f} "
         f"against robustMPC's {out['robustmpc_qoe_per_chunk']:.4f} on the tuning traces "
@@ -119,28 +147,13 @@ def _section(out: dict) -> str:
         "| set | robustMPC | Marquee, cross-fitted | gain |",
         "|---|---|---|---|",
     ]
-    for name, r in out["crossfit"]["sets"].items():
+    for name, r in cross["sets"].items():
         lines.append(f"| {name} | {r['robustmpc']:.4f} | {r['marquee_crossfit']:.4f} | {r['gain']:+.1%} |")
     lines += [
         "",
-        "Chosen per fold: " + "; ".join(f"fold {k}: `{v}`" for k, v in out["crossfit"]["chosen_per_fold"].items()),
+        "Chosen per fold: " + "; ".join(f"fold {k}: `{v}`" for k, v in cross["chosen_per_fold"].items()),
     ]
     return "\n".join(lines)
-
-
-def _scheme_stage(playback, traces, video) -> dict:
-    rows = []
-    baseline = playback.simulate(traces, video, playback.RobustMPC()).summary()["qoe_per_chunk"]
-    print(f"robustmpc {baseline:.4f}", flush=True)
-    keys = list(GRID)
-    for values in itertools.product(*(GRID[k] for k in keys)):
-        params = dict(zip(keys, values, strict=True))
-        qoe = playback.simulate(traces, video, playback.StochasticMPC(**params)).summary()["qoe_per_chunk"]
-        rows.append({"params": {**params, "prior_ratios": list(params["prior_ratios"])}, "qoe_per_chunk": qoe})
-        print(f"{params} {qoe:.4f}", flush=True)
-    best = max(rows, key=lambda r: r["qoe_per_chunk"])
-    print(f"winner: {best['params']} {best['qoe_per_chunk']:.4f} (robustMPC {baseline:.4f})", flush=True)
-    return {"robustmpc_qoe_per_chunk": baseline, "candidates": rows, "winner": best}
 
 
 def _crossfit_stage(playback, video) -> dict:
@@ -180,7 +193,8 @@ def _crossfit_stage(playback, video) -> dict:
     return {"sets": result, "chosen_per_fold": chosen, "fold_seed": 1}
 
 
-def _phone_stage(playback, traces, video, params: dict) -> dict:
+def _phone_stage(playback, sets, video, params: dict) -> dict:
+    traces = playback.TraceSet("tuning", tuple(t for s in sets for t in s))
     blind = playback.simulate(traces, video, playback.RobustMPC(), device="phone").summary()
     rows = []
     for price in PHONE_PRICES:

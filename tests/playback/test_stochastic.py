@@ -104,3 +104,20 @@ def test_fit_chooses_the_best_of_its_grid_on_the_traces_it_is_given():
     assert max(score for _, score in scheme.fit_scores_) == pytest.approx(want)
     with pytest.raises(ConfigError, match="unknown field"):
         StochasticMPC().fit(fcc, video, grid={"speed": (1,)})
+
+
+def test_a_discount_stops_the_planner_deferring_an_upgrade_forever():
+    # A full buffer over a steady 0.7 Mbps with uncertain draws: undiscounted, "stay low now, upgrade later" is
+    # worth as much as upgrading now plus the option of waiting, so re-planning defers it chunk after chunk.
+    video = load_video("envivio")
+    tp = np.full((1, 26), 0.7)
+    obs = Observation(26, 48, np.array([59.5]), np.array([0]), tp, np.full_like(tp, 2.0), video, 60.0, None, 0.08)
+    draws, weights = np.array([[0.55, 0.59, 0.24, 0.42, 0.6]]), np.array([0.14, 0.14, 0.24, 0.24, 0.24])
+    picks = {}
+    for gamma in (1.0, 0.95):
+        scheme = StochasticMPC(discount=gamma)
+        scheme.start(video, 1)
+        picks[gamma] = int(scheme.plan(obs, draws, weights / weights.sum())[0])
+    assert picks[1.0] == 0 and picks[0.95] >= 1
+    with pytest.raises(ConfigError, match="discount must be in"):
+        StochasticMPC(discount=0.0)

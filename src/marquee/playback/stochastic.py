@@ -51,6 +51,7 @@ TUNING_GRID: dict[str, tuple[Any, ...]] = {
     "history": (2, 3),
     "prior_weight": (2.0, 3.0, 5.0),
     "prior_ratios": ((0.4, 0.7, 1.0), (0.5, 0.8, 1.0), (0.6, 0.9, 1.0)),
+    "discount": (0.95, 1.0),
     "horizon": (24,),
 }
 
@@ -77,6 +78,9 @@ class StochasticMPCConfig:
         data_cost_per_mb: under the quality objective, utility lost per megabyte a chunk costs (a metered phone
             plan's price of data, in the same units as the utility: top quality = top bitrate in Mbps); ``None``:
             the device's own (:attr:`Device.data_cost_per_mb`), 0 without a device.
+        discount: weight of each later chunk's QoE relative to the one before (1: none). Below 1, a plan that
+            upgrades now beats the same plan deferred: without it the planner, re-planning every chunk, can keep
+            deferring an upgrade it always means to make later.
     """
 
     # Chosen by bench/playback_tune.py on Puffer 2022-02-18 (bench/results/playback_tune.json).
@@ -90,6 +94,7 @@ class StochasticMPCConfig:
     smooth_penalty: float = 1.0
     objective: str = "auto"
     data_cost_per_mb: float | None = None
+    discount: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("horizon", "window", "history"):
@@ -113,6 +118,8 @@ class StochasticMPCConfig:
                 continue
             if not (_positive(v) or v == 0):
                 raise ConfigError(f"StochasticMPCConfig.{name} must be a finite number >= 0, got {v!r}")
+        if not (_positive(self.discount) and self.discount <= 1):
+            raise ConfigError(f"StochasticMPCConfig.discount must be in (0, 1], got {self.discount!r}")
         if self.objective not in _OBJECTIVES:
             raise ConfigError(f"StochasticMPCConfig.objective must be one of {_OBJECTIVES}, got {self.objective!r}")
 
@@ -280,6 +287,7 @@ class StochasticMPC(Scheme):
         cap = max(float(obs.buffer_cap_s), chunk_s)
         step = cfg.buffer_step_s
         rtt = float(obs.rtt_s)
+        gamma = cfg.discount
         g = int(np.ceil(cap / step)) + 1
         grid = np.minimum(np.arange(g) * step, cap)
         s, _ = tput.shape
@@ -299,7 +307,8 @@ class StochasticMPC(Scheme):
             flat = (rows + base) * r + cols
             v = value.reshape(-1)
             lo_v = v[flat]
-            return ((lo_v + (v[flat + r] - lo_v) * frac - mu * stall) * weights).sum(axis=-1)  # (S, B, R)
+            later = lo_v + (v[flat + r] - lo_v) * frac
+            return ((gamma * later - mu * stall) * weights).sum(axis=-1)  # (S, B, R)
 
         # Value after the last planned chunk: 0 (what remains is the next decision's problem).
         value = np.zeros((s, g, r))
