@@ -83,18 +83,18 @@ class StochasticMPCConfig:
             deferring an upgrade it always means to make later.
     """
 
-    # Chosen by bench/playback_tune.py on Puffer 2022-02-18 (bench/results/playback_tune.json).
+    # Chosen by bench/playback_tune.py on Puffer 2022-02-18 and Sabre's FCC SD (bench/results/playback_tune.json).
     horizon: int = 24
     window: int = 5
     history: int = 2
-    prior_ratios: tuple[float, ...] = (0.4, 0.7, 1.0)
-    prior_weight: float = 5.0
+    prior_ratios: tuple[float, ...] = (0.6, 0.9, 1.0)
+    prior_weight: float = 2.0
     buffer_step_s: float = 1.0
     rebuffer_penalty: float | None = None
     smooth_penalty: float = 1.0
     objective: str = "auto"
     data_cost_per_mb: float | None = None
-    discount: float = 1.0
+    discount: float = 0.95
 
     def __post_init__(self) -> None:
         for name in ("horizon", "window", "history"):
