@@ -16,7 +16,8 @@ Where the defaults come from:
   published score transform ``q' = 1.70674692 + 1.72643844 q - 0.00705305 q^2``, never below ``q`` and clipped
   to [0, 100] (libvmaf ``model/vmaf_v0.6.1.json``, ``score_transform``; here applied to the clipped per-chunk
   score). Player: ExoPlayer's ``DefaultLoadControl`` (Android's reference player): 50 s maximum buffer, 2.5 s
-  to start, 5 s to resume after a rebuffer. Networks: cellular (Norway HSDPA 3G, Belgium LTE).
+  to start, 5 s to resume after a rebuffer. Networks: cellular (Norway HSDPA 3G, Belgium LTE). Price of data:
+  chosen by ``bench/playback_tune.py`` (:data:`PHONE_DATA_COST_PER_MB`).
 - ``tablet`` -- no published VMAF tablet model exists; a tablet screen sits between a phone and a laptop in
   angular size, so its quality is the midpoint of the phone and default models (an assumption, stated as such).
   Player: ExoPlayer as on phones. Networks: cellular and home broadband.
@@ -168,6 +169,10 @@ class Device:
         }
 
 
+#: The phone's price of data: the largest price at which the device-aware Marquee scheme kept device-blind
+#: robustMPC's phone quality and rebuffering on the tuning traces (bench/playback_tune.py, bench/results/).
+PHONE_DATA_COST_PER_MB = 0.25
+
 _CELLULAR = ("hsdpa_pensieve80", "sabre_lte_belgium40", "sabre_hsdpa86", "hsdpa_short144")
 _BROADBAND = ("fcc_pensieve88", "puffer211017_500", "puffer220218_500", "oboe428")
 
@@ -176,7 +181,15 @@ DEVICES: dict[str, Device] = {
     d.name: d
     for d in (
         Device(
-            "phone", "phone on a cellular network, ExoPlayer defaults", 8000.0, "vmaf_phone", 50.0, 2.5, 5.0, _CELLULAR
+            "phone",
+            "phone on a cellular network, ExoPlayer defaults",
+            8000.0,
+            "vmaf_phone",
+            50.0,
+            2.5,
+            5.0,
+            _CELLULAR,
+            data_cost_per_mb=PHONE_DATA_COST_PER_MB,
         ),
         Device(
             "tablet",
