@@ -189,7 +189,11 @@ def _bad_cases(tmp_path):
         "missing traces": ((*ok[2:], "--traces", tmp_path / "nope"), 3, ["nope", "no such file"]),
         "ladder chunk counts": ((*ok[:2], "--video", ladder), 3, ["ladder.csv", "rung 1", "same chunks"]),
         "unknown device": ((*ok, "--device", "phone,watch"), 2, ["unknown device 'watch'", "phone, tablet"]),
-        "unknown scheme": ((*ok, "--abr", "bba,pensieve"), 2, ["unknown scheme(s) 'pensieve'", "bba, bola, marquee, optimal, rb, robustmpc"]),
+        "unknown scheme": (
+            (*ok, "--abr", "bba,pensieve"),
+            2,
+            ["unknown scheme(s) 'pensieve'", "bba, bola, marquee, optimal, rb, robustmpc"],
+        ),
         "bad config key": ((*ok, "--config", conf), 2, ["c.toml", "[session]", "['rtt']"]),
         "too many chunks": ((*ok, "--chunks", 49), 2, ["n_chunks=49", "48 chunks"]),
         "bad session": ((*ok, "--chunks", 3, "--session", 80), 2, ["session index 80", "0..79"]),
@@ -255,3 +259,31 @@ def test_help(command):
             "median QoE",
         ):
             assert word in text
+
+
+def _write_traces(folder, traces):
+    folder.mkdir()
+    for t in traces:
+        (folder / t.name).write_text("".join(f"{a} {b}\n" for a, b in zip(t.times_s, t.mbps, strict=True)))
+    return folder
+
+
+def test_fit_on_fits_the_marquee_scheme_on_other_traces_and_refuses_shared_ones(tmp_path):
+    hsdpa = playback.load_traces("hsdpa_pensieve80")
+    train = _write_traces(tmp_path / "train", hsdpa[:4])
+    test = _write_traces(tmp_path / "test", hsdpa[4:7])
+    out = tmp_path / "out.json"
+    result = _evaluate("--traces", test, "--video", "envivio", "--abr", "marquee", "--chunks", 8, "--fit-on", train,
+                       "--json", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "marquee fitted:" in result.output
+    cfg = playback.SessionConfig(n_chunks=8)
+    video = playback.load_video("envivio")
+    fitted = playback.StochasticMPC().fit(playback.load_traces(train), video, cfg)
+    want = playback.simulate(playback.load_traces(test), video, fitted, cfg).summary()
+    assert json.loads(out.read_text())[0]["qoe_per_chunk"] == pytest.approx(want["qoe_per_chunk"])
+    out.unlink()
+    shared = _evaluate("--traces", test, "--video", "envivio", "--abr", "marquee", "--chunks", 8, "--fit-on", test,
+                       "--json", out)  # fmt: skip
+    assert shared.exit_code == 2 and "shares 3 trace(s) with --traces" in shared.output
+    assert not out.exists()

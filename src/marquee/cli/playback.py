@@ -168,6 +168,13 @@ def evaluate(
         help="The session drawn over time in the report: a 0-based index or a trace name. "
         "[default: the session with the median QoE under the first scheme]",
     ),
+    fit_on: str | None = typer.Option(
+        None,
+        "--fit-on",
+        help="Fit the Marquee scheme's hyperparameters on these traces first (a set name or path, like --traces), "
+        "choosing the best of its tuning grid by mean QoE_lin; refused if any of them is also in --traces. "
+        "[default: the shipped defaults]",
+    ),
 ) -> None:
     """Simulate each ABR scheme (on each device) over every trace and compare them.
 
@@ -193,6 +200,9 @@ def evaluate(
         )
 
     session_index([t.name for t in trace_set], session)  # a bad --session fails before any run
+    factories = {name: playback.SCHEMES[name] for name in scheme_names}
+    if fit_on is not None and "marquee" in factories:
+        factories["marquee"] = _fitted_marquee(playback, fit_on, trace_set, ladder, cfg)
     runs = [(s, d) for s in scheme_names for d in device_names]
     results = []
     start = time.perf_counter()
@@ -200,7 +210,7 @@ def evaluate(
         task = bar.add_task("playback", total=len(runs), note=f"{len(trace_set)} traces x {ladder.name}")
         for name, dev in runs:
             tick = time.perf_counter()
-            res = playback.simulate(trace_set, ladder, playback.SCHEMES[name](), cfg, device=dev)
+            res = playback.simulate(trace_set, ladder, factories[name](), cfg, device=dev)
             results.append(res)
             label = name if dev is None else f"{name}@{dev}"
             bar.update(task, advance=1, note=f"{label}: QoE {res.qoe.mean():.3f} in {time.perf_counter() - tick:.2f} s")
@@ -235,6 +245,27 @@ def evaluate(
     console.print(f"[dim]{escape(_QOE)} Means over sessions.[/]", highlight=False)
     _write_outputs(json_path, rows, report, page)
     err_console.print(f"simulated {len(runs)} run(s) in {time.perf_counter() - start:.2f} s", highlight=False)
+
+
+def _fitted_marquee(playback, fit_on: str, scored, ladder, cfg):
+    """The Marquee scheme fitted on ``fit_on``, as a factory; a trace shared with the scored set is refused."""
+    train = playback.load_traces(fit_on)
+
+    def key(t):
+        return (t.times_s.tobytes(), t.mbps.tobytes())
+
+    shared = {key(t) for t in train} & {key(t) for t in scored}
+    if shared:
+        raise ConfigError(
+            f"--fit-on {fit_on} shares {len(shared)} trace(s) with --traces; fit on traces you do not score on"
+        )
+    err_console.print(f"fitting marquee on {len(train)} traces of {train.name}...", highlight=False)
+    fitted = playback.StochasticMPC().fit(train, ladder, cfg)
+    from marquee.playback.stochastic import TUNING_GRID
+
+    chosen = {k: v for k, v in fitted.config.to_dict().items() if k in TUNING_GRID}
+    err_console.print(f"marquee fitted: {chosen}", highlight=False)
+    return lambda: playback.StochasticMPC.from_config(fitted.config)
 
 
 @app.command("devices")
