@@ -22,6 +22,6 @@ from marquee.sim.online import (
 
 __all__ += ["ABTest", "ab_test", "context_policy", "interleave", "members_for_power", "online_value", "ranker_policy"]
 
-from marquee.sim.playback import ABRTest, PlaybackOutcome, abr_ab_test, play
+from marquee.sim.playback import PlaybackOutcome, abr_ab_test, play
 
-__all__ += ["ABRTest", "PlaybackOutcome", "abr_ab_test", "play"]
+__all__ += ["PlaybackOutcome", "abr_ab_test", "play"]

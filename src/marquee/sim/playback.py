@@ -20,13 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from marquee.errors import ConfigError
-from marquee.experiment.analysis import Comparison, MeanStats, compare
+from marquee.experiment.analysis import MeanStats, compare
 from marquee.playback import Scheme, SessionConfig, TraceSet, Video, load_traces, load_video, simulate
 from marquee.random import SeedLike, as_generator
 from marquee.sim.context import DEVICES
+from marquee.sim.online import ABTest, _draw_members
 from marquee.sim.world import Sessions, World
 
-__all__ = ["DEFAULT_NETWORKS", "PLAYBACK_DEVICE", "ABRTest", "PlaybackOutcome", "abr_ab_test", "play"]
+__all__ = ["DEFAULT_NETWORKS", "PLAYBACK_DEVICE", "PlaybackOutcome", "abr_ab_test", "play"]
 
 #: The world's device classes (:data:`marquee.sim.context.DEVICES`) as playback device classes.
 PLAYBACK_DEVICE: dict[str, str] = {"tv": "tv", "mobile": "phone", "web": "laptop", "tablet": "tablet"}
@@ -152,28 +153,6 @@ def play(
     return _play(sessions, picks, nets, video or load_video("envivio"), scheme, config)
 
 
-@dataclass(frozen=True)
-class ABRTest:
-    """An A/B test of two ABR schemes.
-
-    Attributes:
-        comparisons: metric -> treatment minus control of per-member means (Welch, :func:`compare`).
-        truth: metric -> the true difference: per-member means with every session played under both schemes
-            over the same trace, averaged over all the test's members.
-        control, treatment: metric -> (n_arm,) per-member means observed in each arm.
-    """
-
-    comparisons: dict[str, Comparison]
-    truth: dict[str, float]
-    control: dict[str, np.ndarray]
-    treatment: dict[str, np.ndarray]
-
-    def covers_truth(self, metric: str) -> bool:
-        """Whether the metric's interval holds the true difference."""
-        iv = self.comparisons[metric].absolute
-        return bool(iv.low <= self.truth[metric] <= iv.high)
-
-
 def abr_ab_test(
     world: World,
     control: Callable[[], Scheme],
@@ -186,19 +165,17 @@ def abr_ab_test(
     config: SessionConfig | None = None,
     alpha: float = 0.05,
     seed: SeedLike = 0,
-) -> ABRTest:
+) -> ABTest:
     """A/B test of two ABR schemes over the world's members: half the members play every session with
     ``treatment``, half with ``control``; each session is a play on the member's device over a trace drawn from
-    its networks. Metrics (:data:`METRICS`) are per-member means, compared with Welch's test.
+    its networks. Metrics (:data:`METRICS`) are per-member means, compared with Welch's test. The result's
+    ``truth`` holds the true difference of per-member means, every session played under both schemes over the
+    same trace, averaged over all the test's members.
     """
     if sessions_per_member < 1:
         raise ConfigError(f"sessions_per_member must be >= 1, got {sessions_per_member}")
     rng = as_generator(seed)
-    if isinstance(members, int | np.integer):
-        if not 2 <= members <= world.n_members:
-            raise ConfigError(f"members must be between 2 and the world's {world.n_members} members, got {members}")
-        members = rng.choice(world.n_members, int(members), replace=False)
-    members = np.asarray(members, np.int64)
+    members = _draw_members(world, members, rng)
     arm = rng.permutation(members.size) % 2  # 0 control, 1 treatment, balanced
     sessions = world.sessions(np.repeat(members, sessions_per_member), rng)
     nets = _networks(networks)
@@ -221,4 +198,4 @@ def abr_ab_test(
             alpha=alpha,
         )
         truth[metric] = float((t - c).mean())
-    return ABRTest(comparisons, truth, out_c, out_t)
+    return ABTest(comparisons, truth, out_c, out_t)
