@@ -11,6 +11,9 @@ Conventions (each a :class:`SessionConfig` field), as in Pensieve's ``test/fixed
 - if the buffer is above ``buffer_cap_s`` (60 s), the player sleeps ``ceil(excess / sleep_step_s) * sleep_step_s``
   (0.5 s steps): the buffer drains by that much and the trace advances by it;
 - the first chunk is fetched at ``first_rung`` (1); its download time is the start-up delay, not a stall;
+- playback starts once ``start_threshold_s`` of video is buffered (0: after the first chunk) and, after a stall,
+  resumes once ``resume_threshold_s`` is (0: when the late chunk arrives); downloads while waiting count as
+  start-up or as stall (devices set both from their players' defaults);
 - QoE_lin per chunk = ``bitrate_Mbps - mu * stall_s - smooth_penalty * |bitrate - previous bitrate|_Mbps``,
   ``mu`` = ``rebuffer_penalty`` (default: the ladder's top bitrate in Mbps, 4.3 for Envivio); a session's QoE is
   the mean over chunks ``qoe_from_chunk``.. (default 1, i.e. chunks 2..N, as Pensieve's
