@@ -80,6 +80,13 @@ def _per_member(values: np.ndarray, sessions_per_member: int) -> np.ndarray:
     return values.reshape(-1, sessions_per_member).sum(axis=1)
 
 
+def compare_arms(control: np.ndarray, treatment: np.ndarray, metric: str, alpha: float) -> Comparison:
+    """Welch's test of per-member values, treatment against control (what every simulated A/B test reports)."""
+    return compare(
+        MeanStats.from_values(control), MeanStats.from_values(treatment), metric=metric, variant="treatment", alpha=alpha
+    )
+
+
 def ab_test(
     world: World,
     control: Policy,
@@ -119,13 +126,7 @@ def ab_test(
     for metric, v in values.items():
         per = _per_member(v, sessions_per_member)
         out_c[metric], out_t[metric] = per[arm == 0], per[arm == 1]
-        comparisons[metric] = compare(
-            MeanStats.from_values(out_c[metric]),
-            MeanStats.from_values(out_t[metric]),
-            metric=metric,
-            variant="treatment",
-            alpha=alpha,
-        )
+        comparisons[metric] = compare_arms(out_c[metric], out_t[metric], metric, alpha)
         tc, tt = truth_values[metric]
         truth[metric] = float(_per_member(tt - tc, sessions_per_member).mean())
     return ABTest(comparisons, truth, out_c, out_t)

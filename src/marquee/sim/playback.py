@@ -20,11 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from marquee.errors import ConfigError
-from marquee.experiment.analysis import MeanStats, compare
 from marquee.playback import Scheme, SessionConfig, TraceSet, Video, load_traces, load_video, simulate
 from marquee.random import SeedLike, as_generator
 from marquee.sim.context import DEVICES
-from marquee.sim.online import ABTest, _draw_members
+from marquee.sim.online import ABTest, _draw_members, compare_arms
 from marquee.sim.world import Sessions, World
 
 __all__ = ["DEFAULT_NETWORKS", "PLAYBACK_DEVICE", "PlaybackOutcome", "abr_ab_test", "play"]
@@ -190,12 +189,6 @@ def abr_ab_test(
         if np.isnan(c).any() or np.isnan(t).any():
             continue  # the ladder has no quality
         out_c[metric], out_t[metric] = c[arm == 0], t[arm == 1]
-        comparisons[metric] = compare(
-            MeanStats.from_values(out_c[metric]),
-            MeanStats.from_values(out_t[metric]),
-            metric=metric,
-            variant="treatment",
-            alpha=alpha,
-        )
+        comparisons[metric] = compare_arms(out_c[metric], out_t[metric], metric, alpha)
         truth[metric] = float((t - c).mean())
     return ABTest(comparisons, truth, out_c, out_t)
