@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["new_lists", "push_head", "push_tail", "remove", "pop_tail", "move_to_head"]
+__all__ = ["move_to_head", "new_lists", "pop_tail", "push_head", "push_tail", "remove"]
 
 NIL = -1
 

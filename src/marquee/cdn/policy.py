@@ -63,7 +63,7 @@ class AdmitHooks(NamedTuple):
 @njit(inline="always")
 def noop(state, i, o):
     """A hook that does nothing (for policies with nothing to learn on a hit or a miss)."""
-    return None
+    return
 
 
 class _Configured:
@@ -76,7 +76,7 @@ class _Configured:
             unknown = set(overrides) - names
             if unknown:
                 raise ConfigError(
-                    f"{self.name} has no option {sorted(unknown)[0]!r}; its options are {sorted(names) or 'none'}"
+                    f"{self.name} has no option {min(unknown)!r}; its options are {sorted(names) or 'none'}"
                 )
             config = self.Config(**overrides)
         elif overrides:

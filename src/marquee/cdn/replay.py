@@ -175,7 +175,7 @@ def _execute(requests: Requests, policy: EvictionPolicy, admission: Admission, c
 
 
 def run(requests: Requests, policy: str | EvictionPolicy | tuple[EvictionPolicy, Admission],
-        cache_bytes: str | int | float, *, keep_hits: bool = False) -> CacheRun:
+        cache_bytes: str | float, *, keep_hits: bool = False) -> CacheRun:
     """Replay ``requests`` through one policy at one size; ``keep_hits`` keeps the per-request hit mask."""
     pol, adm = _resolve(policy)
     capacity = requests.cache_bytes(cache_bytes)
@@ -186,7 +186,7 @@ def run(requests: Requests, policy: str | EvictionPolicy | tuple[EvictionPolicy,
 def replay(
     requests: Requests,
     policies: Sequence[str | EvictionPolicy | tuple[EvictionPolicy, Admission]],
-    cache_bytes: Sequence[str | int | float] | str | int | float,
+    cache_bytes: Sequence[str | int | float] | str | float,
     *,
     keep_hits: bool = False,
 ) -> ReplayResult:

@@ -92,7 +92,7 @@ class Requests:
             self._next.append(_next_access(self.obj, self.n_objects))
         return self._next[0]
 
-    def cache_bytes(self, spec: str | int | float) -> int:
+    def cache_bytes(self, spec: str | float) -> int:
         """A cache size from bytes (``1048576``, ``"64MiB"``) or a share of the working set (``"1%"``, ``0.01``).
 
         A share rounds down and is at least 1 byte, as the CLI documents. Zero or negative sizes raise.
@@ -107,7 +107,7 @@ class Requests:
         )
 
 
-def cache_bytes(spec: str | int | float, working_set_bytes: int) -> int:
+def cache_bytes(spec: str | float, working_set_bytes: int) -> int:
     """Parse a cache size: bytes (int, ``"1048576"``, ``"64MiB"``, ``"2GB"``) or a share (``"1%"``, ``0.01``)."""
     units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
              "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}

@@ -13,13 +13,8 @@ comparing schemes, and devices, on one trace set and one video::
 
 from __future__ import annotations
 
-import base64
-import html
 import inspect
-import io
-import math
 import os
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from marquee._html import esc as _esc
+from marquee._html import png as _png
+from marquee._html import pyplot as _pyplot
+from marquee._html import table as _table
+from marquee._html import write_text_atomic
 from marquee.errors import ConfigError
 from marquee.playback.device import DEVICES
 from marquee.playback.session import SessionConfig, Sessions
@@ -34,7 +34,6 @@ from marquee.playback.session import SessionConfig, Sessions
 __all__ = ["median_session", "render_report", "resolve_session", "session_index", "write_report", "write_text_atomic"]
 
 _PALETTE = ("#b20710", "#1f5fa8", "#2e8b57", "#8a4fb3", "#d2691e", "#555555", "#008b8b", "#8a6d00")
-_esc = html.escape
 
 
 def median_session(sessions: Sessions) -> int:
@@ -69,24 +68,6 @@ def resolve_session(sessions: Sessions, session: int | str | None) -> int:
     """The session to draw: :func:`session_index`, or :func:`median_session` for ``None``."""
     k = session_index(sessions.trace_names, session)
     return median_session(sessions) if k is None else k
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
 
 
 def _label(s: Sessions, several_devices: bool) -> str:
@@ -210,20 +191,6 @@ def _device_plot(results: Sequence[Sessions]) -> str:
     fig.legend(handles, labels, loc="lower center", ncol=max(len(labels), 1), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return _png(fig)
-
-
-def _fmt(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "–"
-    if isinstance(x, float):
-        return "–" if not math.isfinite(x) else f"{x:.{digits}f}"
-    return str(x)
-
-
-def _table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    th = "".join(f"<th>{_esc(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{_esc(_fmt(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def render_report(
@@ -365,18 +332,3 @@ def write_report(
     """
     page = render_report(results, traces=traces, video=video, config=config, session=session, title=title)
     return write_text_atomic(path, page)
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:  # the usual permissions, unlike mkstemp's 0600
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
