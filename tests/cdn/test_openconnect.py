@@ -85,7 +85,7 @@ def test_misses_go_to_the_peer_before_origin():
     res = serve(cat, [(edge, edge.fill(cat, np.array([0]))), (peer, peer.fill(cat, np.array([1, 2])))],
                 np.arange(4.0), np.array([0, 1, 2, 3]), np.full(4, MB))
     assert res.level.tolist() == [0, 1, 1, 2] and res.level_names == ("edge", "peer")
-    hours, offered, served = res.hourly(levels=2)
+    _, offered, served = res.hourly(levels=2)
     assert offered.sum() == 4 * MB and served.sum() == 3 * MB
 
 
