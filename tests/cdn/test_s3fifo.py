@@ -1,0 +1,179 @@
+"""S3-FIFO equals libCacheSim 0.3.5's ``S3FIFO`` to the request, and the kernel equals a plain-Python twin.
+
+libCacheSim's S3FIFO refuses an object larger than its small queue before evicting anything (and one exactly the
+small queue's size after evicting, unless it is a ghost hit). Marquee's replay loop cannot refuse from inside a
+policy, so the exact comparison pairs the policy with its size gate, ``(p, p.size_gate())``; the policy alone is
+exact wherever every object is smaller than the small queue, and measurably off elsewhere (pinned as strict xfails).
+"""
+
+from collections import OrderedDict
+
+import pytest
+
+from marquee import cdn
+from marquee.cdn.policy import POLICIES
+from marquee.cdn.s3fifo import S3FIFO, S3FIFOConfig
+from tests.cdn.oracle import SHARES, libcachesim, oracle, synthetic, trace
+
+NON_DEFAULT = {"small_size_ratio": 0.25, "ghost_size_ratio": 0.5, "move_to_main_threshold": 1}
+
+
+def twin(requests, capacity, small_size_ratio=0.1, ghost_size_ratio=0.9, move_to_main_threshold=2) -> int:
+    """Plain-Python S3-FIFO by libCacheSim's rules, written from S3FIFO.c, not from the kernel: misses count.
+
+    Each queue is an OrderedDict from oldest (first) to newest (last); small and main map object -> freq, the
+    ghost object -> size.
+    """
+    small_cap = int(capacity * small_size_ratio)
+    main_cap = capacity - small_cap
+    ghost_cap = int(capacity * ghost_size_ratio)
+    small: OrderedDict[int, int] = OrderedDict()
+    main: OrderedDict[int, int] = OrderedDict()
+    ghost: OrderedDict[int, int] = OrderedDict()
+    size: dict[int, int] = {}
+    small_bytes = main_bytes = ghost_bytes = 0
+    has_evicted = False
+    misses = 0
+
+    def evict() -> None:
+        nonlocal small_bytes, main_bytes, ghost_bytes, has_evicted
+        has_evicted = True
+        if main_bytes > main_cap or small_bytes == 0:
+            while main_bytes > 0:
+                obj, freq = main.popitem(last=False)
+                if freq >= 1:
+                    main[obj] = min(freq, 3) - 1
+                else:
+                    main_bytes -= size[obj]
+                    return
+            return
+        while small_bytes > 0:
+            obj, freq = small.popitem(last=False)
+            small_bytes -= size[obj]
+            if freq >= move_to_main_threshold:
+                main[obj] = 0
+                main_bytes += size[obj]
+            else:
+                if ghost_cap > 0 and size[obj] <= ghost_cap:
+                    while ghost_bytes + size[obj] > ghost_cap:
+                        ghost_bytes -= ghost.popitem(last=False)[1]
+                    ghost[obj] = size[obj]
+                    ghost_bytes += size[obj]
+                return
+
+    for o, s in zip(requests.obj.tolist(), requests.size.tolist()):
+        size[o] = s
+        if o in small:
+            small[o] += 1
+            continue
+        ghost_hit = o in ghost
+        if ghost_hit:
+            ghost_bytes -= ghost.pop(o)
+        if o in main:
+            main[o] += 1
+            continue
+        misses += 1
+        if s > small_cap or s > capacity:
+            continue
+        while small_bytes + main_bytes + s > capacity:
+            evict()
+        if ghost_hit:
+            main[o] = 0
+            main_bytes += s
+        elif s >= small_cap:
+            continue
+        elif not has_evicted and small_bytes >= small_cap:
+            main[o] = 0
+            main_bytes += s
+        else:
+            small[o] = 0
+            small_bytes += s
+    return misses
+
+
+def gated(**options):
+    policy = S3FIFO(**options)
+    return policy, policy.size_gate()
+
+
+def test_defaults_and_names_match_libcachesim():
+    import inspect
+
+    lcs = libcachesim()
+    params = inspect.signature(lcs.S3FIFO).parameters
+    config = S3FIFOConfig()
+    for name in ("small_size_ratio", "ghost_size_ratio", "move_to_main_threshold"):
+        assert getattr(config, name) == params[name].default
+    assert POLICIES["s3fifo"] is S3FIFO
+
+
+@pytest.mark.parametrize("capacity", [2, 5_000, 200_000, 3_000_000])
+@pytest.mark.parametrize("options", [{}, NON_DEFAULT, {"ghost_size_ratio": 0.0, "move_to_main_threshold": 3}])
+def test_gated_kernel_equals_python_twin(capacity, options):
+    reqs = synthetic(n=8_000, n_objects=800, seed=capacity % 5)
+    assert cdn.run(reqs, gated(**options), capacity).misses == twin(reqs, capacity, **options)
+
+
+@pytest.mark.parametrize("capacity", [20, 40, 150])
+@pytest.mark.parametrize("options", [{}, NON_DEFAULT, {"ghost_size_ratio": 3.0}])
+def test_kernel_alone_equals_python_twin_unit_sizes(capacity, options):
+    # 1-byte objects are smaller than the small queue here, so the policy needs no gate
+    reqs = synthetic(n=8_000, n_objects=600, seed=capacity, sized=False)
+    assert cdn.run(reqs, S3FIFO(**options), capacity).misses == twin(reqs, capacity, **options)
+
+
+def _compare(reqs, capacity, tmp_path, policy, options):
+    lcs = libcachesim()
+    run = cdn.run(reqs, policy, capacity)
+    miss, byte_miss = oracle(reqs, lambda c: lcs.S3FIFO(c, **options), capacity, tmp_path)
+    assert run.miss_ratio == pytest.approx(miss, abs=1e-12)
+    assert run.byte_miss_ratio == pytest.approx(byte_miss, abs=1e-12)
+
+
+@pytest.mark.parametrize("options", [{}, NON_DEFAULT], ids=["default", "non_default"])
+@pytest.mark.parametrize("trace_name", ["cache2k_web07", "adapt_size", "cloudphysics"])
+@pytest.mark.parametrize("share", SHARES)
+def test_equal_to_libcachesim(trace_name, share, options, tmp_path):
+    reqs = trace(trace_name)
+    _compare(reqs, reqs.cache_bytes(share), tmp_path, gated(**options), options)
+
+
+@pytest.mark.parametrize("options", [{}, NON_DEFAULT], ids=["default", "non_default"])
+@pytest.mark.parametrize("capacity", [2_000, 20_000, 300_000, 2_000_000])
+def test_equal_to_libcachesim_synthetic(capacity, options, tmp_path):
+    reqs = synthetic(seed=capacity % 11)
+    _compare(reqs, capacity, tmp_path, gated(**options), options)
+
+
+@pytest.mark.parametrize("trace_name", ["cache2k_web07", "cloudphysics"])
+@pytest.mark.parametrize("share", SHARES)
+def test_policy_alone_equal_where_every_object_fits_the_small_queue(trace_name, share, tmp_path):
+    reqs = trace(trace_name)
+    capacity = reqs.cache_bytes(share)
+    assert int(reqs.object_size.max()) < int(capacity * 0.1)
+    _compare(reqs, capacity, tmp_path, S3FIFO(), {})
+
+
+@pytest.mark.xfail(strict=True, reason="the replay loop inserts what libCacheSim's S3FIFO refuses (size > small "
+                   "queue, 65 of adapt_size's requests at 1%): measured miss ratio +0.0086, byte miss ratio -0.0074; "
+                   "use (p, p.size_gate())")
+def test_policy_alone_on_objects_larger_than_the_small_queue(tmp_path):
+    reqs = trace("adapt_size")
+    _compare(reqs, reqs.cache_bytes("1%"), tmp_path, S3FIFO(), {})
+
+
+@pytest.mark.xfail(strict=True, reason="an object exactly the small queue's size is refused by libCacheSim only after "
+                   "the evictions it caused; the hooks cannot refuse after evicting (web07 at 0.1%, 1-byte objects, "
+                   "small_size_ratio=0.05 -> a 1-byte small queue): measured miss ratio -0.207")
+def test_gated_on_objects_exactly_the_small_queue(tmp_path):
+    reqs = trace("cache2k_web07")
+    options = {"small_size_ratio": 0.05}
+    _compare(reqs, reqs.cache_bytes("0.1%"), tmp_path, gated(**options), options)
+
+
+def test_pinned_miss_counts():
+    # Pinned from libCacheSim 0.3.5 (S3FIFO) on the shipped cache2k web07 trace (76,118 requests, 1 byte each) at 1%.
+    reqs = trace("cache2k_web07")
+    assert reqs.cache_bytes("1%") == 204
+    assert cdn.run(reqs, S3FIFO(), "1%").misses == 42817
+    assert cdn.run(reqs, S3FIFO(**NON_DEFAULT), "1%").misses == 43250
