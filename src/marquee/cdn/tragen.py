@@ -73,7 +73,7 @@ few objects that carry the most requests -- and, being requested at short distan
 have whatever sizes they drew. ``sz.txt`` is skewed (38 % of objects are 40 KB or less, the mean is 1.8 MB), so
 the byte hit ratio of one stream scatters around the descriptor's by a few hundredths (typically below it: the
 hottest objects are usually small), while the request hit ratio stays within about 0.01. Leaving out the 1000
-most requested objects, byte and request hit ratios of a stream agree within 0.003.
+most requested objects, byte and request hit ratios of a stream agree within 0.005.
 
 Sizes and rates: ``sz.txt`` (TRAGEN's ``FOOTPRINT_DESCRIPTORS/v``, not the sample behind the descriptors) averages
 1.83 MB an object; the descriptors' sample moved 0.82 MB a request. With the default byte clock the stream
@@ -747,8 +747,9 @@ def generate(
 
     ``hitrate`` picks the descriptor the stack distances are drawn from (``"byte"``: ``bfd.txt``, matching byte hit
     ratios, TRAGEN's ``bhr``; ``"request"``: ``fd.txt``). ``size_source`` picks object sizes (``"sz"``:
-    ``sz.txt``; ``"sample"``: ``iat_sz_all.txt``). Request counts per object follow :func:`request_counts`.
-    Times are seconds from 0 (see the module notes). Object ids are ``uint64`` in order of creation. The same
+    ``sz.txt``; ``"sample"``: ``iat_sz_all.txt``). Request counts per object follow :func:`request_counts`;
+    ``window`` is how many objects at the top of the future stack compete for each request (TRAGEN's 50; 1 turns
+    the popularity heuristic off). Generation is one compiled loop, about 2 microseconds a request. Times are seconds from 0 (see the module notes). Object ids are ``uint64`` in order of creation. The same
     ``seed`` gives the same arrays.
     """
     if isinstance(n_requests, bool) or not isinstance(n_requests, (int, np.integer)) or n_requests < 0:
@@ -798,6 +799,8 @@ def measured_hit_ratio(requests: Requests, cache_bytes: int, *, warmup_requests:
     """
     from marquee.cdn.replay import run
 
+    if weight not in ("byte", "request"):
+        raise ConfigError(f"weight {weight!r}: use 'byte' or 'request'")
     if not 0 <= warmup_requests < len(requests):
         raise ConfigError(f"warmup_requests {warmup_requests} must be in [0, {len(requests)})")
     hit = run(requests, "lru", int(cache_bytes), keep_hits=True).hit
