@@ -54,6 +54,7 @@ __all__ = ["Engagement", "Responses", "Sessions", "World", "WorldConfig"]
 
 EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
 _N_CELLS = len(DEVICES) * len(DAYPARTS)
+_FIT_BLOCK = 16_384  # members per block of the per-member constants at fit
 _CHUNK = 256  # members per block of the organic sampler (memory: chunk x 16 x n_titles doubles)
 
 
@@ -210,15 +211,25 @@ class World:
         noise = rng.normal(size=(c.n_members, u.shape[1])) * real_u.std(axis=0) * c.member_noise
         self.members_ = IdIndex(np.arange(1, c.n_members + 1, dtype=np.int64), "member")
         self.persona_ = persona
+        # The real member each world member copies: a ranker fitted on the real log serves them by this id.
+        self.persona_ids_ = real.members.ids[activity > 0][persona]
         self.member_factors_ = real_u[persona] + noise
         self.activity_ = np.minimum(self.real_activity_[persona], int(0.8 * n_titles)).astype(np.int64)
         self.device_shares_ = rng.dirichlet(c.device_concentration * DEVICE_SHARES * len(DEVICES), size=c.n_members)
         self.hour_shift_ = np.rint(rng.normal(0.0, c.hour_spread, c.n_members)).astype(np.int64)
-        base = self.affinity(np.arange(c.n_members))
-        top = base.max(axis=1, keepdims=True)
-        self.outside_log_ = top[:, 0] + np.log(np.exp(base - top).mean(axis=1)) + np.log(c.outside)
-        taste = self.member_factors_ @ self.title_factors_.T
-        self.taste_mean_, self.taste_sd_ = taste.mean(axis=1), taste.std(axis=1) + 1e-9
+        # Per-member constants, a block of members at a time: a world of a million members must not hold a
+        # (members x titles) matrix.
+        self.outside_log_ = np.empty(c.n_members)
+        self.taste_mean_ = np.empty(c.n_members)
+        self.taste_sd_ = np.empty(c.n_members)
+        for start in range(0, c.n_members, _FIT_BLOCK):
+            block = np.arange(start, min(start + _FIT_BLOCK, c.n_members))
+            base = self.affinity(block)
+            top = base.max(axis=1, keepdims=True)
+            self.outside_log_[block] = top[:, 0] + np.log(np.exp(base - top).mean(axis=1)) + np.log(c.outside)
+            taste = self.member_factors_[block] @ self.title_factors_.T
+            self.taste_mean_[block] = taste.mean(axis=1)
+            self.taste_sd_[block] = taste.std(axis=1) + 1e-9
         return self
 
     def _replica_counts(self, rng: np.random.Generator) -> np.ndarray:
