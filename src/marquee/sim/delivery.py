@@ -349,12 +349,15 @@ def fill_study(
     seed: int = 0,
     n_bootstrap: int = 1000,
     level: float = 0.95,
+    ceiling_draws: int = 4,
 ) -> FillStudy:
     """Fill plans ranked by yesterday's popularity, the ranker's prediction and the oracle, against reactive
     policies of the same capacity, on ``day`` (a release day when ``region.releases`` has titles for it).
 
     Each plan fills an empty site (one appliance of the capacity, the published fill rate) the night before; the
-    reactive policies cache chunks as they are requested, warmed on the day before.
+    reactive policies cache chunks as they are requested, warmed on the day before. With ``ceiling_draws``, the
+    plan ``"expected"`` ranks files by the mean of that many independent draws of the same day: the ceiling of any
+    predictor that knows the demand's distribution but not tomorrow's draw.
     """
     from marquee.cdn.openconnect import ApplianceKind, Site, SiteConfig, serve
     from marquee.cdn.replay import run
@@ -370,6 +373,11 @@ def fill_study(
         "predicted": region.predicted_bytes(day, yesterday),
         "oracle": region.day_bytes(today),
     }
+    if ceiling_draws:
+        # What a predictor that knows the true demand distribution (not tomorrow's draw of it) can reach: the
+        # mean of independent draws of the same day. The gap from it to the oracle is the draw's own noise.
+        scores["expected"] = sum(region.day_bytes(region.day(day, seed=10**6 + seed * 100 + k))
+                                 for k in range(ceiling_draws))
     time, file, size, _, play = region._requests(today, -np.inf, np.inf)
     member = today.member_idx[play]
     n_members = region.world.n_members
@@ -394,6 +402,8 @@ def fill_study(
     names = (*scores, *policies)
     hit: dict[str, list] = {n: [] for n in names}
     margin: dict[tuple[str, str], list] = {("predicted", "yesterday"): [], ("predicted", "best_reactive"): []}
+    if "expected" in scores:
+        margin[("predicted", "expected")] = []
     of_oracle: list = []
     best: list[str] = []
     for cap in capacities:
@@ -417,6 +427,8 @@ def fill_study(
         margin[("predicted", "yesterday")].append(interval(ratios["predicted"] - ratios["yesterday"]))
         margin[("predicted", "best_reactive")].append(interval(ratios["predicted"] - ratios[top]))
         of_oracle.append(interval(ratios["predicted"] / ratios["oracle"]))
+        if "expected" in scores:
+            margin[("predicted", "expected")].append(interval(ratios["predicted"] - ratios["expected"]))
     released = np.isin(cat.title, region.released(day))
     return FillStudy(
         day=day, capacity_bytes=capacities, catalog_bytes=cat.total_bytes, requested_bytes=int(size.sum()),
