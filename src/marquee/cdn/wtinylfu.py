@@ -151,7 +151,9 @@ def _estimate(cbf, idx, o):
 
 @njit(inline="always")
 def _add(cbf, idx, o):
-    if _estimate(cbf, idx, o) < np.uint32(0xFFFFFFFF):
+    # libCacheSim adds only while the minimum is below UINT_MAX; the last counter is 1 when that is possible at all
+    # (a trace long enough to add 2**32 - 1 times), else the check is skipped.
+    if cbf[cbf.shape[0] - 1] == 0 or _estimate(cbf, idx, o) < np.uint32(0xFFFFFFFF):
         for k in range(idx.shape[1]):
             cbf[idx[o, k]] += np.uint32(1)
 
@@ -251,7 +253,7 @@ def _main_hit_count(lk, ctl, idx, cbf, o):
     h = ctl[_MAIN_HITS] + 1
     if h >= ctl[_AGE_EVERY]:
         h = 0
-        for x in range(cbf.shape[0]):
+        for x in range(cbf.shape[0] - 1):
             cbf[x] = cbf[x] >> np.uint32(1)
     ctl[_MAIN_HITS] = h
 
@@ -318,5 +320,14 @@ class WTinyLFU(EvictionPolicy):
         ctl[_AGE_EVERY] = cfg.age_every * main
         ctl[_MAIN_HITS] = 0
         idx = sketch_counters(requests.ids, counters, hashes) if requests.n_objects else np.zeros((1, hashes), np.int32)
-        state = (lk, ctl, idx, np.zeros(counters, dtype=np.uint32))
+        # Only counters some object of this trace hashes to can ever be non-zero, so keep just those, renumbered
+        # densely (the same counters shared the same way: estimates unchanged; on a byte-sized cache libCacheSim's
+        # sketch is 57.5 bytes per cache byte, mostly never touched).
+        used, dense = np.unique(idx, return_inverse=True)
+        idx = dense.reshape(idx.shape).astype(np.int32)
+        cbf = np.zeros(max(len(used), 1) + 1, dtype=np.uint32)  # the sketch, and a flag no object hashes to
+        # Each request adds to the sketch at most three times (insert, a move into main, a duel) plus once per main
+        # hit; below 2**32 - 1 adds in all no counter can saturate and the flag stays 0.
+        cbf[-1] = 1 if 4 * len(requests) >= 0xFFFFFFFF else 0
+        state = (lk, ctl, idx, cbf)
         return Hooks(state, _on_hit, noop, _victim, _on_insert)
