@@ -9,8 +9,16 @@ evicted object (0 at the start):
   object whose priority was set earliest (libCacheSim orders equal priorities by the request that set them).
 
 The ``1e6`` is libCacheSim's scale factor; priorities are float64 computed in libCacheSim's order
-(``L + (freq * 1e6) / size``), so the evictions, and the miss ratios, equal libCacheSim's to the request. The queue is
-an indexed binary min-heap over dense objects keyed on (priority, request that set it).
+(``L + (freq * 1e6) / size``). The queue is an indexed binary min-heap over dense objects keyed on (priority,
+request that set it).
+
+One difference in order: libCacheSim 0.3.5's ``GDSF_get`` inserts a missed object first and then evicts the lowest
+priority until the cache fits, so an incoming object whose priority is below everything it would displace evicts
+the objects below it and then itself (it is not cached, and ``L`` becomes its priority). The replay loop evicts
+before it inserts and always inserts once it has made room, so this kernel is GDSF evicting-then-inserting, as
+libCacheSim's earlier releases and the textbook algorithm are. On the cache2k web07 trace (1-byte objects) the
+miss ratio is within 0.0013 of libCacheSim's; with sizes it differs more (the tests state by how much). To be exact
+the loop would need ``victim`` to be able to answer "the incoming object itself" (stop evicting, do not insert).
 """
 
 from __future__ import annotations
