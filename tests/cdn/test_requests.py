@@ -42,7 +42,7 @@ def test_oracle_general_round_trip(tmp_path):
     assert back.ids.tolist() == reqs.ids.tolist() and back.obj.tolist() == reqs.obj.tolist()
     assert back.size.tolist() == reqs.size.tolist() and back.time.tolist() == reqs.time.tolist()
     raw = np.frombuffer(path.read_bytes(), dtype=[("t", "<u4"), ("id", "<u8"), ("size", "<u4"), ("next", "<i8")])
-    assert raw["next"].tolist() == [2, 4, 5, -1, -1, -1]
+    assert raw["next"].tolist() == [3, 5, 6, -1, -1, -1]  # 1-based, as libCacheSim writes it
 
 
 def test_truncated_binary_names_the_offset(tmp_path):

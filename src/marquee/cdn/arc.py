@@ -209,6 +209,7 @@ def _on_insert(state, i, o):
         _push_head(m, n, _T2, o)
     else:
         _push_head(m, n, _T1, o)
+    return True
 
 
 @register

@@ -110,6 +110,7 @@ def _on_insert(state, i, o):
     meta[0] = slot + 1
     heap[slot] = o
     _bubble_up(heap, pos, key, slot)
+    return True
 
 
 @register

@@ -139,6 +139,7 @@ def _on_insert(state, i, o):
     else:
         key[o] = nxt
         _add_live(live, slot, meta, o)
+    return True
 
 
 def _seed_state(seed: int) -> np.ndarray:

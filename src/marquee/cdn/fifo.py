@@ -28,6 +28,7 @@ def _victim(state, i, o):
 def _on_insert(state, i, o):
     prev, nxt, ends = state
     dlist.push_head(prev, nxt, ends, 0, o)
+    return True
 
 
 @register

@@ -135,6 +135,7 @@ def _on_insert(state, i, o):
     hp[n, 0] = o
     hp[last, 0] = n + 1
     _sift_up(hp, ob, n)
+    return True
 
 
 @register

@@ -138,6 +138,7 @@ def _on_insert(state, i, o):
     if m[qend + 2] == NIL:
         _push_head(m, fprv, fnxt, fend, 1)
     _push_head(m, prv, nxt, qend + 2, o)
+    return True
 
 
 @register

@@ -5,12 +5,16 @@ The per-request loop is written once (:mod:`marquee.cdn.replay`) and compiled pe
 
 - on a hit calls ``on_hit(state, i, o)``;
 - on a miss calls ``on_miss(state, i, o)`` (ghost lists learn here), asks the admission filter
-  ``admit(astate, i, o, size)``, refuses an object larger than the cache, then calls ``victim(state, i, o)``
-  until the object fits (the hook unlinks one object from the policy's structures and returns it; the loop frees
-  its bytes), and finally ``on_insert(state, i, o)``.
+  ``admit(astate, i, o, size)``, refuses an object larger than the cache, asks the policy's own
+  ``can_insert(state, i, o, size)``, then calls ``victim(state, i, o)`` until the object fits (the hook unlinks
+  one object from the policy's structures and returns it, and the loop frees its bytes; ``-1`` means the incoming
+  object itself loses, and it is not inserted), and finally ``on_insert(state, i, o)``, which returns whether the
+  object went in.
 
 ``i`` is the request's position (Belady reads ``next_access[i]``), ``o`` its dense object index. Hooks are numba
-``@njit`` functions at module level, so the loop is specialised per policy and the calls inline. This is
+``@njit`` functions at module level, so the loop is specialised per policy. They are called, not inlined (numba
+compiles a function passed as an argument as a call), and each call takes a reference on every array it unpacks
+from the state: pack a policy's state into few arrays (one int64 array where possible) to stay fast. This is
 libCacheSim's ``cache_get_base`` order (find, can_insert = admission then size, evict until it fits, insert), which
 is what makes the miss ratios equal libCacheSim's.
 
@@ -38,19 +42,32 @@ __all__ = [
     "EvictionPolicy",
     "Hooks",
     "NoAdmission",
+    "can_always_insert",
     "make",
     "register",
 ]
 
 
+@njit(inline="always")
+def can_always_insert(state, i, o, size):
+    """The default ``can_insert``: the loop's own checks (admission, larger than the cache) are enough."""
+    return True
+
+
 class Hooks(NamedTuple):
-    """What an eviction policy hands the replay loop: its mutable state and four compiled functions."""
+    """What an eviction policy hands the replay loop: its mutable state and its compiled functions.
+
+    ``victim`` may return ``-1``: the incoming object is itself the one to go (GDSF's insert-then-evict), so the
+    loop stops evicting and does not insert it. ``on_insert`` returns whether the object went in. ``can_insert``
+    refuses an object before anything is evicted (S3-FIFO refuses one larger than its small queue).
+    """
 
     state: tuple
     on_hit: Any
     on_miss: Any
     victim: Any
     on_insert: Any
+    can_insert: Any = can_always_insert
 
 
 class AdmitHooks(NamedTuple):

@@ -28,8 +28,8 @@ __all__ = ["CacheRun", "ReplayResult", "miss_ratio_curve", "replay", "run"]
 
 
 @njit(nogil=True)
-def _drive(obj, size, object_size, capacity, resident, hit, state, on_hit, on_miss, victim, on_insert, astate,
-           admit):
+def _drive(obj, size, object_size, capacity, resident, hit, state, on_hit, on_miss, victim, on_insert, can_insert,
+           astate, admit):
     """libCacheSim's ``cache_get_base`` for every request, in order. Returns (occupied bytes, misses, missed bytes)."""
     occupied = 0
     n_miss = 0
@@ -48,13 +48,19 @@ def _drive(obj, size, object_size, capacity, resident, hit, state, on_hit, on_mi
             continue
         if s > capacity:
             continue
+        if not can_insert(state, i, o, s):
+            continue
+        fits = True
         while occupied + s > capacity:
             v = victim(state, i, o)
+            if v < 0:  # the incoming object itself is the victim: it is not cached
+                fits = False
+                break
             resident[v] = False
             occupied -= object_size[v]
-        on_insert(state, i, o)
-        resident[o] = True
-        occupied += s
+        if fits and on_insert(state, i, o):
+            resident[o] = True
+            occupied += s
     return occupied, n_miss, miss_bytes
 
 
@@ -158,7 +164,7 @@ def _execute(requests: Requests, policy: EvictionPolicy, admission: Admission, c
     start = time.perf_counter()
     occupied, misses, miss_bytes = _drive(
         requests.obj, requests.size, requests.object_size, np.int64(capacity), resident, hit, hooks.state,
-        hooks.on_hit, hooks.on_miss, hooks.victim, hooks.on_insert, ahooks.state, ahooks.admit,
+        hooks.on_hit, hooks.on_miss, hooks.victim, hooks.on_insert, hooks.can_insert, ahooks.state, ahooks.admit,
     )
     seconds = time.perf_counter() - start
     cached = int(requests.object_size[resident[: requests.n_objects]].sum()) if requests.n_objects else 0

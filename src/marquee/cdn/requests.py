@@ -402,7 +402,8 @@ def write_oracle_general(requests: Requests, path: str | os.PathLike) -> Path:
     rec["id"] = requests.ids[requests.obj].astype(np.uint64)
     rec["size"] = requests.size.astype(np.uint32)
     nxt = requests.next_access()
-    rec["next"] = np.where(nxt == NO_NEXT_ACCESS, -1, nxt)
+    # libCacheSim's converter writes the next access as a 1-based virtual time (position + 1), -1 for never.
+    rec["next"] = np.where(nxt == NO_NEXT_ACCESS, -1, nxt + 1)
     tmp = p.with_name(p.name + ".part")
     with open(tmp, "wb") as fh:
         fh.write(rec.tobytes())

@@ -192,6 +192,7 @@ def _on_insert(state, i, o):
     else:
         _push_head(m, _SMALL, o)
         m[_SMALL_BYTES] += s
+    return True
 
 
 @register

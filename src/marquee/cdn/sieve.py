@@ -59,6 +59,7 @@ def _on_insert(state, i, o):
     prev, nxt, ends, visited, _ = state
     dlist.push_head(prev, nxt, ends, 0, o)
     visited[o] = False
+    return True
 
 
 @register

@@ -291,9 +291,10 @@ def _on_insert(state, i, o):
     if lk[o, _SIZE] > ctl[_W] or lk[o, _SIZE] > ctl[_PROB_MAX]:
         # libCacheSim refuses it (can_insert); the loop has made room and caches it, so it departs at once.
         _push(lk, ctl, _DEPARTED, o)
-        return
+        return True
     _push(lk, ctl, _WINDOW, o)
     _add(cbf, idx, o)
+    return True
 
 
 @register
