@@ -20,14 +20,12 @@ class FIFOConfig:
 
 @njit(inline="always")
 def _victim(state, i, o):
-    prev, nxt, ends = state
-    return dlist.pop_tail(prev, nxt, ends, 0)
+    return dlist.pop_tail(state[0], 0)
 
 
 @njit(inline="always")
 def _on_insert(state, i, o):
-    prev, nxt, ends = state
-    dlist.push_head(prev, nxt, ends, 0, o)
+    dlist.push_head(state[0], 0, o)
     return True
 
 
@@ -39,4 +37,4 @@ class FIFO(EvictionPolicy):
     name = "fifo"
 
     def hooks(self, requests: Requests, capacity: int) -> Hooks:
-        return Hooks(dlist.new_lists(requests.n_objects), noop, noop, _victim, _on_insert)
+        return Hooks((dlist.new_lists(requests.n_objects),), noop, noop, _victim, _on_insert)

@@ -20,20 +20,17 @@ class LRUConfig:
 
 @njit(inline="always")
 def _on_hit(state, i, o):
-    prev, nxt, ends = state
-    dlist.move_to_head(prev, nxt, ends, 0, o)
+    dlist.move_to_head(state[0], 0, o)
 
 
 @njit(inline="always")
 def _victim(state, i, o):
-    prev, nxt, ends = state
-    return dlist.pop_tail(prev, nxt, ends, 0)
+    return dlist.pop_tail(state[0], 0)
 
 
 @njit(inline="always")
 def _on_insert(state, i, o):
-    prev, nxt, ends = state
-    dlist.push_head(prev, nxt, ends, 0, o)
+    dlist.push_head(state[0], 0, o)
     return True
 
 
@@ -45,4 +42,4 @@ class LRU(EvictionPolicy):
     name = "lru"
 
     def hooks(self, requests: Requests, capacity: int) -> Hooks:
-        return Hooks(dlist.new_lists(requests.n_objects), _on_hit, noop, _victim, _on_insert)
+        return Hooks((dlist.new_lists(requests.n_objects),), _on_hit, noop, _victim, _on_insert)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from numba import njit
 
 from marquee.cdn import dlist
@@ -33,32 +32,37 @@ class SieveConfig:
     pass
 
 
+# State: one dlist buffer whose extra slots hold the hand, then a visited flag per object.
+
+
 @njit(inline="always")
 def _on_hit(state, i, o):
-    state[3][o] = True
+    buf = state[0]
+    buf[dlist.extra(buf, 1) + 1 + o] = 1
 
 
 @njit(inline="always")
 def _victim(state, i, o):
-    prev, nxt, ends, visited, hand = state
-    v = hand[0]
+    buf = state[0]
+    x = dlist.extra(buf, 1)
+    v = buf[x]
     if v == _NIL:
-        v = ends[0, 1]
-    while visited[v]:
-        visited[v] = False
-        v = prev[v]
+        v = dlist.tail(buf, 0)
+    while buf[x + 1 + v]:
+        buf[x + 1 + v] = 0
+        v = dlist.prev(buf, v)
         if v == _NIL:
-            v = ends[0, 1]
-    hand[0] = prev[v]
-    dlist.remove(prev, nxt, ends, 0, v)
+            v = dlist.tail(buf, 0)
+    buf[x] = dlist.prev(buf, v)
+    dlist.remove(buf, 0, v)
     return v
 
 
 @njit(inline="always")
 def _on_insert(state, i, o):
-    prev, nxt, ends, visited, _ = state
-    dlist.push_head(prev, nxt, ends, 0, o)
-    visited[o] = False
+    buf = state[0]
+    dlist.push_head(buf, 0, o)
+    buf[dlist.extra(buf, 1) + 1 + o] = 0
     return True
 
 
@@ -70,7 +74,7 @@ class Sieve(EvictionPolicy):
     name = "sieve"
 
     def hooks(self, requests: Requests, capacity: int) -> Hooks:
-        prev, nxt, ends = dlist.new_lists(requests.n_objects)
-        visited = np.zeros(max(requests.n_objects, 1), dtype=np.bool_)
-        hand = np.full(1, _NIL, dtype=np.int64)
-        return Hooks((prev, nxt, ends, visited, hand), _on_hit, noop, _victim, _on_insert)
+        n = max(requests.n_objects, 1)
+        buf = dlist.new_lists(n, 1, n_extra=1 + n)
+        buf[dlist.extra(buf, 1)] = _NIL  # the hand points nowhere
+        return Hooks((buf,), _on_hit, noop, _victim, _on_insert)
