@@ -1,18 +1,19 @@
 """S3-FIFO equals libCacheSim 0.3.5's ``S3FIFO`` to the request, and the kernel equals a plain-Python twin.
 
-libCacheSim's S3FIFO refuses an object larger than its small queue before evicting anything (and one exactly the
-small queue's size after evicting, unless it is a ghost hit). Marquee's replay loop cannot refuse from inside a
-policy, so the exact comparison pairs the policy with its size gate, ``(p, p.size_gate())``; the policy alone is
-exact wherever every object is smaller than the small queue, and measurably off elsewhere (pinned as strict xfails).
+libCacheSim's S3FIFO refuses an object larger than its small queue before evicting anything (the policy's
+``can_insert``) and one exactly the small queue's size after evicting, unless it is a ghost hit (``on_insert``
+returns False). Every comparison here is of the bare policy, ``S3FIFO()``, with no admission filter.
 """
 
 from collections import OrderedDict
 
+import numpy as np
 import pytest
 
 from marquee import cdn
-from marquee.cdn.policy import POLICIES
-from marquee.cdn.s3fifo import S3FIFO, S3FIFOConfig
+from marquee.cdn.policy import POLICIES, NoAdmission
+from marquee.cdn.replay import _drive
+from marquee.cdn.s3fifo import _H, _MAIN, _MAIN_BYTES, _SMALL, _SMALL_BYTES, _WHERE, S3FIFO, S3FIFOConfig
 from tests.cdn.oracle import SHARES, libcachesim, oracle, synthetic, trace
 
 NON_DEFAULT = {"small_size_ratio": 0.25, "ghost_size_ratio": 0.5, "move_to_main_threshold": 1}
@@ -91,11 +92,6 @@ def twin(requests, capacity, small_size_ratio=0.1, ghost_size_ratio=0.9, move_to
     return misses
 
 
-def gated(**options):
-    policy = S3FIFO(**options)
-    return policy, policy.size_gate()
-
-
 def test_defaults_and_names_match_libcachesim():
     import inspect
 
@@ -109,15 +105,14 @@ def test_defaults_and_names_match_libcachesim():
 
 @pytest.mark.parametrize("capacity", [2, 5_000, 200_000, 3_000_000])
 @pytest.mark.parametrize("options", [{}, NON_DEFAULT, {"ghost_size_ratio": 0.0, "move_to_main_threshold": 3}])
-def test_gated_kernel_equals_python_twin(capacity, options):
+def test_kernel_equals_python_twin(capacity, options):
     reqs = synthetic(n=8_000, n_objects=800, seed=capacity % 5)
-    assert cdn.run(reqs, gated(**options), capacity).misses == twin(reqs, capacity, **options)
+    assert cdn.run(reqs, S3FIFO(**options), capacity).misses == twin(reqs, capacity, **options)
 
 
 @pytest.mark.parametrize("capacity", [20, 40, 150])
 @pytest.mark.parametrize("options", [{}, NON_DEFAULT, {"ghost_size_ratio": 3.0}])
-def test_kernel_alone_equals_python_twin_unit_sizes(capacity, options):
-    # 1-byte objects are smaller than the small queue here, so the policy needs no gate
+def test_kernel_equals_python_twin_unit_sizes(capacity, options):
     reqs = synthetic(n=8_000, n_objects=600, seed=capacity, sized=False)
     assert cdn.run(reqs, S3FIFO(**options), capacity).misses == twin(reqs, capacity, **options)
 
@@ -135,40 +130,66 @@ def _compare(reqs, capacity, tmp_path, policy, options):
 @pytest.mark.parametrize("share", SHARES)
 def test_equal_to_libcachesim(trace_name, share, options, tmp_path):
     reqs = trace(trace_name)
-    _compare(reqs, reqs.cache_bytes(share), tmp_path, gated(**options), options)
+    _compare(reqs, reqs.cache_bytes(share), tmp_path, S3FIFO(**options), options)
 
 
 @pytest.mark.parametrize("options", [{}, NON_DEFAULT], ids=["default", "non_default"])
 @pytest.mark.parametrize("capacity", [2_000, 20_000, 300_000, 2_000_000])
 def test_equal_to_libcachesim_synthetic(capacity, options, tmp_path):
     reqs = synthetic(seed=capacity % 11)
-    _compare(reqs, capacity, tmp_path, gated(**options), options)
+    _compare(reqs, capacity, tmp_path, S3FIFO(**options), options)
 
 
-@pytest.mark.parametrize("trace_name", ["cache2k_web07", "cloudphysics"])
-@pytest.mark.parametrize("share", SHARES)
-def test_policy_alone_equal_where_every_object_fits_the_small_queue(trace_name, share, tmp_path):
-    reqs = trace(trace_name)
-    capacity = reqs.cache_bytes(share)
-    assert int(reqs.object_size.max()) < int(capacity * 0.1)
+def test_objects_larger_than_the_small_queue(tmp_path):
+    # 65 of adapt_size's requests at 1% are larger than the small queue: refused before any eviction
+    reqs = trace("adapt_size")
+    capacity = reqs.cache_bytes("1%")
+    assert int(reqs.object_size.max()) > int(capacity * 0.1)
     _compare(reqs, capacity, tmp_path, S3FIFO(), {})
 
 
-@pytest.mark.xfail(strict=True, reason="the replay loop inserts what libCacheSim's S3FIFO refuses (size > small "
-                   "queue, 65 of adapt_size's requests at 1%): measured miss ratio +0.0086, byte miss ratio -0.0074; "
-                   "use (p, p.size_gate())")
-def test_policy_alone_on_objects_larger_than_the_small_queue(tmp_path):
-    reqs = trace("adapt_size")
-    _compare(reqs, reqs.cache_bytes("1%"), tmp_path, S3FIFO(), {})
-
-
-@pytest.mark.xfail(strict=True, reason="an object exactly the small queue's size is refused by libCacheSim only after "
-                   "the evictions it caused; the hooks cannot refuse after evicting (web07 at 0.1%, 1-byte objects, "
-                   "small_size_ratio=0.05 -> a 1-byte small queue): measured miss ratio -0.207")
-def test_gated_on_objects_exactly_the_small_queue(tmp_path):
+@pytest.mark.parametrize("share", SHARES)
+def test_objects_exactly_the_small_queue(share, tmp_path):
+    # 1-byte objects and a 1-byte small queue at 0.1% (204 * 0.05 -> 10 bytes at 1%, 102 at 10%): at 0.1% every
+    # object that is not a ghost hit is exactly the small queue's size, evicts to make room and is not inserted
     reqs = trace("cache2k_web07")
     options = {"small_size_ratio": 0.05}
-    _compare(reqs, reqs.cache_bytes("0.1%"), tmp_path, gated(**options), options)
+    _compare(reqs, reqs.cache_bytes(share), tmp_path, S3FIFO(**options), options)
+    run = cdn.run(reqs, S3FIFO(**options), reqs.cache_bytes(share))
+    assert run.misses == twin(reqs, reqs.cache_bytes(share), **options)
+
+
+@pytest.mark.parametrize("options", [{}, NON_DEFAULT], ids=["default", "non_default"])
+def test_synthetic_objects_exactly_the_small_queue(options, tmp_path):
+    # the small queue is exactly the size of the most requested object (and of any other object of that size)
+    reqs = synthetic(n=20_000, n_objects=2_000, seed=3)
+    ratio = options.get("small_size_ratio", 0.1)
+    target = int(reqs.object_size[np.argmax(np.bincount(reqs.obj))])
+    capacity = next(c for c in range(int(target / ratio), int(target / ratio) + 10) if int(c * ratio) == target)
+    assert int(capacity * ratio) == target
+    assert cdn.run(reqs, S3FIFO(**options), capacity).misses == twin(reqs, capacity, **options)
+    _compare(reqs, capacity, tmp_path, S3FIFO(**options), options)
+
+
+@pytest.mark.parametrize("capacity", [2_000, 300_000])
+@pytest.mark.parametrize("options", [{}, {"small_size_ratio": 0.05}, {"small_size_ratio": 0.0}])
+def test_policy_byte_counters_match_the_loop(capacity, options):
+    """After a replay, small + main bytes equal the loop's occupied bytes, and the queues hold exactly the residents."""
+    reqs = synthetic(n=8_000, n_objects=800, seed=1)
+    for cap in (capacity, 204):
+        hooks = S3FIFO(**options).hooks(reqs, cap)
+        resident = np.zeros(reqs.n_objects, dtype=np.bool_)
+        hit = np.zeros(len(reqs), dtype=np.bool_)
+        admit = NoAdmission().hooks(reqs, cap)
+        occupied, _, _ = _drive(reqs.obj, reqs.size, reqs.object_size, np.int64(cap), resident, hit, hooks.state,
+                                hooks.on_hit, hooks.on_miss, hooks.victim, hooks.on_insert, hooks.can_insert,
+                                admit.state, admit.admit)
+        m = hooks.state[0]
+        assert m[_SMALL_BYTES] + m[_MAIN_BYTES] == occupied
+        where = m[_H:_H + reqs.n_objects, _WHERE]
+        np.testing.assert_array_equal(resident, (where == _SMALL + 1) | (where == _MAIN + 1))
+        small = where == _SMALL + 1
+        assert m[_SMALL_BYTES] == int(reqs.object_size[small].sum())
 
 
 def test_pinned_miss_counts():

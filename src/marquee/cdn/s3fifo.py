@@ -20,12 +20,10 @@ libCacheSim's version, which this module reproduces:
   without an eviction, main evicts. From main: take the tail; ``freq >= 1`` re-inserts it at the head with
   ``freq = min(freq, 3) - 1``; the first tail with ``freq == 0`` is evicted.
 
-Marquee's replay loop (:mod:`marquee.cdn.replay`) decides insertion itself (it refuses only ``size > cache``), so
-two of libCacheSim's refusals cannot be expressed in the hooks: an object with ``small < size <= cache`` (refused
-before any eviction) and one with ``size == small`` that is not a ghost hit (refused after the evictions). Such an
-object is held in a side queue that the next eviction empties first (no ghost entry), the closest the hooks allow;
-pair the policy with :meth:`S3FIFO.size_gate` (``cdn.run(reqs, (policy, policy.size_gate()), size)``) to refuse
-``size > small`` before evicting, as libCacheSim does, which leaves only the rare ``size == small`` case.
+Both of libCacheSim's refusals map onto the replay loop's hooks (:mod:`marquee.cdn.replay`): ``can_insert``
+refuses ``size > small`` before anything is evicted, and an object with ``size >= small`` that is not a ghost hit
+goes through the loop's evictions and then ``on_insert`` returns False (it is not resident and no queue counts its
+bytes). The bare policy therefore equals libCacheSim's S3FIFO with no admission filter.
 """
 
 from __future__ import annotations
@@ -35,11 +33,11 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from marquee.cdn.policy import Admission, AdmitHooks, EvictionPolicy, Hooks, register
+from marquee.cdn.policy import EvictionPolicy, Hooks, register
 from marquee.cdn.requests import Requests
 from marquee.errors import ConfigError
 
-__all__ = ["S3FIFO", "S3FIFOConfig", "S3FIFOSizeGate", "S3FIFOSizeGateConfig"]
+__all__ = ["S3FIFO", "S3FIFOConfig"]
 
 _NIL = -1
 # The whole state is ONE int64 array ``m`` of shape (_H + n_objects, 5): the replay loop calls the hooks as
@@ -51,7 +49,7 @@ _H = 4
 _SMALL_BYTES, _MAIN_BYTES, _GHOST_BYTES, _SMALL_CAP, _MAIN_CAP = (0, 0), (0, 1), (0, 2), (0, 3), (0, 4)
 _GHOST_CAP, _HAS_EVICTED, _GHOST_HIT, _THRESHOLD = (1, 0), (1, 1), (1, 2), (1, 3)
 # queues: their head is m[2, q], their tail m[3, q]; _WHERE holds q + 1 (0: on none)
-_SMALL, _MAIN, _GHOST, _STRAY = 0, 1, 2, 3
+_SMALL, _MAIN, _GHOST = 0, 1, 2
 
 
 @njit(inline="always")
@@ -142,10 +140,6 @@ def _ghost_put(m, o):
 @njit(inline="always")
 def _victim(state, i, o):
     m = state[0]
-    stray = m[3, _STRAY]
-    if stray != _NIL:
-        _unlink(m, _STRAY, stray)
-        return stray
     m[_HAS_EVICTED] = 1
     while True:
         if m[_MAIN_BYTES] > m[_MAIN_CAP] or m[_SMALL_BYTES] == 0:
@@ -175,6 +169,13 @@ def _victim(state, i, o):
 
 
 @njit(inline="always")
+def _can_insert(state, i, o, size):
+    """libCacheSim's ``S3FIFO_can_insert``: refuse an object larger than the small queue, before any eviction."""
+    m = state[0]
+    return size <= m[_SMALL_CAP]
+
+
+@njit(inline="always")
 def _on_insert(state, i, o):
     m = state[0]
     s = m[_H + o, _SIZE]
@@ -184,8 +185,8 @@ def _on_insert(state, i, o):
         _push_head(m, _MAIN, o)
         m[_MAIN_BYTES] += s
     elif s >= m[_SMALL_CAP]:
-        # libCacheSim does not insert it; the replay loop already has: park it for the next eviction to drop
-        _push_head(m, _STRAY, o)
+        # libCacheSim's S3FIFO_insert returns NULL here, after cache_get_base's evictions made room: not inserted
+        return False
     elif m[_HAS_EVICTED] == 0 and m[_SMALL_BYTES] >= m[_SMALL_CAP]:
         _push_head(m, _MAIN, o)
         m[_MAIN_BYTES] += s
@@ -216,33 +217,4 @@ class S3FIFO(EvictionPolicy):
         m[_MAIN_CAP] = main
         m[_GHOST_CAP] = ghost
         m[_THRESHOLD] = self.config.move_to_main_threshold
-        return Hooks((m,), _on_hit, _on_miss, _victim, _on_insert)
-
-    def size_gate(self) -> S3FIFOSizeGate:
-        """The admission filter that refuses what libCacheSim's S3FIFO ``can_insert`` refuses (``size > small``)."""
-        return S3FIFOSizeGate(small_size_ratio=self.config.small_size_ratio)
-
-
-@dataclass(frozen=True)
-class S3FIFOSizeGateConfig:
-    small_size_ratio: float = 0.1
-
-
-@njit(inline="always")
-def _admit_fits_small(astate, i, o, size):
-    return size <= astate[0][0]
-
-
-class S3FIFOSizeGate(Admission):
-    """Refuse an object larger than S3-FIFO's small queue, before any eviction (libCacheSim's ``S3FIFO_can_insert``).
-
-    Not registered by name: it belongs to :class:`S3FIFO` (get it from :meth:`S3FIFO.size_gate`).
-    """
-
-    Config = S3FIFOSizeGateConfig
-    name = "s3fifo-size-gate"
-    config: S3FIFOSizeGateConfig
-
-    def hooks(self, requests: Requests, capacity: int) -> AdmitHooks:
-        small = int(float(capacity) * self.config.small_size_ratio)
-        return AdmitHooks((np.full(1, small, dtype=np.int64),), _admit_fits_small)
+        return Hooks((m,), _on_hit, _on_miss, _victim, _on_insert, _can_insert)
