@@ -41,12 +41,14 @@ __all__ = [
     "FLASH",
     "STORAGE",
     "ApplianceKind",
+    "DayServe",
     "FileCatalog",
     "Placement",
     "ServeResult",
     "Site",
     "SiteConfig",
     "serve",
+    "serve_blocks",
 ]
 
 GBPS = 1e9 / 8  # bytes per second in one Gbps
@@ -435,3 +437,47 @@ def serve(
     names = names or tuple(s.config.name for s, _ in levels)
     per_level = [load[:, o: o + s.n_appliances] for (s, _), o in zip(levels, offsets, strict=True)]
     return ServeResult(level, kind, size, time, names, per_level)
+
+
+@dataclass(frozen=True)
+class DayServe:
+    """Totals of a day served a block at a time: per hour, bytes offered and bytes served by each level."""
+
+    level_names: tuple[str, ...]
+    requests: int
+    offered: np.ndarray
+    served: np.ndarray
+    hits: int
+    content_misses: int
+    health_misses: int
+
+    @property
+    def byte_hit_ratio(self) -> float:
+        return float(self.served[0].sum() / max(self.offered.sum(), 1.0))
+
+    def offload(self, levels: int = 1) -> np.ndarray:
+        """Per hour, the share of bytes served by the first ``levels`` levels (the ISP's own sites)."""
+        return self.served[:levels].sum(axis=0) / np.maximum(self.offered, 1.0)
+
+
+def serve_blocks(catalog: FileCatalog, levels: list[tuple[Site, Placement]], blocks, *,
+                 names: tuple[str, ...] | None = None, hours: int = 30) -> DayServe:
+    """Serve ``blocks`` of ``(time, file, size)`` (each sorted, blocks in time order and on whole time bins) and
+    keep only hourly totals: what a day of a large region needs (its requests never all exist at once)."""
+    offered = np.zeros(hours)
+    served = np.zeros((len(levels), hours))
+    n = hits = content = health = 0
+    t0 = None
+    for time, file, size in blocks:
+        res = serve(catalog, levels, time, file, size, names=names)
+        if t0 is None:
+            t0 = float(np.floor(time[0] / 3600.0) * 3600.0)
+        hour = np.minimum(((time - t0) // 3600.0).astype(np.int64), hours - 1)
+        offered += np.bincount(hour, weights=size, minlength=hours)
+        for k in range(len(levels)):
+            served[k] += np.bincount(hour, weights=np.where(res.level == k, size, 0), minlength=hours)
+        n += time.size
+        hits += int(np.count_nonzero(res.miss_kind == 0))
+        content += int(np.count_nonzero(res.miss_kind == 1))
+        health += int(np.count_nonzero(res.miss_kind == 2))
+    return DayServe(names or tuple(s.config.name for s, _ in levels), n, offered, served, hits, content, health)

@@ -124,3 +124,156 @@ def policies() -> None:
         opts = ", ".join(f"{f.name}={f.default!r}" for f in fields(cls.Config)) or "–"
         table.add_row(name, "admission (policy+name)", opts, (cls.__doc__ or "").strip().splitlines()[0])
     console.print(table)
+
+
+def _shares(text: str, option: str) -> tuple[float, ...]:
+    out = []
+    for item in _list(text, option):
+        try:
+            value = float(item.rstrip("%")) / (100.0 if item.endswith("%") else 1.0)
+        except ValueError:
+            raise ConfigError(f"{option}: {item!r} is not a share (e.g. 2% or 0.02)") from None
+        if not 0 < value <= 1:
+            raise ConfigError(f"{option}: {item!r} must be above 0 and at most 100%")
+        out.append(value)
+    return tuple(out)
+
+
+@app.command("fill")
+@errors_to_exit
+def fill(
+    members: int = typer.Option(20_000, "--members", min=100, help="Members in the region (a world calibrated on "
+                                "MovieLens-100K, fetched on first use)."),
+    capacity: str = typer.Option("2%,5%,10%", "--capacity", help="Site capacities as shares of the catalog's bytes."),
+    policy: str = typer.Option("lru,fifo,arc,s3fifo,sieve,lfu,gdsf,wtinylfu", "--policy",
+                               help="Reactive policies to compare (cached at chunk granularity, warmed on the day "
+                               "before)."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the world, the days and the bootstrap."),
+    home: Path | None = typer.Option(None, "--home", help="Marquee's data home (default: MARQUEE_HOME or "  # noqa: B008
+                                     "~/.cache/marquee)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the study as JSON."),  # noqa: B008
+    report: Path | None = typer.Option(None, "--report", help="Write an HTML report (hit ratio over the day per "  # noqa: B008
+                                       "plan and policy, the table with intervals)."),
+) -> None:
+    """Proactive fill on a new-release day: plans from yesterday's popularity, the ranker's predicted demand, the
+    expected demand and the oracle, against reactive policies of the same capacity, with intervals."""
+    from marquee import cdn
+    from marquee._html import write_text_atomic
+    from marquee.cdn.report import render_fill_report
+    from marquee.cli._common import load_dataset
+    from marquee.data.movielens import NAME
+    from marquee.sim.delivery import fill_study, release_scenario
+
+    shares = _shares(capacity, "--capacity")
+    policies = tuple(_list(policy, "--policy"))
+    for spec in policies:
+        cdn.make(spec)
+    data = load_dataset(NAME, home)
+    err_console.print(f"world of {members:,} members, ranker and playback pool", highlight=False)
+    region = release_scenario(data.interactions, members, seed=seed)
+    err_console.print("days 0 and 1, plans and replays", highlight=False)
+    study = fill_study(region, 1, shares, policies=policies, seed=seed)
+    record = study.to_dict()
+    page = render_fill_report(record) if report is not None else None
+    if json_out is not None:
+        write_text_atomic(json_out, json.dumps(record, indent=2) + "\n")
+    if page is not None and report is not None:
+        write_text_atomic(report, page)
+    table = Table("plan / policy", *[f"{s:.0%} of catalog" for s in shares],
+                  title=f"byte hit ratio on the release day ({record['new_release_share']:.0%} of bytes new)")
+    for name, ivs in study.hit.items():
+        table.add_row(name, *[str(i) for i in ivs])
+    for (a, b), ivs in study.margin.items():
+        table.add_row(f"{a} − {b}", *[str(i) for i in ivs])
+    table.add_row("predicted / oracle", *[str(i) for i in study.of_oracle])
+    console.print(table)
+
+
+@app.command("plan")
+@errors_to_exit
+def plan(
+    event: str = typer.Option("live", "--event", help="live (concurrent streams ramping to a peak) or launch (a "
+                              "new-release day of a simulated region)."),
+    viewers: int = typer.Option(50_000, "--viewers", min=1, help="live: forecast peak concurrent viewers."),
+    spread: float = typer.Option(0.25, "--spread", min=0.0, help="live: log-normal spread of the audience around "
+                                 "the forecast (each draw scales it by exp(N(0, spread)))."),
+    members: int = typer.Option(20_000, "--members", min=100, help="launch: members in the region."),
+    draws: int = typer.Option(5, "--draws", min=1, help="Independent draws of the demand (the interval's basis)."),
+    target: float = typer.Option(0.95, "--target", help="Share of bytes to serve inside the ISP at peak."),
+    flash: str = typer.Option("0,1,2,4,8", "--flash", help="Candidate counts of flash appliances."),
+    storage: str = typer.Option("1,2,4,8", "--storage", help="Candidate counts of storage appliances."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the draws."),
+    home: Path | None = typer.Option(None, "--home", help="Marquee's data home (launch)."),  # noqa: B008
+    json_out: Path | None = typer.Option(None, "--json", help="Write the plan as JSON."),  # noqa: B008
+    report: Path | None = typer.Option(None, "--report", help="Write an HTML report (offered vs served load, "  # noqa: B008
+                                       "every candidate)."),
+) -> None:
+    """Capacity planning: the appliances a site needs to keep a target share of bytes inside the ISP at peak."""
+    import numpy as np
+
+    from marquee._html import write_text_atomic
+    from marquee.cdn.capacity import Demand, live_event, plan_capacity
+    from marquee.cdn.report import render_plan_report
+
+    counts = {}
+    for option, text in (("--flash", flash), ("--storage", storage)):
+        try:
+            counts[option] = tuple(int(x) for x in _list(text, option))
+        except ValueError:
+            raise ConfigError(f"{option} takes comma-separated whole numbers, got {text!r}") from None
+        if any(c < 0 for c in counts[option]):
+            raise ConfigError(f"{option} counts cannot be negative")
+    rng = np.random.default_rng(seed)
+    if event == "live":
+        rungs = np.array([300.0, 750.0, 1200.0, 1850.0, 2850.0, 4300.0])
+        mix = np.array([0.04, 0.08, 0.12, 0.18, 0.24, 0.34])  # a broadband-heavy audience; see the docs
+        demands = []
+        for k in range(draws):
+            audience = max(1, round(viewers * float(np.exp(rng.normal(0.0, spread)))))
+            catalog, demand = live_event(rungs, mix, peak_viewers=audience, ramp_min=20, hold_min=20, seed=seed + k)
+            demands.append(demand)
+            err_console.print(f"  draw {k + 1}/{draws}: {audience:,} viewers at peak", highlight=False)
+        fill_plan = np.arange(catalog.n_files)
+        result = plan_capacity(catalog, demands, fill_plan, target=target, flash=counts["--flash"],
+                               storage=counts["--storage"], replicas=64, replicate_share=1.0, window_s=600.0)
+    elif event == "launch":
+        from marquee.cli._common import load_dataset
+        from marquee.data.movielens import NAME
+        from marquee.sim.delivery import fill_plan as make_plan
+        from marquee.sim.delivery import release_scenario
+
+        region = release_scenario(load_dataset(NAME, home).interactions, members, seed=seed)
+        yesterday = region.day(0, seed=seed)
+        plan_files = make_plan(region.predicted_bytes(1, yesterday), region.catalog.size)
+        demands = []
+        for k in range(draws):
+            today = region.day(1, seed=seed + 1 + k)
+            time, file, size, _, play = region._requests(today, -np.inf, np.inf)
+            demands.append(Demand(time, file, size, today.member_idx[play], region.world.n_members,
+                                  name=f"launch day, {members:,} members"))
+            err_console.print(f"  draw {k + 1}/{draws}: {time.size:,} chunk requests", highlight=False)
+        result = plan_capacity(region.catalog, demands, plan_files, target=target, flash=counts["--flash"],
+                               storage=counts["--storage"])
+    else:
+        raise ConfigError(f"--event must be live or launch, not {event!r}")
+    record = result.to_dict()
+    page = None
+    if report is not None:
+        page = render_plan_report(record, result.offered_s, result.offered_gbps, result.served_gbps)
+    if json_out is not None:
+        write_text_atomic(json_out, json.dumps(record, indent=2) + "\n")
+    if page is not None and report is not None:
+        write_text_atomic(report, page)
+    table = Table("flash", "storage", "offload at peak", "content misses", "health misses", "peak Gbps",
+                  title=f"{record['demand']}: target {target:.0%} inside the ISP")
+    for c in result.candidates:
+        mark = " ←" if result.chosen is not None and (c.flash, c.storage) == (result.chosen.flash,
+                                                                             result.chosen.storage) else ""
+        table.add_row(str(c.flash), str(c.storage), f"{c.offload}{mark}", f"{c.content_miss:.3f}",
+                      f"{c.health_miss:.3f}", f"{c.peak_offered_gbps:.1f}")
+    console.print(table)
+    if result.chosen is None:
+        err_console.print("no candidate clears the target: widen --flash/--storage", highlight=False)
+    else:
+        err_console.print(f"needed: {result.chosen.flash} flash + {result.chosen.storage} storage; appliances "
+                          f"across the draws {result.appliances_needed}", highlight=False)

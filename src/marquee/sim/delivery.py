@@ -25,7 +25,7 @@ requests.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -41,7 +41,16 @@ from marquee.sim.context import DEVICES
 from marquee.sim.playback import DEFAULT_NETWORKS, PLAYBACK_DEVICE
 from marquee.sim.world import EPOCH, World
 
-__all__ = ["DayDemand", "DeliveryConfig", "FillStudy", "Region", "fill_plan", "fill_study", "persona_rows"]
+__all__ = [
+    "DayDemand",
+    "DeliveryConfig",
+    "FillStudy",
+    "Region",
+    "fill_plan",
+    "fill_study",
+    "persona_rows",
+    "release_scenario",
+]
 
 RowPolicy = Callable[[np.ndarray], np.ndarray]
 
@@ -328,6 +337,7 @@ class FillStudy:
     margin: dict[tuple[str, str], list]
     of_oracle: list
     best_reactive: list[str]
+    hourly: dict[str, list] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -340,6 +350,7 @@ class FillStudy:
             "margin": {f"{a}-{b}": [i.to_dict() for i in v] for (a, b), v in self.margin.items()},
             "predicted_of_oracle": [i.to_dict() for i in self.of_oracle],
             "best_reactive": self.best_reactive,
+            "hourly_byte_hit_ratio": {k: [h.tolist() for h in v] for k, v in self.hourly.items()},
         }
 
 
@@ -404,6 +415,9 @@ def fill_study(
     capacities = tuple(int(share * cat.total_bytes) for share in capacity_share)
     names = (*scores, *policies)
     hit: dict[str, list] = {n: [] for n in names}
+    hourly: dict[str, list] = {n: [] for n in names}
+    hour = np.clip((time // 3600.0).astype(np.int64), 0, 23)
+    offered_hourly = np.bincount(hour, weights=size, minlength=24)
     margin: dict[tuple[str, str], list] = {("predicted", "yesterday"): [], ("predicted", "best_reactive"): []}
     if "expected" in scores:
         margin[("predicted", "expected")] = []
@@ -416,13 +430,17 @@ def fill_study(
         for name, score in scores.items():
             placement = site.fill(cat, fill_plan(score, cat.size))
             served = serve(cat, [(site, placement)], time, file, size)
-            hit_by_member = np.bincount(member, weights=np.where(served.level == 0, size, 0), minlength=n_members)
+            hit_bytes = np.where(served.level == 0, size, 0)
+            hit_by_member = np.bincount(member, weights=hit_bytes, minlength=n_members)
             ratios[name] = _boot_ratio(hit_by_member, total_by_member, weights)
+            hourly[name].append(np.bincount(hour, weights=hit_bytes, minlength=24) / np.maximum(offered_hourly, 1))
         for name in policies:
             mask = run(trace, name, cap, keep_hits=True).hit
             hits = mask[is_today]
-            hit_by_member = np.bincount(member, weights=np.where(hits, size, 0), minlength=n_members)
+            hit_bytes = np.where(hits, size, 0)
+            hit_by_member = np.bincount(member, weights=hit_bytes, minlength=n_members)
             ratios[name] = _boot_ratio(hit_by_member, total_by_member, weights)
+            hourly[name].append(np.bincount(hour, weights=hit_bytes, minlength=24) / np.maximum(offered_hourly, 1))
         for name in names:
             hit[name].append(interval(ratios[name]))
         top = max(policies, key=lambda n: ratios[n][0])
@@ -436,7 +454,7 @@ def fill_study(
     return FillStudy(
         day=day, capacity_bytes=capacities, catalog_bytes=cat.total_bytes, requested_bytes=int(size.sum()),
         new_release_share=float(scores["oracle"][released].sum() / max(scores["oracle"].sum(), 1.0)),
-        hit=hit, margin=margin, of_oracle=of_oracle, best_reactive=best,
+        hit=hit, margin=margin, of_oracle=of_oracle, best_reactive=best, hourly=hourly,
     )
 
 
@@ -508,3 +526,25 @@ def _emit(start_s, watch_s, title, device, pool_idx, pool, chunk_s, chunk_bytes,
     else:
         order = np.argsort(time, kind="mergesort")
     return time[order], file[order], size[order], slot[order], play[order]
+
+
+#: Where the titles released on day 1 of :func:`release_scenario` sit in the world's popularity order: a hit, a
+#: mid-list title and a niche one.
+RELEASE_RANKS = (5, 40, 150)
+
+
+def release_scenario(interactions, n_members: int, config: DeliveryConfig | None = None, *, seed: int = 0,
+                     ranker: object | None = None) -> Region:
+    """A region for a new-release day: a world of ``n_members`` calibrated on ``interactions`` (a real log with
+    its catalog), rows from ``ranker`` (EASE fitted on that log by default), and three titles (a hit, a mid-list
+    title, a niche one: :data:`RELEASE_RANKS` of the world's popularity) held back until day 1, then promoted."""
+    if ranker is None:
+        from marquee.rank import EASE
+
+        ranker = EASE().fit(interactions)
+    world = World(n_members=n_members, seed=seed).fit(interactions)
+    popular = np.argsort(-world.title_bias_, kind="stable")
+    ranks = [r for r in RELEASE_RANKS if r < popular.size]
+    config = config or DeliveryConfig(promote_k=1)
+    return Region(world, persona_rows(world, ranker, k=config.row_k + len(ranks) + 10), config,
+                  releases={1: popular[ranks]}, seed=seed)
