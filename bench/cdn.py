@@ -9,7 +9,9 @@
    Medians of ``--repeats`` runs. Marquee's figure times the loop over in-memory columns; libCacheSim's includes
    its reader (a binary file read in C), so it is the end-to-end figure of that tool.
 3. **Miss-ratio curve**: LRU over 20 sizes of that trace, wall time, sizes run on a thread pool over all cores.
-4. **Proactive fill on a new-release day** (``--members`` members of a world calibrated on MovieLens-100K): byte hit
+4. **A day of a region** of ``--day-members`` members: every chunk request through one site, timed by stage.
+5. **Capacity plan** for a live event of ``--viewers`` forecast viewers (5 audience draws).
+6. **Proactive fill on a new-release day** (``--members`` members of a world calibrated on MovieLens-100K): byte hit
    ratio of fill plans ranked by yesterday's popularity, the ranker's predicted demand and the oracle, against
    reactive policies of the same capacity, with 95% bootstrap intervals over members.
 
@@ -31,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, machine, write_section  # noqa: E402
+from _common import ROOT, machine, write_section
 
 SHARES = ("0.1%", "1%", "10%")
 EXACT = ("lru", "fifo", "arc", "s3fifo", "sieve", "belady")
@@ -102,21 +104,65 @@ def mrc(cdn, reqs) -> dict:
 
 def fill(members: int, shares: tuple[float, ...]) -> dict:
     from marquee.data.movielens import fetch_movielens_100k
-    from marquee.rank import EASE
-    from marquee.sim import World
-    from marquee.sim.delivery import DeliveryConfig, Region, fill_study, persona_rows
+    from marquee.sim.delivery import fill_study, release_scenario
 
     ds = fetch_movielens_100k()
     t0 = time.perf_counter()
-    world = World(n_members=members, seed=0).fit(ds.interactions)
-    ranker = EASE().fit(ds.interactions)
-    popular = np.argsort(-world.title_bias_)
-    releases = {1: popular[[5, 40, 150]]}  # a hit, a mid-list title and a niche one, released on day 1
-    region = Region(world, persona_rows(world, ranker, k=20), DeliveryConfig(promote_k=1), releases=releases)
+    region = release_scenario(ds.interactions, members)
     _log(f"fill: world of {members} members and the playback pool in {time.perf_counter() - t0:.0f} s")
     t1 = time.perf_counter()
     study = fill_study(region, 1, shares)
     return {"members": members, "seconds": time.perf_counter() - t1, "setup_seconds": t1 - t0, **study.to_dict()}
+
+
+def region_day(members: int) -> dict:
+    """A day of a region: every chunk request of every member through a site, stage by stage."""
+    from marquee.cdn.openconnect import Site, SiteConfig, serve_blocks
+    from marquee.data.movielens import fetch_movielens_100k
+    from marquee.sim.delivery import fill_plan, release_scenario
+
+    ds = fetch_movielens_100k()
+    stages: dict[str, float] = {}
+    t = time.perf_counter()
+    region = release_scenario(ds.interactions, members)
+    stages["world, ranker rows and playback pool"] = time.perf_counter() - t
+    t = time.perf_counter()
+    day0 = region.day(0)
+    day1 = region.day(1)
+    stages["plays of two days"] = time.perf_counter() - t
+    t = time.perf_counter()
+    plan = fill_plan(region.predicted_bytes(1, day0), region.catalog.size)
+    stages["predicted demand and fill plan"] = time.perf_counter() - t
+    site = Site(SiteConfig(flash=2, storage=4))
+    t = time.perf_counter()
+    placement = site.fill(region.catalog, plan)
+    stages["nightly fill"] = time.perf_counter() - t
+    t = time.perf_counter()
+    served = serve_blocks(region.catalog, [(site, placement)], region.blocks(day1))
+    stages["every chunk request of the day through the site"] = time.perf_counter() - t
+    total = sum(stages.values())
+    return {"members": members, "plays": day1.n_plays, "requests": served.requests, "stages": stages,
+            "seconds": total, "byte_hit_ratio": served.byte_hit_ratio,
+            "peak_offered_gbps": float(served.offered.max() * 8 / 3600 / 1e9),
+            "content_misses": served.content_misses, "health_misses": served.health_misses,
+            "site": "2 flash + 4 storage (defaults)"}
+
+
+def capacity(viewers: int, draws: int) -> dict:
+    from marquee.cdn.capacity import live_event, plan_capacity
+
+    rng = np.random.default_rng(0)
+    rungs = np.array([300.0, 750.0, 1200.0, 1850.0, 2850.0, 4300.0])
+    mix = np.array([0.04, 0.08, 0.12, 0.18, 0.24, 0.34])
+    demands = []
+    for k in range(draws):
+        audience = max(1, round(viewers * float(np.exp(rng.normal(0.0, 0.25)))))
+        catalog, demand = live_event(rungs, mix, peak_viewers=audience, ramp_min=20, hold_min=20, seed=k)
+        demands.append(demand)
+    t = time.perf_counter()
+    plan = plan_capacity(catalog, demands, np.arange(catalog.n_files), target=0.95, flash=(0, 1, 2, 4, 8),
+                         storage=(1, 2, 4, 8), replicas=64, replicate_share=1.0, window_s=600.0)
+    return {"viewers": viewers, "draws": draws, "seconds": time.perf_counter() - t, **plan.to_dict()}
 
 
 def _iv(d: dict, digits: int = 3) -> str:
@@ -175,6 +221,41 @@ def report(res: dict, info: dict, args, total: float) -> list[str]:
             f"{m['shares'][-1]:.0%} of the working set.",
             "",
         ]
+    if "day" in res:
+        d = res["day"]
+        lines += [
+            f"### A day of a region of {d['members']:,} members: {d['seconds']:.0f} s (target: under 5 minutes)",
+            "",
+            f"{d['plays']:,} plays, {d['requests']:,} chunk requests through one site ({d['site']}), peak "
+            f"{d['peak_offered_gbps']:.1f} Gbps offered, byte hit ratio {d['byte_hit_ratio']:.3f}; "
+            f"{d['content_misses']:,} content and {d['health_misses']:,} health misses.",
+            "",
+            "| stage | seconds |",
+            "|---|---|",
+        ]
+        lines += [f"| {k} | {v:.1f} |" for k, v in d["stages"].items()]
+        lines.append("")
+    if "capacity" in res:
+        c = res["capacity"]
+        ch = c["chosen"]
+        lines += [
+            f"### Capacity plan for a live event ({c['viewers']:,} viewers forecast, {c['draws']} audience draws "
+            "around it, spread 0.25 in log)",
+            "",
+            "Offload at peak (the busiest 10 minutes) per candidate site, median and 95% range over the draws; default "
+            "appliances (flash 100 Gbps, storage 36 Gbps: assumptions, see `marquee.cdn.openconnect`). Target 95%.",
+            "",
+            "| flash | storage | offload at peak | health misses | peak Gbps |",
+            "|---|---|---|---|---|",
+        ]
+        for cand in c["candidates"]:
+            mark = " **chosen**" if ch and (cand["flash"], cand["storage"]) == (ch["flash"], ch["storage"]) else ""
+            lines.append(f"| {cand['flash']} | {cand['storage']} | {_iv(cand['offload'])}{mark} | "
+                         f"{cand['health_miss']:.3f} | {cand['peak_offered_gbps']:.0f} |")
+        if c["appliances_needed"]:
+            lines.append(f"\nAppliances needed across the draws: {_iv(c['appliances_needed'], 1)}; plan took "
+                         f"{c['seconds']:.0f} s.")
+        lines.append("")
     if "fill" in res:
         f = res["fill"]
         lines += [
@@ -213,7 +294,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000_000, help="TRAGEN requests for the speed runs")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per policy (the median is reported)")
     parser.add_argument("--members", type=int, default=20_000, help="members of the fill study's region")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: exactness,speed,mrc,fill")
+    parser.add_argument("--day-members", type=int, default=1_000_000, help="members of the day-of-a-region run")
+    parser.add_argument("--viewers", type=int, default=100_000, help="forecast peak viewers of the live event")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated sections to skip: exactness,speed,mrc,fill,day,capacity")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -255,6 +339,13 @@ def main() -> None:
         os.sched_setaffinity(0, cores)
         if "fill" not in skip:
             res["fill"] = fill(args.members, (0.02, 0.05, 0.1))
+            _log("fill study done")
+        if "capacity" not in skip:
+            res["capacity"] = capacity(args.viewers, 5)
+            _log("capacity plan done")
+        if "day" not in skip:
+            res["day"] = region_day(args.day_members)
+            _log(f"day of {args.day_members:,} members in {res['day']['seconds']:.0f} s")
     total = time.perf_counter() - started
     table = "\n".join(report(res, info, args, total))
     print(table)
