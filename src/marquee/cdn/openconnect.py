@@ -416,8 +416,10 @@ def serve(
     if not levels:
         raise ConfigError("serve needs at least one (site, placement) level")
     time = np.asarray(time, dtype=np.float64)
-    file = np.asarray(file, dtype=np.int64)
-    size = np.asarray(size, dtype=np.int64)
+    file = np.asarray(file)
+    size = np.asarray(size)
+    if file.dtype.kind not in "iu" or size.dtype.kind not in "iu":
+        raise ConfigError("file and size must be integer arrays")
     if not (time.shape == file.shape == size.shape) or time.ndim != 1:
         raise ConfigError("time, file and size must be 1-d arrays of one length")
     if time.size and np.any(np.diff(time) < 0):
@@ -436,7 +438,7 @@ def serve(
     level, kind, load = _serve(time, file, size, holders_all, caps, offsets, float(levels[0][0].config.bin_s))
     names = names or tuple(s.config.name for s, _ in levels)
     per_level = [load[:, o: o + s.n_appliances] for (s, _), o in zip(levels, offsets, strict=True)]
-    return ServeResult(level, kind, size, time, names, per_level)
+    return ServeResult(level, kind, size.astype(np.int64, copy=False), time, names, per_level)
 
 
 @dataclass(frozen=True)

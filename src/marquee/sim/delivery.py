@@ -258,10 +258,10 @@ class Region:
 
     def day_bytes(self, demand: DayDemand) -> np.ndarray:
         """(n_files,) bytes requested from each file over the day (the oracle's knowledge of that day)."""
-        total = np.zeros(self.catalog.n_files)
-        for _, file, size in self.blocks(demand, 6 * 3600.0):
-            total += np.bincount(file, weights=size, minlength=self.catalog.n_files)
-        return total
+        cat = self.catalog
+        return _file_bytes(demand.start_s, demand.watch_s, demand.title, demand.device, demand.pool,
+                           self._pool_array, float(self.config.chunk_s), self.chunk_bytes, cat.first_file,
+                           cat.n_ranges, int(cat.range_bytes), cat.n_files)
 
     def yesterday_bytes(self, yesterday: DayDemand) -> np.ndarray:
         """(n_files,) what yesterday's popularity knows: each file's bytes yesterday."""
@@ -465,86 +465,100 @@ def _boot_ratio(num: np.ndarray, den: np.ndarray, weights: np.ndarray) -> np.nda
 
 
 @njit(cache=True)
+def _chunk_window(start, watch, chunk_s, lo, hi):
+    """First and one-past-last chunk index of a play whose request times fall in ``[lo, hi)``."""
+    n_chunks = int(np.ceil(watch / chunk_s))
+    c0 = max(0, int(np.floor((lo - start) / chunk_s)))
+    while c0 < n_chunks and start + c0 * chunk_s < lo:
+        c0 += 1
+    c1 = min(n_chunks, int(np.ceil((hi - start) / chunk_s)) + 1)
+    while c1 > c0 and start + (c1 - 1) * chunk_s >= hi:
+        c1 -= 1
+    return c0, c1
+
+
+@njit(cache=True)
 def _emit(start_s, watch_s, title, device, pool_idx, pool, chunk_s, chunk_bytes, first_file, n_ranges, range_bytes,
           lo, hi):
-    """Every chunk request of the plays inside ``[lo, hi)``, sorted by time (a counting sort on whole seconds; a
-    stable sort if times are not whole seconds). Compiled: a day of a million members is ~10^9 chunks."""
+    """Every chunk request of the plays inside ``[lo, hi)``, sorted by time.
+
+    Compiled, and written straight into time order: a counting sort on whole seconds over three passes (count,
+    place, write), so no unsorted copy ever exists. A day of a million members is ~10^9 chunks, an hour of it
+    tens of millions. Plays are in time order within a second. Times that are not whole seconds (a chunk length
+    that is not) fall back to a stable sort.
+    """
     n = start_s.shape[0]
     n_pool_chunks = pool.shape[2]
     total = 0
-    for p in range(n):
-        n_chunks = int(np.ceil(watch_s[p] / chunk_s))
-        c0 = max(0, int(np.floor((lo - start_s[p]) / chunk_s)))
-        c1 = min(n_chunks, int(np.ceil((hi - start_s[p]) / chunk_s)) + 1)
-        for c in range(c0, c1):
-            t = start_s[p] + c * chunk_s
-            if lo <= t < hi:
-                total += 1
-    time = np.empty(total, np.float64)
-    file = np.empty(total, np.int64)
-    size = np.empty(total, np.int64)
-    slot = np.empty(total, np.int64)
-    play = np.empty(total, np.int64)
-    k = 0
+    t_min = np.inf
+    t_max = -np.inf
     whole = True
     for p in range(n):
-        n_chunks = int(np.ceil(watch_s[p] / chunk_s))
-        c0 = max(0, int(np.floor((lo - start_s[p]) / chunk_s)))
-        c1 = min(n_chunks, int(np.ceil((hi - start_s[p]) / chunk_s)) + 1)
+        c0, c1 = _chunk_window(start_s[p], watch_s[p], chunk_s, lo, hi)
+        if c1 > c0:
+            total += c1 - c0
+            t_min = min(t_min, start_s[p] + c0 * chunk_s)
+            t_max = max(t_max, start_s[p] + (c1 - 1) * chunk_s)
+            if start_s[p] != np.floor(start_s[p]):
+                whole = False
+    if chunk_s != np.floor(chunk_s):
+        whole = False
+    time = np.empty(total, np.float64)
+    file = np.empty(total, np.int32)
+    size = np.empty(total, np.int32)
+    slot = np.empty(total, np.int32)
+    play = np.empty(total, np.int32)
+    if total == 0:
+        return time, file, size, slot, play
+    pos = np.zeros(1, np.int64)
+    if whole:
+        span = int(t_max - t_min) + 1
+        pos = np.zeros(span + 1, np.int64)
+        for p in range(n):
+            c0, c1 = _chunk_window(start_s[p], watch_s[p], chunk_s, lo, hi)
+            for c in range(c0, c1):
+                pos[int(start_s[p] + c * chunk_s - t_min) + 1] += 1
+        for b in range(span):
+            pos[b + 1] += pos[b]
+    k = 0
+    for p in range(n):
+        c0, c1 = _chunk_window(start_s[p], watch_s[p], chunk_s, lo, hi)
         ti = title[p]
         for c in range(c0, c1):
             t = start_s[p] + c * chunk_s
-            if not (lo <= t < hi):
-                continue
+            if whole:
+                b = int(t - t_min)
+                at = pos[b]
+                pos[b] += 1
+            else:
+                at = k
+                k += 1
             r = pool[device[p], pool_idx[p], c % n_pool_chunks]
             sz = chunk_bytes[r]
             off = c * sz
             j = min(off // range_bytes, n_ranges[ti, r] - 1)
-            time[k] = t
-            file[k] = first_file[ti, r] + j
-            size[k] = sz
-            slot[k] = (off - j * range_bytes) // sz
-            play[k] = p
-            if t != np.floor(t):
-                whole = False
-            k += 1
-    if total == 0:
-        return time, file, size, slot, play
-    if whole:
-        t0 = time.min()
-        span = int(time.max() - t0) + 1
-        counts = np.zeros(span + 1, np.int64)
-        for i in range(total):
-            counts[int(time[i] - t0) + 1] += 1
-        for b in range(span):
-            counts[b + 1] += counts[b]
-        order = np.empty(total, np.int64)
-        for i in range(total):
-            b = int(time[i] - t0)
-            order[counts[b]] = i
-            counts[b] += 1
-    else:
+            time[at] = t
+            file[at] = first_file[ti, r] + j
+            size[at] = sz
+            slot[at] = (off - j * range_bytes) // sz
+            play[at] = p
+    if not whole:
         order = np.argsort(time, kind="mergesort")
-    return time[order], file[order], size[order], slot[order], play[order]
+        return time[order], file[order], size[order], slot[order], play[order]
+    return time, file, size, slot, play
 
 
-#: Where the titles released on day 1 of :func:`release_scenario` sit in the world's popularity order: a hit, a
-#: mid-list title and a niche one.
-RELEASE_RANKS = (5, 40, 150)
-
-
-def release_scenario(interactions, n_members: int, config: DeliveryConfig | None = None, *, seed: int = 0,
-                     ranker: object | None = None) -> Region:
-    """A region for a new-release day: a world of ``n_members`` calibrated on ``interactions`` (a real log with
-    its catalog), rows from ``ranker`` (EASE fitted on that log by default), and three titles (a hit, a mid-list
-    title, a niche one: :data:`RELEASE_RANKS` of the world's popularity) held back until day 1, then promoted."""
-    if ranker is None:
-        from marquee.rank import EASE
-
-        ranker = EASE().fit(interactions)
-    world = World(n_members=n_members, seed=seed).fit(interactions)
-    popular = np.argsort(-world.title_bias_, kind="stable")
-    ranks = [r for r in RELEASE_RANKS if r < popular.size]
-    config = config or DeliveryConfig(promote_k=1)
-    return Region(world, persona_rows(world, ranker, k=config.row_k + len(ranks) + 10), config,
-                  releases={1: popular[ranks]}, seed=seed)
+@njit(cache=True)
+def _file_bytes(start_s, watch_s, title, device, pool_idx, pool, chunk_s, chunk_bytes, first_file, n_ranges,
+                range_bytes, n_files):
+    """(n_files,) bytes requested from each file by the plays, without emitting the requests."""
+    out = np.zeros(n_files, np.float64)
+    n_pool_chunks = pool.shape[2]
+    for p in range(start_s.shape[0]):
+        ti = title[p]
+        for c in range(int(np.ceil(watch_s[p] / chunk_s))):
+            r = pool[device[p], pool_idx[p], c % n_pool_chunks]
+            sz = chunk_bytes[r]
+            j = min((c * sz) // range_bytes, n_ranges[ti, r] - 1)
+            out[first_file[ti, r] + j] += sz
+    return out
