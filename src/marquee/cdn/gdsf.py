@@ -12,13 +12,14 @@ The ``1e6`` is libCacheSim's scale factor; priorities are float64 computed in li
 (``L + (freq * 1e6) / size``). The queue is an indexed binary min-heap over dense objects keyed on (priority,
 request that set it).
 
-One difference in order: libCacheSim 0.3.5's ``GDSF_get`` inserts a missed object first and then evicts the lowest
-priority until the cache fits, so an incoming object whose priority is below everything it would displace evicts
-the objects below it and then itself (it is not cached, and ``L`` becomes its priority). The replay loop evicts
-before it inserts and always inserts once it has made room, so this kernel is GDSF evicting-then-inserting, as
-libCacheSim's earlier releases and the textbook algorithm are. On the cache2k web07 trace (1-byte objects) the
-miss ratio is within 0.0013 of libCacheSim's; with sizes it differs more (the tests state by how much). To be exact
-the loop would need ``victim`` to be able to answer "the incoming object itself" (stop evicting, do not insert).
+Order (libCacheSim 0.3.5's ``GDSF_get``): a missed object is inserted first and the lowest priority is then evicted
+until the cache fits, so an incoming object whose priority is below everything it would displace evicts the objects
+below it and then itself: it is not cached, and ``L`` becomes its priority. In the replay loop this is
+``can_insert`` computing the incoming object's priority once (``L`` as it is before any eviction of this request),
+and ``victim`` answering ``-1`` (the incoming object loses) when that priority is strictly below the heap's minimum
+(an equal priority loses to the incoming object's request being the latest, so the resident object goes first);
+``L`` then becomes the incoming object's priority. With this the miss counts equal libCacheSim's to the request on
+every trace the tests replay.
 """
 
 from __future__ import annotations
@@ -111,10 +112,22 @@ def _on_hit(state, i, o):
 
 
 @njit(inline="always")
+def _can_insert(state, i, o, size):
+    # The incoming object's priority, fixed before this request evicts anything (libCacheSim inserts it first).
+    ob, meta = state[1], state[2]
+    meta[2] = _priority(meta[0], 1.0, meta[1], ob[o, _SIZE])
+    return True
+
+
+@njit(inline="always")
 def _victim(state, i, o):
     hp, ob, meta = state
     last = hp.shape[0] - 1
     v = hp[0, 0]
+    if meta[2] < ob[v, _PRI]:
+        # The incoming object is the lowest: libCacheSim evicts it (it was inserted last, so it wins no tie).
+        meta[0] = meta[2]
+        return -1
     meta[0] = ob[v, _PRI]
     n = hp[last, 0] - 1
     hp[last, 0] = n
@@ -128,7 +141,7 @@ def _victim(state, i, o):
 def _on_insert(state, i, o):
     hp, ob, meta = state
     ob[o, _FREQ] = 1.0
-    ob[o, _PRI] = _priority(meta[0], 1.0, meta[1], ob[o, _SIZE])
+    ob[o, _PRI] = meta[2]
     ob[o, _SET] = i
     last = hp.shape[0] - 1
     n = hp[last, 0]
@@ -151,5 +164,5 @@ class GDSF(EvictionPolicy):
         ob = np.zeros((n, 4), dtype=np.float64)
         if requests.n_objects:
             ob[:, _SIZE] = requests.object_size
-        meta = np.array([0.0, self.config.scale])  # the clock L, the scale
-        return Hooks((hp, ob, meta), _on_hit, noop, _victim, _on_insert)
+        meta = np.array([0.0, self.config.scale, 0.0])  # the clock L, the scale, the incoming object's priority
+        return Hooks((hp, ob, meta), _on_hit, noop, _victim, _on_insert, _can_insert)
