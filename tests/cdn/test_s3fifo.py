@@ -183,7 +183,7 @@ def test_policy_byte_counters_match_the_loop(capacity, options):
         admit = NoAdmission().hooks(reqs, cap)
         occupied, _, _ = _drive(reqs.obj, reqs.size, reqs.object_size, np.int64(cap), resident, hit, hooks.state,
                                 hooks.on_hit, hooks.on_miss, hooks.victim, hooks.on_insert, hooks.can_insert,
-                                admit.state, admit.admit)
+                                hooks.holds, admit.state, admit.admit)
         m = hooks.state[0]
         assert m[_SMALL_BYTES] + m[_MAIN_BYTES] == occupied
         where = m[_H:_H + reqs.n_objects, _WHERE]

@@ -42,6 +42,7 @@ __all__ = [
     "EvictionPolicy",
     "Hooks",
     "NoAdmission",
+    "always_holds",
     "can_always_insert",
     "make",
     "register",
@@ -54,12 +55,20 @@ def can_always_insert(state, i, o, size):
     return True
 
 
+@njit(inline="always")
+def always_holds(state, i, o):
+    """The default ``holds``: an object the loop holds is in the cache."""
+    return True
+
+
 class Hooks(NamedTuple):
     """What an eviction policy hands the replay loop: its mutable state and its compiled functions.
 
     ``victim`` may return ``-1``: the incoming object is itself the one to go (GDSF's insert-then-evict), so the
     loop stops evicting and does not insert it. ``on_insert`` returns whether the object went in. ``can_insert``
-    refuses an object before anything is evicted (S3-FIFO refuses one larger than its small queue).
+    refuses an object before anything is evicted (S3-FIFO refuses one larger than its small queue). ``holds``
+    is asked before a hit: ``False`` means the policy has already let the object go (W-TinyLFU's segmented LRU can
+    evict on a hit, or several objects in one eviction), so the loop frees it and the request is a miss.
     """
 
     state: tuple
@@ -68,6 +77,7 @@ class Hooks(NamedTuple):
     victim: Any
     on_insert: Any
     can_insert: Any = can_always_insert
+    holds: Any = always_holds
 
 
 class AdmitHooks(NamedTuple):

@@ -29,7 +29,7 @@ __all__ = ["CacheRun", "ReplayResult", "miss_ratio_curve", "replay", "run"]
 
 @njit(nogil=True)
 def _drive(obj, size, object_size, capacity, resident, hit, state, on_hit, on_miss, victim, on_insert, can_insert,
-           astate, admit):
+           holds, astate, admit):
     """libCacheSim's ``cache_get_base`` for every request, in order. Returns (occupied bytes, misses, missed bytes)."""
     occupied = 0
     n_miss = 0
@@ -38,9 +38,12 @@ def _drive(obj, size, object_size, capacity, resident, hit, state, on_hit, on_mi
         o = obj[i]
         s = size[i]
         if resident[o]:
-            hit[i] = True
-            on_hit(state, i, o)
-            continue
+            if holds(state, i, o):
+                hit[i] = True
+                on_hit(state, i, o)
+                continue
+            resident[o] = False  # the policy let it go earlier: free it, and this request misses
+            occupied -= object_size[o]
         n_miss += 1
         miss_bytes += s
         on_miss(state, i, o)
@@ -164,7 +167,8 @@ def _execute(requests: Requests, policy: EvictionPolicy, admission: Admission, c
     start = time.perf_counter()
     occupied, misses, miss_bytes = _drive(
         requests.obj, requests.size, requests.object_size, np.int64(capacity), resident, hit, hooks.state,
-        hooks.on_hit, hooks.on_miss, hooks.victim, hooks.on_insert, hooks.can_insert, ahooks.state, ahooks.admit,
+        hooks.on_hit, hooks.on_miss, hooks.victim, hooks.on_insert, hooks.can_insert, hooks.holds, ahooks.state,
+        ahooks.admit,
     )
     seconds = time.perf_counter() - start
     cached = int(requests.object_size[resident[: requests.n_objects]].sum()) if requests.n_objects else 0

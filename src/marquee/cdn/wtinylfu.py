@@ -33,15 +33,9 @@ one. Objects libCacheSim has removed but the loop has not yet been told about wa
 waits. The loop's occupied bytes are libCacheSim's plus the departed bytes, so the loop runs a libCacheSim ``evict``
 exactly when libCacheSim does, and the window, segments and sketch evolve as libCacheSim's do, request for request.
 
-What is left: a request for a departed object (removed by libCacheSim, still resident in the loop) counts as a hit
-where libCacheSim counts a miss. libCacheSim then inserts it without evicting (its bytes are still counted by the
-loop, so it fits), and so does the hook: it goes back to the window's head and is added to the sketch, keeping the
-state equal. On equal-size objects nothing departs early (a promotion frees probation what it fills protected, one
-``evict`` removes one object), so on cache2k web07 the miss counts equal libCacheSim's; with variable sizes the
-tests state the measured difference, which is exactly the number of requests for departed objects (at most 7
-requests, 1e-4 of the miss ratio, on the traces tested). A loop hook asked before a hit whether the policy still
-holds the object (the departed one would be unlinked, its bytes freed and the request take the miss path) would
-remove it: the tests' twin shows that this driver equals libCacheSim.
+A request for a departed object (removed by libCacheSim, still resident in the loop) is answered by the policy's
+``holds`` hook: the object is unlinked, the loop frees its bytes and the request takes the miss path, as in
+libCacheSim. With that, the miss counts and missed bytes equal libCacheSim's on every trace and size tested.
 """
 
 from __future__ import annotations
@@ -292,6 +286,17 @@ def _victim(state, i, o):
 
 
 @njit(inline="always")
+def _holds(state, i, o):
+    """libCacheSim has already evicted a departed object (on an SLRU promotion, or as one of several objects in one
+    eviction): the loop frees it and the request misses."""
+    lk, ctl = state[0], state[1]
+    if lk[o, _WHERE] == _DEPARTED:
+        _unlink(lk, ctl, o)
+        return False
+    return True
+
+
+@njit(inline="always")
 def _can_insert(state, i, o, size):
     """libCacheSim's WTinyLFU_can_insert: no larger than the window, nor than probation (SLRU_can_insert)."""
     s = state[0][o, _SIZE]
@@ -341,4 +346,4 @@ class WTinyLFU(EvictionPolicy):
         # hit; below 2**32 - 1 adds in all no counter can saturate and the flag stays 0.
         cbf[-1] = 1 if 4 * len(requests) >= 0xFFFFFFFF else 0
         state = (lk, ctl, idx, cbf)
-        return Hooks(state, _on_hit, noop, _victim, _on_insert, _can_insert)
+        return Hooks(state, _on_hit, noop, _victim, _on_insert, _can_insert, _holds)

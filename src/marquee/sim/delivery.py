@@ -562,3 +562,25 @@ def _file_bytes(start_s, watch_s, title, device, pool_idx, pool, chunk_s, chunk_
             j = min((c * sz) // range_bytes, n_ranges[ti, r] - 1)
             out[first_file[ti, r] + j] += sz
     return out
+
+
+#: Where the titles released on day 1 of :func:`release_scenario` sit in the world's popularity order: a hit, a
+#: mid-list title and a niche one.
+RELEASE_RANKS = (5, 40, 150)
+
+
+def release_scenario(interactions, n_members: int, config: DeliveryConfig | None = None, *, seed: int = 0,
+                     ranker: object | None = None) -> Region:
+    """A region for a new-release day: a world of ``n_members`` calibrated on ``interactions`` (a real log with
+    its catalog), rows from ``ranker`` (EASE fitted on that log by default), and three titles (a hit, a mid-list
+    title, a niche one: :data:`RELEASE_RANKS` of the world's popularity) held back until day 1, then promoted."""
+    if ranker is None:
+        from marquee.rank import EASE
+
+        ranker = EASE().fit(interactions)
+    world = World(n_members=n_members, seed=seed).fit(interactions)
+    popular = np.argsort(-world.title_bias_, kind="stable")
+    ranks = [r for r in RELEASE_RANKS if r < popular.size]
+    config = config or DeliveryConfig(promote_k=1)
+    return Region(world, persona_rows(world, ranker, k=config.row_k + len(ranks) + 10), config,
+                  releases={1: popular[ranks]}, seed=seed)
