@@ -15,6 +15,8 @@ Files ending in ``.xz``, ``.gz`` or ``.bz2`` are decompressed on the fly.
 Sizes follow libCacheSim's convention as the CDN issue pins it: an object keeps its **first-seen size** for the whole
 trace (a later request for it with another size counts that first size, in the cache and in the byte ratios). How
 many requests were re-sized that way is kept in :attr:`Requests.n_resized`, never silently: a reader reports it.
+Requests of size 0 are kept and counted (libCacheSim's readers skip them by default, so on a trace that has them
+the two differ by design; none of the shipped or shared traces has one).
 """
 
 from __future__ import annotations
