@@ -1,4 +1,4 @@
-"""Edge-delivery benchmark: cache policies against libCacheSim 0.3.5, their speed, miss-ratio curves, and proactive fill.
+"""Edge-delivery benchmark: cache policies against libCacheSim 0.3.5, their speed, miss-ratio curves, proactive fill.
 
 1. **Exactness**: every policy on the shipped traces (cache2k web07/web12, AdaptSize) and the shared CloudPhysics
    sample, at 0.1%, 1% and 10% of the working set, against libCacheSim 0.3.5 (the GPL wheel, installed as a test
@@ -99,7 +99,8 @@ def mrc(cdn, reqs) -> dict:
     result = cdn.miss_ratio_curve(reqs, "lru", [float(s) for s in shares])
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "workers": os.cpu_count(), "shares": shares.tolist(),
-            "miss_ratio": [r.miss_ratio for r in result.runs], "byte_miss_ratio": [r.byte_miss_ratio for r in result.runs]}
+            "miss_ratio": [r.miss_ratio for r in result.runs],
+            "byte_miss_ratio": [r.byte_miss_ratio for r in result.runs]}
 
 
 def fill(members: int, shares: tuple[float, ...]) -> dict:
@@ -272,7 +273,8 @@ def report(res: dict, info: dict, args, total: float) -> list[str]:
             f"an empty site the night before; reactive policies cache 4 s chunks, warmed on the day before. "
             f"Study took {f['seconds']:.0f} s after {f['setup_seconds']:.0f} s of set-up.",
             "",
-            "| capacity (share of catalog) | " + " | ".join(f"{c / f['catalog_bytes']:.0%}" for c in f["capacity_bytes"])
+            "| capacity (share of catalog) | "
+            + " | ".join(f"{c / f['catalog_bytes']:.0%}" for c in f["capacity_bytes"])
             + " |",
             "|---|" + "---|" * len(f["capacity_bytes"]),
         ]
@@ -339,7 +341,8 @@ def main() -> None:
         if not {"speed", "mrc"} <= skip:
             t0 = time.perf_counter()
             big = tragen.generate(tragen.read_tragen_model(), args.requests, seed=0)
-            _log(f"TRAGEN trace of {len(big):,} requests, {big.n_objects:,} objects in {time.perf_counter() - t0:.0f} s")
+            took = time.perf_counter() - t0
+            _log(f"TRAGEN trace of {len(big):,} requests, {big.n_objects:,} objects in {took:.0f} s")
             res["speed_trace"] = (f"TRAGEN Akamai video model, {len(big):,} requests, {big.n_objects:,} objects, "
                                   f"working set {big.working_set_bytes / 1e9:.1f} GB, cache 1%")
             if "speed" not in skip:
