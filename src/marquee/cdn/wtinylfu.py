@@ -241,8 +241,8 @@ def _on_hit(state, i, o):
                 _main_evict(lk, ctl)
         _main_hit_count(lk, ctl, idx, cbf, o)
     else:
-        # Departed but still resident in the loop: libCacheSim misses here and inserts it (it fits without
-        # evicting, since the loop's bytes include it, and it passed can_insert before); the loop counts a hit.
+        # Departed: never reached through the replay loop, whose ``holds`` turns such a request into a miss first;
+        # a caller driving the hooks without ``holds`` gets libCacheSim's re-insertion at the window's head.
         _move(lk, ctl, o, _WINDOW)
         _add(cbf, idx, o)
 
