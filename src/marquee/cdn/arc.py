@@ -28,8 +28,8 @@ B2 at ``>= 2c`` where the paper has ``== 2c``; REPLACE runs once per eviction un
 Layout: all integer state is one int64 array (see :func:`_layout`) and ``p`` a one-element float64 array, not a
 tuple of arrays per purpose: numba increments and decrements a reference count (an atomic operation) for every
 array a hook takes out of the state tuple, on every call, and with eight arrays that was most of the time per
-request. The four lists follow :mod:`marquee.cdn.dlist`'s conventions (insert at the head, evict from the tail),
-rewritten over offsets into that array.
+request. The four lists are :mod:`marquee.cdn.dlist`'s primitives over offsets into that array (insert at the head,
+evict from the tail), plus each list's bytes and each object's list.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from marquee.cdn import dlist
 from marquee.cdn.policy import EvictionPolicy, Hooks, register
 from marquee.cdn.requests import Requests
 
@@ -73,36 +74,14 @@ def _layout(object_size: np.ndarray, capacity: int) -> np.ndarray:
 
 @njit(inline="always")
 def _push_head(m, n, lst, o):
-    end = _ENDS + 2 * lst
-    prv = _HEADER
-    nxt = _HEADER + n
-    h = m[end]
-    m[prv + o] = NIL
-    m[nxt + o] = h
-    if h != NIL:
-        m[prv + h] = o
-    else:
-        m[end + 1] = o
-    m[end] = o
+    dlist.link_head(m, _HEADER, _HEADER + n, _ENDS + 2 * lst, o)
     m[_HEADER + 2 * n + o] = lst + 1
     m[_SIZE + lst] += m[_HEADER + 3 * n + o]
 
 
 @njit(inline="always")
 def _unlink(m, n, lst, o):
-    end = _ENDS + 2 * lst
-    prv = _HEADER
-    nxt = _HEADER + n
-    p = m[prv + o]
-    q = m[nxt + o]
-    if p != NIL:
-        m[nxt + p] = q
-    else:
-        m[end] = q
-    if q != NIL:
-        m[prv + q] = p
-    else:
-        m[end + 1] = p
+    dlist.unlink(m, _HEADER, _HEADER + n, _ENDS + 2 * lst, o)
     m[_HEADER + 2 * n + o] = 0
     m[_SIZE + lst] -= m[_HEADER + 3 * n + o]
 

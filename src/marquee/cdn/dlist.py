@@ -17,7 +17,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["extra", "move_to_head", "new_lists", "pop_tail", "prev", "push_head", "push_tail", "remove", "tail"]
+__all__ = [
+    "extra",
+    "link_head",
+    "move_to_head",
+    "new_lists",
+    "pop_tail",
+    "prev",
+    "push_head",
+    "push_tail",
+    "remove",
+    "tail",
+    "unlink",
+]
 
 NIL = -1
 
@@ -30,6 +42,38 @@ def new_lists(n_objects: int, n_lists: int = 1, n_extra: int = 0) -> np.ndarray:
     if n_extra:
         buf[-n_extra:] = 0
     return buf
+
+
+@njit(inline="always")
+def link_head(m, prv, nxt, end, o):
+    """Insert ``o`` at the head of a list laid out anywhere in one int64 array ``m``: links ``m[prv + x]`` and
+    ``m[nxt + x]``, ends ``m[end]`` (head) and ``m[end + 1]`` (tail). Policies with several families of lists in
+    one array (LFU's queues and its list of frequencies, ARC's four lists) use these two primitives directly."""
+    h = m[end]
+    m[prv + o] = NIL
+    m[nxt + o] = h
+    if h != NIL:
+        m[prv + h] = o
+    else:
+        m[end + 1] = o
+    m[end] = o
+
+
+@njit(inline="always")
+def unlink(m, prv, nxt, end, o):
+    """Unlink ``o`` from a list laid out as for :func:`link_head`."""
+    p = m[prv + o]
+    q = m[nxt + o]
+    if p != NIL:
+        m[nxt + p] = q
+    else:
+        m[end] = q
+    if q != NIL:
+        m[prv + q] = p
+    else:
+        m[end + 1] = p
+    m[prv + o] = NIL
+    m[nxt + o] = NIL
 
 
 @njit(inline="always")
@@ -46,16 +90,7 @@ def _ends(buf, lst):
 @njit(inline="always")
 def push_head(buf, lst, o):
     """Insert ``o`` at the head of list ``lst``."""
-    n = buf[0]
-    e = _ends(buf, lst)
-    head = buf[e]
-    buf[1 + o] = NIL
-    buf[1 + n + o] = head
-    if head != NIL:
-        buf[1 + head] = o
-    else:
-        buf[e + 1] = o
-    buf[e] = o
+    link_head(buf, 1, 1 + buf[0], _ends(buf, lst), o)
 
 
 @njit(inline="always")
@@ -76,20 +111,7 @@ def push_tail(buf, lst, o):
 @njit(inline="always")
 def remove(buf, lst, o):
     """Unlink ``o`` from list ``lst``."""
-    n = buf[0]
-    e = _ends(buf, lst)
-    p = buf[1 + o]
-    q = buf[1 + n + o]
-    if p != NIL:
-        buf[1 + n + p] = q
-    else:
-        buf[e] = q
-    if q != NIL:
-        buf[1 + q] = p
-    else:
-        buf[e + 1] = p
-    buf[1 + o] = NIL
-    buf[1 + n + o] = NIL
+    unlink(buf, 1, 1 + buf[0], _ends(buf, lst), o)
 
 
 @njit(inline="always")

@@ -17,8 +17,8 @@ and the lowest frequency is always the list's head; the victim is the same.
 Layout: all state is one int64 array (see :func:`_layout`), not a tuple of arrays. numba increments and
 decrements a reference count (an atomic operation) for every array a hook takes out of the state tuple, on every
 call, and with one array per purpose that cost was most of the time per request; one array keeps LFU above 2 M
-requests/s. The linked lists follow :mod:`marquee.cdn.dlist`'s conventions (insert at the head, take the oldest
-from the tail), rewritten over offsets into that array.
+requests/s. The linked lists are :mod:`marquee.cdn.dlist`'s primitives over offsets into that array (insert at the
+head, take the oldest from the tail).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from marquee.cdn import dlist
 from marquee.cdn.policy import EvictionPolicy, Hooks, noop, register
 from marquee.cdn.requests import Requests
 
@@ -54,34 +55,6 @@ def _layout(n_objects: int, n_freq: int) -> np.ndarray:
 
 
 @njit(inline="always")
-def _push_head(m, prv, nxt, end, o):
-    """Put ``o`` at the head of the list whose links are ``m[prv + x]``/``m[nxt + x]`` and ends ``m[end]``,
-    ``m[end + 1]`` (head, tail)."""
-    h = m[end]
-    m[prv + o] = NIL
-    m[nxt + o] = h
-    if h != NIL:
-        m[prv + h] = o
-    else:
-        m[end + 1] = o
-    m[end] = o
-
-
-@njit(inline="always")
-def _unlink(m, prv, nxt, end, o):
-    p = m[prv + o]
-    q = m[nxt + o]
-    if p != NIL:
-        m[nxt + p] = q
-    else:
-        m[end] = q
-    if q != NIL:
-        m[prv + q] = p
-    else:
-        m[end + 1] = p
-
-
-@njit(inline="always")
 def _offsets(m):
     n = m[0]
     nf = m[1]
@@ -102,7 +75,7 @@ def _on_hit(state, i, o):
     f = m[frq + o]
     g = f + 1
     m[frq + o] = g
-    _unlink(m, prv, nxt, qend + 2 * f, o)
+    dlist.unlink(m, prv, nxt, qend + 2 * f, o)
     if m[qend + 2 * g] == NIL:
         # frequency g becomes non-empty: it goes right after f in the sorted list
         h = m[fnxt + f]
@@ -113,9 +86,9 @@ def _on_hit(state, i, o):
             m[fprv + h] = g
         else:
             m[fend + 1] = g
-    _push_head(m, prv, nxt, qend + 2 * g, o)
+    dlist.link_head(m, prv, nxt, qend + 2 * g, o)
     if m[qend + 2 * f] == NIL:
-        _unlink(m, fprv, fnxt, fend, f)
+        dlist.unlink(m, fprv, fnxt, fend, f)
 
 
 @njit(inline="always")
@@ -124,9 +97,9 @@ def _victim(state, i, o):
     prv, nxt, _, qend, fprv, fnxt, fend = _offsets(m)
     f = m[fend]  # the lowest non-empty frequency
     v = m[qend + 2 * f + 1]  # its oldest arrival
-    _unlink(m, prv, nxt, qend + 2 * f, v)
+    dlist.unlink(m, prv, nxt, qend + 2 * f, v)
     if m[qend + 2 * f] == NIL:
-        _unlink(m, fprv, fnxt, fend, f)
+        dlist.unlink(m, fprv, fnxt, fend, f)
     return v
 
 
@@ -136,8 +109,8 @@ def _on_insert(state, i, o):
     prv, nxt, frq, qend, fprv, fnxt, fend = _offsets(m)
     m[frq + o] = 1
     if m[qend + 2] == NIL:
-        _push_head(m, fprv, fnxt, fend, 1)
-    _push_head(m, prv, nxt, qend + 2, o)
+        dlist.link_head(m, fprv, fnxt, fend, 1)
+    dlist.link_head(m, prv, nxt, qend + 2, o)
     return True
 
 
