@@ -11,7 +11,14 @@ from marquee.cdn.admission import BloomAdmission
 from marquee.cdn.fifo import FIFO
 from marquee.cdn.lru import LRU
 from marquee.cdn.policy import make
-from tests.cdn.oracle import SHARES, libcachesim, oracle, synthetic, trace
+from tests.cdn.oracle import (
+    assert_equals_libcachesim,
+    libcachesim,
+    over_traces_and_shares,
+    requests_for,
+    synthetic,
+    trace,
+)
 
 
 def twin(requests, capacity) -> tuple[int, list[bool]]:
@@ -50,18 +57,14 @@ def test_kernel_equals_python_twin(capacity):
     assert run.hit.tolist() == hits
 
 
-@pytest.mark.parametrize("trace_name", ["cache2k_web07", "adapt_size", "synthetic", "cloudphysics"])
-@pytest.mark.parametrize("share", SHARES)
+@over_traces_and_shares(["cache2k_web07", "adapt_size", "synthetic", "cloudphysics"])
 def test_equal_to_libcachesim(trace_name, share, tmp_path):
     lcs = libcachesim()
-    reqs = synthetic() if trace_name == "synthetic" else trace(trace_name)
+    reqs = requests_for(trace_name)
     capacity = reqs.cache_bytes(share)
     for policy, cls in ((LRU(), lcs.LRU), (FIFO(), lcs.FIFO)):
-        run = cdn.run(reqs, (policy, BloomAdmission()), capacity)
-        miss, byte_miss = oracle(reqs, lambda c, cls=cls: cls(c, admissioner=lcs.BloomFilterAdmissioner()), capacity,
-                                 tmp_path)
-        assert run.miss_ratio == pytest.approx(miss, abs=1e-12), policy.name
-        assert run.byte_miss_ratio == pytest.approx(byte_miss, abs=1e-12), policy.name
+        with_bloom = lambda c, cls=cls: cls(c, admissioner=lcs.BloomFilterAdmissioner())
+        assert_equals_libcachesim(reqs, (policy, BloomAdmission()), with_bloom, capacity, tmp_path, policy.name)
 
 
 def test_pinned_miss_count():

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import numpy as np
 import pytest
 
 from marquee import cdn
 from marquee.cdn.arc import ARC
-from tests.cdn.oracle import SHARES, libcachesim, oracle, synthetic, trace
+from tests.cdn.oracle import (
+    assert_equals_libcachesim,
+    assert_small_traces_equal_libcachesim_and_twin,
+    kernel_counts,
+    misses_at_one_percent,
+    over_traces_and_shares,
+    synthetic,
+    trace,
+)
 
 
 def twin(requests, capacity: int) -> tuple[int, int]:
@@ -91,73 +98,38 @@ def twin(requests, capacity: int) -> tuple[int, int]:
 @pytest.mark.parametrize("seed", [0, 5])
 def test_kernel_equals_python_twin(capacity, seed):
     reqs = synthetic(seed=seed)
-    run = cdn.run(reqs, ARC(), capacity)
-    assert (run.misses, run.miss_bytes) == twin(reqs, capacity)
+    assert kernel_counts(reqs, ARC(), capacity) == twin(reqs, capacity)
 
 
 def test_kernel_equals_python_twin_unit_sizes():
     reqs = trace("cache2k_web07").slice(0, 20_000)
     for capacity in (10, 100, 1_000):
-        run = cdn.run(reqs, ARC(), capacity)
-        assert (run.misses, run.miss_bytes) == twin(reqs, capacity)
-
-
-def small_trace(seed: int):
-    """A 300-request trace over a few dozen objects (unit sizes for every third seed, else 1..19 bytes)."""
-    rng = np.random.default_rng(seed)
-    n_objects = int(rng.integers(5, 40))
-    ids = rng.integers(0, n_objects, 300) if seed % 2 else rng.zipf(1.3, 300) % n_objects
-    sizes = rng.integers(1, 20, n_objects)[ids] if seed % 3 else np.ones(300, dtype=np.int64)
-    return cdn.requests_from_arrays(None, ids.astype(np.uint64), sizes, source=f"small({seed})")
+        assert kernel_counts(reqs, ARC(), capacity) == twin(reqs, capacity)
 
 
 def test_small_traces_equal_libcachesim_and_twin(tmp_path):
     # Tiny caches over few objects reach the corner cases (ties, full-cache edge rules) that large traces rarely do.
-    lcs = libcachesim()
-    for seed in range(16):
-        reqs = small_trace(seed)
-        folder = tmp_path / str(seed)
-        folder.mkdir()
-        for capacity in (5, 10, 20, 40):
-            run = cdn.run(reqs, ARC(), capacity)
-            assert (run.misses, run.miss_bytes) == twin(reqs, capacity), (seed, capacity)
-            miss, byte_miss = oracle(reqs, lcs.ARC, capacity, folder)
-            assert run.miss_ratio == pytest.approx(miss, abs=1e-12), (seed, capacity)
-            assert run.byte_miss_ratio == pytest.approx(byte_miss, abs=1e-12), (seed, capacity)
+    assert_small_traces_equal_libcachesim_and_twin(ARC, twin, "ARC", tmp_path)
 
 
-@pytest.mark.parametrize("trace_name", ["cache2k_web07", "adapt_size", "cloudphysics"])
-@pytest.mark.parametrize("share", SHARES)
+@over_traces_and_shares()
 def test_equal_to_libcachesim(trace_name, share, tmp_path):
-    lcs = libcachesim()
     reqs = trace(trace_name)
-    capacity = reqs.cache_bytes(share)
-    run = cdn.run(reqs, ARC(), capacity)
-    miss, byte_miss = oracle(reqs, lcs.ARC, capacity, tmp_path)
-    assert run.miss_ratio == pytest.approx(miss, abs=1e-12)
-    assert run.byte_miss_ratio == pytest.approx(byte_miss, abs=1e-12)
+    assert_equals_libcachesim(reqs, ARC(), "ARC", reqs.cache_bytes(share), tmp_path)
 
 
 @pytest.mark.parametrize("seed", [0, 3])
 def test_equal_to_libcachesim_synthetic(seed, tmp_path):
-    lcs = libcachesim()
     reqs = synthetic(seed=seed)
     for capacity in (1_000, 50_000, 300_000, 3_000_000):
-        run = cdn.run(reqs, ARC(), capacity)
-        miss, byte_miss = oracle(reqs, lcs.ARC, capacity, tmp_path)
-        assert run.miss_ratio == pytest.approx(miss, abs=1e-12), capacity
-        assert run.byte_miss_ratio == pytest.approx(byte_miss, abs=1e-12), capacity
+        assert_equals_libcachesim(reqs, ARC(), "ARC", capacity, tmp_path, capacity)
 
 
 def test_pinned_miss_counts():
     # Pinned from libCacheSim 0.3.5's ARC on the shipped cache2k web07 trace (20,484 objects, 1 byte each) at 1%,
     # and on the shipped AdaptSize trace (variable sizes) at 1% of its working set.
-    reqs = trace("cache2k_web07")
-    assert reqs.cache_bytes("1%") == 204
-    assert cdn.run(reqs, ARC(), "1%").misses == 44217
-    sized = trace("adapt_size")
-    assert sized.cache_bytes("1%") == 2788542
-    assert cdn.run(sized, ARC(), "1%").misses == 49674
+    assert misses_at_one_percent("cache2k_web07", ARC()) == [44217]
+    assert misses_at_one_percent("adapt_size", ARC()) == [49674]
 
 
 def test_registered_by_name():

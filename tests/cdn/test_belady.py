@@ -21,7 +21,17 @@ from marquee import cdn
 from marquee.cdn.belady import Belady, BeladyConfig
 from marquee.cdn.belady_size import BeladySize, BeladySizeConfig
 from marquee.errors import ConfigError
-from tests.cdn.oracle import SHARES, libcachesim, oracle, synthetic, trace
+from tests.cdn.oracle import (
+    SHARES,
+    assert_equals_libcachesim,
+    kernel_counts,
+    libcachesim,
+    misses_at_one_percent,
+    over_traces_and_shares,
+    requests_for,
+    synthetic,
+    trace,
+)
 
 NEVER = cdn.NO_NEXT_ACCESS
 
@@ -130,35 +140,23 @@ def scan_twin(keys: list[int], slots: int) -> int:
 # --------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("trace_name", ["cache2k_web07", "adapt_size", "cloudphysics"])
-@pytest.mark.parametrize("share", SHARES)
+@over_traces_and_shares()
 def test_belady_equal_to_libcachesim(trace_name, share, tmp_path):
-    lcs = libcachesim()
     reqs = trace(trace_name)
-    capacity = reqs.cache_bytes(share)
-    run = cdn.run(reqs, Belady(), capacity)
-    miss, byte_miss = oracle(reqs, lcs.Belady, capacity, tmp_path)
-    assert run.miss_ratio == pytest.approx(miss, abs=1e-12)
-    assert run.byte_miss_ratio == pytest.approx(byte_miss, abs=1e-12)
+    assert_equals_libcachesim(reqs, Belady(), "Belady", reqs.cache_bytes(share), tmp_path)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("capacity", [1, 5_000, 20_000, 200_000, 3_000_000])
 def test_belady_synthetic_equal_to_libcachesim(seed, capacity, tmp_path):
-    lcs = libcachesim()
-    reqs = synthetic(seed=seed)
-    run = cdn.run(reqs, Belady(), capacity)
-    miss, byte_miss = oracle(reqs, lcs.Belady, capacity, tmp_path)
-    assert run.miss_ratio == pytest.approx(miss, abs=1e-12)
-    assert run.byte_miss_ratio == pytest.approx(byte_miss, abs=1e-12)
+    assert_equals_libcachesim(synthetic(seed=seed), Belady(), "Belady", capacity, tmp_path)
 
 
 @pytest.mark.parametrize("seed", [0, 5])
 @pytest.mark.parametrize("capacity", [1, 3_000, 30_000, 300_000, 3_000_000])
 def test_belady_equals_heap_twin(seed, capacity):
     reqs = synthetic(n=6_000, n_objects=800, seed=seed)
-    run = cdn.run(reqs, Belady(), capacity)
-    assert (run.misses, run.miss_bytes) == heap_twin(reqs, capacity)
+    assert kernel_counts(reqs, Belady(), capacity) == heap_twin(reqs, capacity)
 
 
 def heapq_twin(requests, capacity: int, smallest_first: bool) -> tuple[int, int]:
@@ -198,8 +196,7 @@ def test_ties_do_not_change_belady(smallest_first, capacity):
     # is left, under the same condition (live + size > capacity) whatever was evicted before. Finite keys never
     # tie (two objects are not requested at the same position). So any MIN equals libCacheSim's heap.
     reqs = synthetic(n=6_000, n_objects=1_500, seed=capacity % 11)
-    run = cdn.run(reqs, Belady(), capacity)
-    assert (run.misses, run.miss_bytes) == heapq_twin(reqs, capacity, smallest_first)
+    assert kernel_counts(reqs, Belady(), capacity) == heapq_twin(reqs, capacity, smallest_first)
 
 
 @pytest.mark.parametrize("slots", [1, 2, 5, 20, 80])
@@ -212,14 +209,12 @@ def test_belady_unit_sizes_equal_scan_twin(slots):
 
 def test_belady_pinned_miss_count():
     # Pinned from libCacheSim 0.3.5 on the shipped cache2k web07 trace (20,484 objects, 1 byte each) at 1%.
-    reqs = trace("cache2k_web07")
-    assert reqs.cache_bytes("1%") == 204
-    assert cdn.run(reqs, Belady(), "1%").misses == 35488
+    assert misses_at_one_percent("cache2k_web07", Belady()) == [35488]
 
 
 @pytest.mark.parametrize("trace_name", ["cache2k_web07", "adapt_size", "cloudphysics", "synthetic"])
 def test_belady_never_misses_more_than_lru_or_fifo(trace_name):
-    reqs = synthetic() if trace_name == "synthetic" else trace(trace_name)
+    reqs = requests_for(trace_name)
     for share in (*SHARES, "50%"):
         best = cdn.run(reqs, Belady(), share).misses
         assert best <= cdn.run(reqs, "lru", share).misses, share
@@ -263,11 +258,10 @@ def _write_one_based(requests, path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("trace_name", ["cache2k_web07", "adapt_size", "cloudphysics", "synthetic"])
-@pytest.mark.parametrize("share", SHARES)
+@over_traces_and_shares(["cache2k_web07", "adapt_size", "cloudphysics", "synthetic"])
 def test_beladysize_close_to_libcachesim(trace_name, share, tmp_path):
     lcs = libcachesim()
-    reqs = synthetic(seed=1) if trace_name == "synthetic" else trace(trace_name)
+    reqs = requests_for(trace_name, seed=1)
     capacity = reqs.cache_bytes(share)
     path = _write_one_based(reqs, tmp_path / "trace.oracleGeneral.bin")
     # A hash table a few times the number of cached objects: libCacheSim's default (2**24 buckets) makes every

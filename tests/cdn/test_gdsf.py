@@ -13,7 +13,16 @@ import pytest
 
 from marquee import cdn
 from marquee.cdn.gdsf import GDSF
-from tests.cdn.oracle import SHARES, libcachesim, oracle, synthetic, trace
+from tests.cdn.oracle import (
+    SHARES,
+    assert_equals_libcachesim,
+    libcachesim,
+    oracle_counts,
+    over_traces_and_shares,
+    requests_for,
+    synthetic,
+    trace,
+)
 
 
 def twin(requests, capacity, *, scale: float = 1e6) -> tuple[int, int, list[bool]]:
@@ -79,14 +88,11 @@ def test_kernel_equals_python_twin_on_shipped(trace_name):
     assert run.hit.tolist() == twin(reqs, capacity)[2]
 
 
-@pytest.mark.parametrize("trace_name", ["cache2k_web07", "adapt_size", "synthetic"])
-@pytest.mark.parametrize("share", ["1%", "10%"])
+@over_traces_and_shares(["cache2k_web07", "adapt_size", "synthetic"], ["1%", "10%"])
 def test_twin_is_libcachesim(trace_name, share, tmp_path):
-    lcs = libcachesim()
-    reqs = synthetic() if trace_name == "synthetic" else trace(trace_name)
+    reqs = requests_for(trace_name)
     capacity = reqs.cache_bytes(share)
-    miss, _ = oracle(reqs, lcs.GDSF, capacity, tmp_path)
-    assert twin(reqs, capacity)[0] == round(miss * len(reqs))
+    assert twin(reqs, capacity)[0] == oracle_counts(reqs, libcachesim().GDSF, capacity, tmp_path)[0]
 
 
 # Exact: measured equal miss counts and missed bytes on every case below (the ratios then differ by float rounding
@@ -97,13 +103,8 @@ CASES += [("synthetic", size) for size in (1, 50, 5_000, 50_000, 200_000, 1_000_
 
 @pytest.mark.parametrize("trace_name,size", CASES)
 def test_equals_libcachesim(trace_name, size, tmp_path):
-    lcs = libcachesim()
-    reqs = synthetic() if trace_name == "synthetic" else trace(trace_name)
-    capacity = reqs.cache_bytes(size)
-    run = cdn.run(reqs, GDSF(), capacity)
-    miss, byte_miss = oracle(reqs, lcs.GDSF, capacity, tmp_path)
-    assert run.miss_ratio == pytest.approx(miss, abs=1e-12)
-    assert run.byte_miss_ratio == pytest.approx(byte_miss, abs=1e-12)
+    reqs = requests_for(trace_name)
+    assert_equals_libcachesim(reqs, GDSF(), "GDSF", reqs.cache_bytes(size), tmp_path)
 
 
 def test_incoming_object_can_lose():

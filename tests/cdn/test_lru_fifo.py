@@ -5,7 +5,7 @@ from collections import OrderedDict
 import pytest
 
 from marquee import cdn
-from tests.cdn.oracle import SHARES, libcachesim, oracle, synthetic, trace
+from tests.cdn.oracle import assert_equals_libcachesim, misses_at_one_percent, over_traces_and_shares, synthetic, trace
 
 
 def twin(requests, capacity, lru: bool) -> int:
@@ -36,22 +36,14 @@ def test_kernel_equals_python_twin(name, capacity):
     assert run.misses == twin(reqs, capacity, lru=name == "lru")
 
 
-@pytest.mark.parametrize("trace_name", ["cache2k_web07", "adapt_size", "cloudphysics"])
-@pytest.mark.parametrize("share", SHARES)
+@over_traces_and_shares()
 def test_equal_to_libcachesim(trace_name, share, tmp_path):
-    lcs = libcachesim()
     reqs = trace(trace_name)
     capacity = reqs.cache_bytes(share)
-    for name, cls in (("lru", lcs.LRU), ("fifo", lcs.FIFO)):
-        run = cdn.run(reqs, name, capacity)
-        miss, byte_miss = oracle(reqs, cls, capacity, tmp_path)
-        assert run.miss_ratio == pytest.approx(miss, abs=1e-12), name
-        assert run.byte_miss_ratio == pytest.approx(byte_miss, abs=1e-12), name
+    for name, cls in (("lru", "LRU"), ("fifo", "FIFO")):
+        assert_equals_libcachesim(reqs, name, cls, capacity, tmp_path, name)
 
 
 def test_pinned_miss_counts():
     # Pinned from libCacheSim 0.3.5 on the shipped cache2k web07 trace (20,484 objects, 1 byte each) at 1%.
-    reqs = trace("cache2k_web07")
-    assert reqs.cache_bytes("1%") == 204
-    assert cdn.run(reqs, "lru", "1%").misses == 46321
-    assert cdn.run(reqs, "fifo", "1%").misses == 48504
+    assert misses_at_one_percent("cache2k_web07", "lru", "fifo") == [46321, 48504]

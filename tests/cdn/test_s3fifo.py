@@ -14,7 +14,15 @@ from marquee import cdn
 from marquee.cdn.policy import POLICIES, NoAdmission
 from marquee.cdn.replay import _drive
 from marquee.cdn.s3fifo import _H, _MAIN, _MAIN_BYTES, _SMALL, _SMALL_BYTES, _WHERE, S3FIFO, S3FIFOConfig
-from tests.cdn.oracle import SHARES, libcachesim, oracle, synthetic, trace
+from tests.cdn.oracle import (
+    SHARES,
+    assert_equals_libcachesim,
+    libcachesim,
+    misses_at_one_percent,
+    over_traces_and_shares,
+    synthetic,
+    trace,
+)
 
 NON_DEFAULT = {"small_size_ratio": 0.25, "ghost_size_ratio": 0.5, "move_to_main_threshold": 1}
 
@@ -118,16 +126,11 @@ def test_kernel_equals_python_twin_unit_sizes(capacity, options):
 
 
 def _compare(reqs, capacity, tmp_path, policy, options):
-    lcs = libcachesim()
-    run = cdn.run(reqs, policy, capacity)
-    miss, byte_miss = oracle(reqs, lambda c: lcs.S3FIFO(c, **options), capacity, tmp_path)
-    assert run.miss_ratio == pytest.approx(miss, abs=1e-12)
-    assert run.byte_miss_ratio == pytest.approx(byte_miss, abs=1e-12)
+    assert_equals_libcachesim(reqs, policy, lambda c: libcachesim().S3FIFO(c, **options), capacity, tmp_path)
 
 
 @pytest.mark.parametrize("options", [{}, NON_DEFAULT], ids=["default", "non_default"])
-@pytest.mark.parametrize("trace_name", ["cache2k_web07", "adapt_size", "cloudphysics"])
-@pytest.mark.parametrize("share", SHARES)
+@over_traces_and_shares()
 def test_equal_to_libcachesim(trace_name, share, options, tmp_path):
     reqs = trace(trace_name)
     _compare(reqs, reqs.cache_bytes(share), tmp_path, S3FIFO(**options), options)
@@ -194,7 +197,4 @@ def test_policy_byte_counters_match_the_loop(capacity, options):
 
 def test_pinned_miss_counts():
     # Pinned from libCacheSim 0.3.5 (S3FIFO) on the shipped cache2k web07 trace (76,118 requests, 1 byte each) at 1%.
-    reqs = trace("cache2k_web07")
-    assert reqs.cache_bytes("1%") == 204
-    assert cdn.run(reqs, S3FIFO(), "1%").misses == 42817
-    assert cdn.run(reqs, S3FIFO(**NON_DEFAULT), "1%").misses == 43250
+    assert misses_at_one_percent("cache2k_web07", S3FIFO(), S3FIFO(**NON_DEFAULT)) == [42817, 43250]

@@ -5,7 +5,7 @@ import pytest
 from marquee import cdn
 from marquee.cdn.policy import POLICIES
 from marquee.cdn.sieve import Sieve
-from tests.cdn.oracle import SHARES, libcachesim, oracle, synthetic, trace
+from tests.cdn.oracle import assert_equals_libcachesim, misses_at_one_percent, over_traces_and_shares, synthetic, trace
 
 
 def twin(requests, capacity) -> int:
@@ -57,30 +57,17 @@ def test_kernel_equals_python_twin_unit_sizes(capacity):
     assert cdn.run(reqs, Sieve(), capacity).misses == twin(reqs, capacity)
 
 
-@pytest.mark.parametrize("trace_name", ["cache2k_web07", "adapt_size", "cloudphysics"])
-@pytest.mark.parametrize("share", SHARES)
+@over_traces_and_shares()
 def test_equal_to_libcachesim(trace_name, share, tmp_path):
-    lcs = libcachesim()
     reqs = trace(trace_name)
-    capacity = reqs.cache_bytes(share)
-    run = cdn.run(reqs, Sieve(), capacity)
-    miss, byte_miss = oracle(reqs, lcs.Sieve, capacity, tmp_path)
-    assert run.miss_ratio == pytest.approx(miss, abs=1e-12)
-    assert run.byte_miss_ratio == pytest.approx(byte_miss, abs=1e-12)
+    assert_equals_libcachesim(reqs, Sieve(), "Sieve", reqs.cache_bytes(share), tmp_path)
 
 
 @pytest.mark.parametrize("capacity", [2_000, 20_000, 300_000, 2_000_000])
 def test_equal_to_libcachesim_synthetic(capacity, tmp_path):
-    lcs = libcachesim()
-    reqs = synthetic(seed=capacity % 11)
-    run = cdn.run(reqs, Sieve(), capacity)
-    miss, byte_miss = oracle(reqs, lcs.Sieve, capacity, tmp_path)
-    assert run.miss_ratio == pytest.approx(miss, abs=1e-12)
-    assert run.byte_miss_ratio == pytest.approx(byte_miss, abs=1e-12)
+    assert_equals_libcachesim(synthetic(seed=capacity % 11), Sieve(), "Sieve", capacity, tmp_path)
 
 
 def test_pinned_miss_count():
     # Pinned from libCacheSim 0.3.5 (Sieve) on the shipped cache2k web07 trace (76,118 requests, 1 byte each) at 1%.
-    reqs = trace("cache2k_web07")
-    assert reqs.cache_bytes("1%") == 204
-    assert cdn.run(reqs, Sieve(), "1%").misses == 43904
+    assert misses_at_one_percent("cache2k_web07", Sieve()) == [43904]

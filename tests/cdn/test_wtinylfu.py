@@ -22,7 +22,15 @@ import pytest
 from marquee import cdn
 from marquee.cdn.wtinylfu import WTinyLFU, WTinyLFUConfig, sketch_counters, sketch_hashes, sketch_shape
 from marquee.errors import ConfigError
-from tests.cdn.oracle import SHARES, libcachesim, oracle, synthetic, trace
+from tests.cdn.oracle import (
+    SHARES,
+    assert_equals_libcachesim,
+    libcachesim,
+    oracle_counts,
+    requests_for,
+    synthetic,
+    trace,
+)
 
 
 class Queue(OrderedDict):
@@ -208,14 +216,9 @@ def test_sketch_shape():
     assert idx[0].tolist() == [((a + k * b) % 2**32) % 2905 for k in range(10)]
 
 
-def requests_for(name):
-    return synthetic() if name == "synthetic" else trace(name)
-
-
 def libcachesim_counts(reqs, capacity, tmp_path) -> tuple[int, int]:
     """libCacheSim's (misses, missed bytes), from its ratios."""
-    miss, byte_miss = oracle(reqs, libcachesim().WTinyLFU, capacity, tmp_path)
-    return round(miss * len(reqs)), round(byte_miss * reqs.total_bytes)
+    return oracle_counts(reqs, libcachesim().WTinyLFU, capacity, tmp_path)
 
 
 @pytest.mark.parametrize("trace_name,size", [("cache2k_web07", "1%"), ("adapt_size", "0.1%"), ("adapt_size", "10%"),
@@ -271,11 +274,7 @@ CASES += [("synthetic", size) for size in (50, 5_000, 50_000, 200_000, 1_000_000
 @pytest.mark.parametrize("trace_name,size", CASES)
 def test_equals_libcachesim(trace_name, size, tmp_path):
     reqs = requests_for(trace_name)
-    capacity = reqs.cache_bytes(size)
-    run = cdn.run(reqs, WTinyLFU(), capacity)
-    miss, byte_miss = oracle(reqs, libcachesim().WTinyLFU, capacity, tmp_path)
-    assert run.miss_ratio == pytest.approx(miss, abs=1e-12)
-    assert run.byte_miss_ratio == pytest.approx(byte_miss, abs=1e-12)
+    assert_equals_libcachesim(reqs, WTinyLFU(), "WTinyLFU", reqs.cache_bytes(size), tmp_path)
 
 
 def test_scan_does_not_flush_the_hot_set():
