@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-import marquee.cdn as cdn
+from marquee import cdn
 
 
 def test_cdn_imports_no_other_part():
