@@ -186,9 +186,10 @@ def _poison(path, reward):
     with db:
         for i, record in enumerate(bad):
             text = record if isinstance(record, str) else msgspec.json.encode(record).decode()
-            db.execute("INSERT INTO decisions (decision_id, kind, timestamp_us, record) VALUES (?, 'ArtworkDecision', 0, ?)", (f"bad{i}", text))
-            db.execute("INSERT INTO rewards VALUES (?, ?, 0)", (f"bad{i}", reward))
-        ids = [r[0] for r in db.execute("SELECT seq FROM decisions WHERE decision_id LIKE 'bad%' ORDER BY seq")]
+            # "poison" is not hex: no real decision id (hex) can match the prefix ("bad" could, 1 in 4096).
+            db.execute("INSERT INTO decisions (decision_id, kind, timestamp_us, record) VALUES (?, 'ArtworkDecision', 0, ?)", (f"poison{i}", text))
+            db.execute("INSERT INTO rewards VALUES (?, ?, 0)", (f"poison{i}", reward))
+        ids = [r[0] for r in db.execute("SELECT seq FROM decisions WHERE decision_id LIKE 'poison%' ORDER BY seq")]
     db.close()
     return ids
 
