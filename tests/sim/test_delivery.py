@@ -60,3 +60,13 @@ def test_fill_study_orders_the_plans(region):
     assert 0 < study.new_release_share < 1
     with pytest.raises(ConfigError):
         fill_study(region, 0)
+
+
+def test_chunk_demand_is_the_days_requests_by_member(region):
+    day = region.day(0, seed=5)
+    demand = region.chunk_demand(day)
+    time, file, size = region.requests(day)
+    assert np.array_equal(demand.time, time) and np.array_equal(demand.file, file)
+    assert demand.n_units == region.world.n_members
+    per_member = np.bincount(demand.unit, weights=demand.size, minlength=demand.n_units)
+    assert per_member.sum() == size.sum() and set(np.flatnonzero(per_member)) <= set(day.member_idx.tolist())

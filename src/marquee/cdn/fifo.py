@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from numba import njit
-
 from marquee.cdn import dlist
+from marquee.cdn.lru import _on_insert, _victim  # a FIFO is an LRU whose hits change nothing
 from marquee.cdn.policy import EvictionPolicy, Hooks, noop, register
 from marquee.cdn.requests import Requests
 
@@ -16,17 +15,6 @@ __all__ = ["FIFO", "FIFOConfig"]
 @dataclass(frozen=True)
 class FIFOConfig:
     pass
-
-
-@njit(inline="always")
-def _victim(state, i, o):
-    return dlist.pop_tail(state[0], 0)
-
-
-@njit(inline="always")
-def _on_insert(state, i, o):
-    dlist.push_head(state[0], 0, o)
-    return True
 
 
 @register

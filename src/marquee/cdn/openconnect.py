@@ -363,6 +363,20 @@ class ServeResult:
         return np.arange(n), offered, served
 
 
+def _stack(catalog: FileCatalog, levels: list[tuple[Site, Placement]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The levels' placements as one (levels, files, replicas) array, their serving caps and appliance offsets."""
+    width = max(p.holders.shape[1] for _, p in levels)
+    holders_all = np.full((len(levels), catalog.n_files, width), -1, dtype=np.int64)
+    for k, (_, p) in enumerate(levels):
+        if p.holders.shape[0] != catalog.n_files:
+            raise ConfigError(f"level {k}'s placement covers {p.holders.shape[0]} files, the catalog has "
+                              f"{catalog.n_files}")
+        holders_all[k, :, : p.holders.shape[1]] = p.holders
+    caps = np.concatenate([s.serve_bytes_per_bin for s, _ in levels])
+    offsets = np.cumsum([0] + [s.n_appliances for s, _ in levels[:-1]]).astype(np.int64)
+    return holders_all, caps, offsets
+
+
 @njit(cache=True)
 def _serve(time, file, size, holders_all, caps_all, level_offset, bin_s):
     n = time.shape[0]
@@ -407,11 +421,13 @@ def serve(
     size: np.ndarray,
     *,
     names: tuple[str, ...] | None = None,
+    stacked: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> ServeResult:
     """Serve requests ``(time, file, size)`` (sorted by time) through ``levels`` in order; origin takes the rest.
 
     Each level is a site with tonight's placement: the ISP's own site first, then a peer, then an upstream tier.
-    The sites share one time grid (the first site's ``bin_s``).
+    The sites share one time grid (the first site's ``bin_s``). ``stacked`` is ``_stack(catalog, levels)`` when a
+    caller serves many batches through the same levels (:func:`serve_blocks`).
     """
     if not levels:
         raise ConfigError("serve needs at least one (site, placement) level")
@@ -426,15 +442,7 @@ def serve(
         raise ConfigError("requests must be sorted by time")
     if file.size and (file.min() < 0 or file.max() >= catalog.n_files):
         raise ConfigError(f"requests name files outside the catalog (0..{catalog.n_files - 1})")
-    width = max(p.holders.shape[1] for _, p in levels)
-    holders_all = np.full((len(levels), catalog.n_files, width), -1, dtype=np.int64)
-    for k, (_, p) in enumerate(levels):
-        if p.holders.shape[0] != catalog.n_files:
-            raise ConfigError(f"level {k}'s placement covers {p.holders.shape[0]} files, the catalog has "
-                              f"{catalog.n_files}")
-        holders_all[k, :, : p.holders.shape[1]] = p.holders
-    caps = np.concatenate([s.serve_bytes_per_bin for s, _ in levels])
-    offsets = np.cumsum([0] + [s.n_appliances for s, _ in levels[:-1]]).astype(np.int64)
+    holders_all, caps, offsets = stacked if stacked is not None else _stack(catalog, levels)
     level, kind, load = _serve(time, file, size, holders_all, caps, offsets, float(levels[0][0].config.bin_s))
     names = names or tuple(s.config.name for s, _ in levels)
     per_level = [load[:, o: o + s.n_appliances] for (s, _), o in zip(levels, offsets, strict=True)]
@@ -470,8 +478,9 @@ def serve_blocks(catalog: FileCatalog, levels: list[tuple[Site, Placement]], blo
     served = np.zeros((len(levels), hours))
     n = hits = content = health = 0
     t0 = None
+    stacked = _stack(catalog, levels)  # once for the day, not once a block
     for time, file, size in blocks:
-        res = serve(catalog, levels, time, file, size, names=names)
+        res = serve(catalog, levels, time, file, size, names=names, stacked=stacked)
         if t0 is None:
             t0 = float(np.floor(time[0] / 3600.0) * 3600.0)
         hour = np.minimum(((time - t0) // 3600.0).astype(np.int64), hours - 1)

@@ -212,7 +212,7 @@ def plan(
     import numpy as np
 
     from marquee._html import write_text_atomic
-    from marquee.cdn.capacity import Demand, live_event, plan_capacity
+    from marquee.cdn.capacity import live_event, plan_capacity
     from marquee.cdn.report import render_plan_report
 
     counts = {}
@@ -248,10 +248,8 @@ def plan(
         demands = []
         for k in range(draws):
             today = region.day(1, seed=seed + 1 + k)
-            time, file, size, _, play = region._requests(today, -np.inf, np.inf)
-            demands.append(Demand(time, file, size, today.member_idx[play], region.world.n_members,
-                                  name=f"launch day, {members:,} members"))
-            err_console.print(f"  draw {k + 1}/{draws}: {time.size:,} chunk requests", highlight=False)
+            demands.append(region.chunk_demand(today))
+            err_console.print(f"  draw {k + 1}/{draws}: {demands[-1].time.size:,} chunk requests", highlight=False)
         result = plan_capacity(region.catalog, demands, plan_files, target=target, flash=counts["--flash"],
                                storage=counts["--storage"])
     else:

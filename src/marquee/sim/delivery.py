@@ -31,6 +31,7 @@ import numpy as np
 from numba import njit
 
 from marquee._validate import ints, positive
+from marquee.cdn.capacity import Demand
 from marquee.cdn.openconnect import FileCatalog
 from marquee.cdn.requests import Requests, requests_from_arrays
 from marquee.errors import ConfigError
@@ -228,8 +229,14 @@ class Region:
         """The day's chunk requests as a cache trace: one object per chunk of a rendition (its bytes), time
         shifted by ``offset_s``. What a reactive cache at the edge sees, cached at chunk granularity."""
         time, file, size, slot, _ = self._requests(demand, -np.inf, np.inf)
-        key = file.astype(np.uint64) * np.uint64(1 << 16) + slot.astype(np.uint64)
-        return requests_from_arrays(time + offset_s, key, size, source=f"region day {demand.day}")
+        return _chunk_trace(time + offset_s, file, size, slot, f"region day {demand.day}")
+
+    def chunk_demand(self, demand: DayDemand) -> Demand:
+        """The day's chunk requests through a site as a :class:`~marquee.cdn.capacity.Demand` (each request's
+        member is its unit), for capacity planning."""
+        time, file, size, _, play = self._requests(demand, -np.inf, np.inf)
+        return Demand(time, file, size, demand.member_idx[play], self.world.n_members,
+                      name=f"day {demand.day}, {self.world.n_members:,} members")
 
     def _requests(self, demand: DayDemand, start_s: float, end_s: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -392,11 +399,11 @@ def fill_study(
         # mean of independent draws of the same day. The gap from it to the oracle is the draw's own noise.
         scores["expected"] = sum(region.day_bytes(region.day(day, seed=10**6 + seed * 100 + k))
                                  for k in range(ceiling_draws))
-    time, file, size, _, play = region._requests(today, -np.inf, np.inf)
+    time, file, size, slot, play = region._requests(today, -np.inf, np.inf)
     member = today.member_idx[play]
     n_members = region.world.n_members
     warm = region.chunk_requests(yesterday)
-    now = region.chunk_requests(today, offset_s=86_400.0)
+    now = _chunk_trace(time + 86_400.0, file, size, slot, f"region day {day}")  # today's requests, emitted once
     trace = requests_from_arrays(
         np.concatenate([warm.time, now.time]), np.concatenate([warm.ids[warm.obj], now.ids[now.obj]]),
         np.concatenate([warm.size, now.size]), source=f"region days {day - 1}-{day}",
@@ -456,6 +463,12 @@ def fill_study(
         new_release_share=float(scores["oracle"][released].sum() / max(scores["oracle"].sum(), 1.0)),
         hit=hit, margin=margin, of_oracle=of_oracle, best_reactive=best, hourly=hourly,
     )
+
+
+def _chunk_trace(time: np.ndarray, file: np.ndarray, size: np.ndarray, slot: np.ndarray, source: str) -> Requests:
+    """Chunk requests as a cache trace: one object per (file, chunk slot), sized in bytes."""
+    key = file.astype(np.uint64) * np.uint64(1 << 16) + slot.astype(np.uint64)
+    return requests_from_arrays(time, key, size, source=source)
 
 
 def _boot_ratio(num: np.ndarray, den: np.ndarray, weights: np.ndarray) -> np.ndarray:
