@@ -8,7 +8,8 @@
    TRAGEN trace of ``--requests`` requests generated from the shipped Akamai video model, at 1% of its working set.
    Medians of ``--repeats`` runs. Marquee's figure times the loop over in-memory columns; libCacheSim's includes
    its reader (a binary file read in C), so it is the end-to-end figure of that tool.
-3. **Miss-ratio curve**: LRU over 20 sizes of that trace, wall time, sizes run on a thread pool over all cores.
+3. **TRAGEN fidelity**: that trace's LRU hit ratios at 0.5-64 GB against its model's footprint descriptors.
+   **Miss-ratio curve**: LRU over 20 sizes of that trace, wall time, sizes run on a thread pool over all cores.
 4. **A day of a region** of ``--day-members`` members: every chunk request through one site, timed by stage.
 5. **Capacity plan** for a live event of ``--viewers`` forecast viewers (5 audience draws).
 6. **Proactive fill on a new-release day** (``--members`` members of a world calibrated on MovieLens-100K): byte hit
@@ -93,6 +94,22 @@ def speed(cdn, lcs, reqs, path: Path, repeats: int) -> dict:
     return out
 
 
+def tragen_fidelity(tragen, reqs, model, seconds: float) -> dict:
+    """The generated trace's LRU hit ratios against the ones its model's footprint descriptors predict."""
+    warmup = len(reqs) // 5
+    rows = []
+    for gb in (0.5, 1, 4, 16, 64):
+        cap = int(gb * 1e9)
+        rows.append({
+            "cache_gb": gb,
+            "request_model": model.hit_ratio(cap, "request"),
+            "request_measured": tragen.measured_hit_ratio(reqs, cap, warmup_requests=warmup, weight="request"),
+            "byte_model": model.hit_ratio(cap, "byte"),
+            "byte_measured": tragen.measured_hit_ratio(reqs, cap, warmup_requests=warmup, weight="byte"),
+        })
+    return {"requests": len(reqs), "seconds": seconds, "warmup": warmup, "rows": rows}
+
+
 def mrc(cdn, reqs) -> dict:
     shares = np.geomspace(0.0005, 0.3, 20)
     t0 = time.perf_counter()
@@ -174,10 +191,11 @@ def _iv(d: dict, digits: int = 3) -> str:
 
 def report(res: dict, info: dict, args, total: float) -> list[str]:
     when = f"`python bench/cdn.py` took {total:.0f} s."
-    if "partial" in res:
-        p = res["partial"]
-        when = (f"Sections {', '.join(p['rerun'])} rerun ({total:.0f} s, `--skip` the others); the others come from "
-                f"the full run of {p['others_from']} ({p['others_seconds']:.0f} s).")
+    runs = sorted(set(res.get("run_at", {}).values()))
+    if len(runs) > 1:
+        by_run = {r: [k for k, v in res["run_at"].items() if v == r] for r in runs}
+        when = "Sections come from several runs (`--skip` reruns some): " + "; ".join(
+            f"{', '.join(keys)} at {r}" for r, keys in by_run.items()) + f". The last took {total:.0f} s."
     lines = [
         f"Run {res['generated']} on {info['cpu']} ({info['cores']} cores, load {info['load_average']}), Python "
         f"{info['python']}, numba {info.get('numba', '?')}, libcachesim {info.get('libcachesim', '?')}. {when}",
@@ -221,6 +239,20 @@ def report(res: dict, info: dict, args, total: float) -> list[str]:
             met = "met" if v["marquee"] >= target else "**missed**"
             lines.append(f"| {name} | {v['marquee'] / 1e6:.2f} | {v['libcachesim'] / 1e6:.2f} | "
                          f"{v['marquee'] / v['libcachesim']:.2f} | {target / 1e6:.0f} M/s {met} |")
+        lines.append("")
+    if "tragen" in res:
+        t = res["tragen"]
+        lines += [
+            f"### TRAGEN trace against its model: {t['requests']:,} requests generated in {t['seconds']:.0f} s",
+            "",
+            f"LRU hit ratios of the generated trace (the first {t['warmup']:,} requests warm the cache) against the "
+            "ones the model's footprint descriptors predict (fd.txt for requests, bfd.txt for bytes).",
+            "",
+            "| cache | request: model | request: measured | byte: model | byte: measured |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [f"| {r['cache_gb']:g} GB | {r['request_model']:.3f} | {r['request_measured']:.3f} | "
+                  f"{r['byte_model']:.3f} | {r['byte_measured']:.3f} |" for r in t["rows"]]
         lines.append("")
     if "mrc" in res:
         m = res["mrc"]
@@ -308,7 +340,7 @@ def main() -> None:
     parser.add_argument("--day-members", type=int, default=1_000_000, help="members of the day-of-a-region run")
     parser.add_argument("--viewers", type=int, default=30_000, help="forecast peak viewers of the live event")
     parser.add_argument("--skip", default="",
-                        help="comma-separated sections to skip: exactness,speed,mrc,fill,day,capacity")
+                        help="comma-separated sections to skip: exactness,speed,tragen,mrc,fill,day,capacity")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     parser.add_argument("--render", action="store_true",
                         help="only re-render the BENCHMARKS.md section from bench/results/cdn.json (no runs)")
@@ -342,13 +374,16 @@ def main() -> None:
             else:
                 _log(f"{cp} not found: exactness on the shipped traces only")
             res["exactness"] = exactness(cdn, lcs, traces, work)
-        if not {"speed", "mrc"} <= skip:
+        if not {"speed", "mrc", "tragen"} <= skip:
             t0 = time.perf_counter()
-            big = tragen.generate(tragen.read_tragen_model(), args.requests, seed=0)
+            model = tragen.read_tragen_model()
+            big = tragen.generate(model, args.requests, seed=0)
             took = time.perf_counter() - t0
             _log(f"TRAGEN trace of {len(big):,} requests, {big.n_objects:,} objects in {took:.0f} s")
             res["speed_trace"] = (f"TRAGEN Akamai video model, {len(big):,} requests, {big.n_objects:,} objects, "
                                   f"working set {big.working_set_bytes / 1e9:.1f} GB, cache 1%")
+            if "tragen" not in skip:
+                res["tragen"] = tragen_fidelity(tragen, big, model, took)
             if "speed" not in skip:
                 path = cdn.write_oracle_general(big, work / "tragen.bin")
                 res["speed"] = speed(cdn, lcs, big, path, args.repeats)
@@ -369,15 +404,15 @@ def main() -> None:
             _log(f"day of {args.day_members:,} members in {res['day']['seconds']:.0f} s")
     total = time.perf_counter() - started
     saved_path = ROOT / "bench" / "results" / "cdn.json"
-    if skip and saved_path.exists():  # sections not rerun keep their last results
+    sections = ("exactness", "speed", "tragen", "mrc", "fill", "day", "capacity")
+    res["run_at"] = {key: res["generated"] for key in sections if key in res}
+    if skip and saved_path.exists():  # sections not rerun keep their last results, with when they ran
         saved = json.loads(saved_path.read_text())
-        res["partial"] = {"rerun": sorted({"exactness", "speed", "mrc", "fill", "day", "capacity"} - skip),
-                          "others_from": saved.get("partial", {}).get("others_from", saved["generated"]),
-                          "others_seconds": saved.get("partial", {}).get("others_seconds",
-                                                                          saved.get("total_seconds"))}
-        for key in ("exactness", "speed", "speed_trace", "mrc", "fill", "day", "capacity"):
+        for key in (*sections, "speed_trace"):
             if key not in res and key in saved:
                 res[key] = saved[key]
+                if key in sections:
+                    res["run_at"][key] = saved.get("run_at", {}).get(key, saved["generated"])
     table = "\n".join(report(res, info, args, total))
     print(table)
     if not args.no_write:
