@@ -18,7 +18,8 @@ def test_exported_names():
     }  # fmt: skip
     assert {"EASE", "ItemKNN", "MostPopular", "ALS", "BPR", "SASRec", "Recommender", "Recommendations", "RANKERS"} <= set(marquee.rank.__all__)
     assert {"evaluate", "run_protocol", "tune", "Leaderboard", "write_html_report"} <= set(marquee.evaluate.__all__)
-    assert {"ndcg", "hit_rate", "mrr", "coverage", "bootstrap_mean", "paired_comparison"} <= set(marquee.metrics.__all__)
+    assert {"ndcg", "hit_rate", "mrr", "coverage", "bootstrap_mean", "paired_comparison", "harrell_c", "uno_c", "brier_scores",
+            "integrated_brier_score", "concordance_interval", "integrated_brier_interval", "calibration_table", "CalibrationTable"} <= set(marquee.metrics.__all__)
     assert {"IPS", "SNIPS", "DirectMethod", "DoublyRobust", "SelfNormalizedDR", "SwitchDR", "DRShrinkage", "RewardModel", "Estimate", "evaluate", "compare", "FeatureRewardModel"} <= set(marquee.ope.__all__)
     assert {"EpsilonGreedy", "LinUCB", "LinearTS", "BernoulliTS", "OffPolicyLearner", "Policy", "Decider", "DecisionSink", "InMemoryDecisionLog",
             "CandidateLinUCB", "CandidateLinearTS", "CandidateEpsilonGreedy", "SQLiteDecisionLog"} <= set(marquee.bandit.__all__)
