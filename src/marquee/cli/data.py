@@ -12,7 +12,7 @@ from marquee.errors import ConfigError
 
 app = typer.Typer(help="Fetch, import and inspect datasets.", no_args_is_help=True)
 
-FETCHABLE = ("movielens-100k", "open-bandit")
+FETCHABLE = ("movielens-100k", "open-bandit", "telco")
 
 
 @app.command("fetch")
@@ -25,9 +25,10 @@ def fetch(
     """Fetch a public dataset, verify its checksum and cache it (later calls are offline)."""
     from marquee.data.movielens import NAME, fetch_movielens_100k
 
-    if name == "open-bandit":
-        from marquee.data.open_bandit import summary_lines
+    if name in ("open-bandit", "telco"):
+        from marquee.data import open_bandit, telco
 
+        summary_lines = open_bandit.summary_lines if name == "open-bandit" else telco.summary_lines
         for line in summary_lines(home, force=force, log=lambda m: err_console.print(m, highlight=False)):
             console.print(line, highlight=False)
         return
