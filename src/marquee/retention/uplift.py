@@ -1,0 +1,332 @@
+"""Which intervention helps whom: uplift meta-learners on a randomized retention trial.
+
+Members were randomly assigned to control (arm 0) or one of ``K`` interventions (arms ``1..K``) with known
+probabilities ``e_a(x)``; ``y = 1`` if the member was still subscribed at the horizon. The gain of intervention
+``k`` for a member with covariates ``x`` is
+
+    ``tau_k(x) = mu_k(x) - mu_0(x)``,   ``mu_a(x) = P(y = 1 | x, arm a)``.
+
+Three learners, each with scikit-learn's histogram gradient boosting as the base model:
+
+- ``"t"``: one outcome classifier per arm on that arm's rows; ``tau_k = mu_k - mu_0``.
+- ``"x"`` (Künzel, Sekhon, Bickel & Yu, "Metalearners for estimating heterogeneous treatment effects using
+  machine learning", PNAS 2019): cross-fitted outcome models impute each member's effect — ``y - mu_0(x)`` on arm
+  ``k``'s rows, ``mu_k(x) - y`` on control's — a regressor per side learns it, and the two are blended with
+  ``g = e_k / (e_0 + e_k)``: ``tau_k = g tau_k^(0) + (1 - g) tau_k^(1)``.
+- ``"dr"`` (Kennedy, "Towards optimal doubly robust estimation of heterogeneous causal effects", EJS 2023):
+  cross-fitted outcome models give every member the pseudo-outcome
+
+    ``phi_k = mu_k - mu_0 + 1[T = k] (y - mu_k) / e_k - 1[T = 0] (y - mu_0) / e_0``
+
+  whose conditional mean is ``tau_k(x)`` whatever the outcome models (the propensities are known), and a
+  regressor of ``phi_k`` on ``x`` over all members is the effect.
+
+Cross-fitting (Chernozhukov et al. 2018): members are split into ``n_folds`` folds, stratified by arm, and each
+member's outcome predictions come from models that did not see it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Self
+
+import numpy as np
+
+from marquee._validate import Configured, ints, non_negative, positive, require
+from marquee.errors import DataError, NotFittedError
+from marquee.random import as_generator
+
+__all__ = ["UpliftConfig", "UpliftModel", "check_propensity", "check_trial"]
+
+LEARNERS = ("t", "x", "dr")
+
+
+@dataclass(frozen=True)
+class UpliftConfig:
+    """Args:
+    learner: ``"t"`` (one model per arm), ``"x"`` (Künzel et al. 2019) or ``"dr"`` (Kennedy 2023).
+    max_iter: boosting iterations of each base model.
+    learning_rate: boosting learning rate.
+    max_leaf_nodes: leaves per boosted tree.
+    min_samples_leaf: members per leaf at least.
+    l2_regularization: L2 penalty on the leaf values.
+    n_folds: cross-fitting folds of the outcome models (``"x"`` and ``"dr"``); every arm needs at least
+        ``2 * n_folds`` members.
+    seed: fold assignment and the boosting's randomness.
+    """
+
+    learner: Literal["t", "x", "dr"] = "dr"
+    max_iter: int = 100
+    learning_rate: float = 0.05
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 50
+    l2_regularization: float = 1.0
+    n_folds: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        require(self.learner in LEARNERS, owner, "learner", f"one of {LEARNERS}", self.learner)
+        ints(self, "max_iter", "min_samples_leaf")
+        ints(self, "max_leaf_nodes", "n_folds", minimum=2)
+        ints(self, "seed", minimum=0)
+        positive(self, "learning_rate")
+        non_negative(self, "l2_regularization")
+
+
+def _one_thread() -> Any:
+    """Base models on a few thousand rows fit fastest on one OpenMP thread on a shared machine."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def _first_bad(bad: np.ndarray) -> int:
+    """1-based row of the first True (any column of a 2-D mask)."""
+    rows = bad.any(axis=1) if bad.ndim == 2 else bad
+    return int(np.flatnonzero(rows)[0]) + 1
+
+
+def check_propensity(propensity: Any, n: int, n_arms: int) -> np.ndarray:
+    """Known assignment probabilities as ``(n, n_arms)`` float64: a ``(n_arms,)`` vector is shared by all members.
+
+    Each must lie in ``(0, 1]`` and each member's must sum to 1 (to 1e-6).
+
+    Raises:
+        DataError: naming ``propensity`` and the first bad row (1-based) where the input is per member.
+    """
+    e = np.asarray(propensity, np.float64)
+    if e.shape not in ((n_arms,), (n, n_arms)):
+        raise DataError(f"must have shape ({n_arms},) or ({n}, {n_arms}) (one probability per arm), got {e.shape}", column="propensity")
+    row = None
+    bad = ~np.isfinite(e) | (e <= 0) | (e > 1)
+    if bad.any():
+        row = _first_bad(bad) if e.ndim == 2 else None
+        raise DataError("probabilities must lie in (0, 1]; every member must have a chance of every arm", row=row, column="propensity")
+    off = np.abs(e.sum(axis=-1) - 1.0) > 1e-6
+    if np.any(off):
+        row = _first_bad(off) if e.ndim == 2 else None
+        raise DataError("each member's probabilities must sum to 1 over the arms", row=row, column="propensity")
+    return np.broadcast_to(e, (n, n_arms))
+
+
+def check_trial(treatment: Any, outcome: Any, n: int, *, min_per_arm: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
+    """Arms ``(n,)`` int64 in ``0..K``, outcomes ``(n,)`` float64 in {0, 1}, and ``K``.
+
+    Raises:
+        DataError: naming the argument and the first bad row (1-based), or the arm with too few members.
+    """
+    t = np.asarray(treatment)
+    if t.shape != (n,):
+        raise DataError(f"must have one arm per member, shape ({n},), got {t.shape}", column="treatment")
+    if t.dtype.kind not in "iuf" or t.dtype == bool:
+        raise DataError(f"must be integer arms (0 = control, 1..K = interventions), got dtype {t.dtype}", column="treatment")
+    bad = ~np.isfinite(t) | (t < 0) | (t != np.round(t)) if t.dtype.kind == "f" else t < 0
+    if bad.any():
+        raise DataError(f"arms must be integers >= 0 (0 = control), got {t[bad][0].item()!r}", row=_first_bad(bad), column="treatment")
+    t = t.astype(np.int64)
+    n_arms = int(t.max()) + 1 if n else 0
+    if n_arms < 2:
+        raise DataError("needs control (arm 0) and at least one intervention (arm 1)", column="treatment")
+    counts = np.bincount(t, minlength=n_arms)
+    short = np.flatnonzero(counts < min_per_arm)
+    if short.size:
+        a = int(short[0])
+        raise DataError(f"arm {a} has {counts[a]} members; every arm 0..{n_arms - 1} needs at least {min_per_arm}", column="treatment")
+    y = np.asarray(outcome, np.float64) if np.asarray(outcome).dtype.kind in "biuf" else None
+    if y is None or y.shape != (n,):
+        got = np.asarray(outcome)
+        raise DataError(f"must be one 0/1 outcome per member, shape ({n},), got {got.shape} {got.dtype}", column="outcome")
+    bad = (y != 0) & (y != 1)
+    if bad.any():
+        raise DataError(f"must be 0 (left) or 1 (retained), got {y[bad][0].item()!r}", row=_first_bad(bad), column="outcome")
+    return t, y, n_arms - 1
+
+
+def _check_x(X: Any, n_features: int | None = None) -> np.ndarray:
+    x = np.asarray(X, np.float64) if np.asarray(X).dtype.kind in "biuf" else None
+    if x is None or x.ndim != 2:
+        raise DataError(f"must be a 2-D numeric array (n_members, n_features), got {np.asarray(X).shape}", column="X")
+    if n_features is not None and x.shape[1] != n_features:
+        raise DataError(f"the model was fitted on {n_features} features, got {x.shape[1]}", column="X")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise DataError("covariates must be finite (impute missing values first)", row=_first_bad(bad), column="X")
+    return x
+
+
+class _Constant:
+    """Stand-in for a base model whose training target has one value (an arm where everyone stayed)."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.full(x.shape[0], self.value)
+
+
+def _folds(t: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Fold of each member, round-robin within each arm after a seeded shuffle (every fold sees every arm)."""
+    rng = as_generator(seed)
+    folds = np.empty(t.size, np.int64)
+    for a in np.unique(t):
+        rows = np.flatnonzero(t == a)
+        folds[rng.permutation(rows)] = np.arange(rows.size) % k
+    return folds
+
+
+class UpliftModel(Configured):
+    """Per-member effect of each intervention on retention, ``tau_k(x)``, from a randomized trial.
+
+    Example::
+
+        model = UpliftModel(learner="dr").fit(X, treatment, retained, propensity=[0.4, 0.2, 0.2, 0.2])
+        tau = model.effect(X_new)                 # (n, K): arm k+1 minus control
+        plan = budgeted_plan(tau, cost=[1.0, 3.0, 8.0], budget=5_000)
+
+    Attributes (after ``fit``):
+        arms_: ``K``, the number of interventions (arms ``1..K``; arm 0 is control).
+        n_features_: covariates per member.
+        outcome_models_: per fold, the ``K + 1`` fitted outcome models (one fold for ``"t"``).
+        effect_models_: ``"dr"``: ``K`` regressors; ``"x"``: ``K`` pairs (control side, treated side).
+        blend_: ``"x"`` only: ``(K,)`` weight ``g_k`` of the control-side model, the mean of ``e_k / (e_0 + e_k)``.
+    """
+
+    Config = UpliftConfig
+    config: UpliftConfig
+
+    # ---- base models ---------------------------------------------------------------------
+    def _params(self) -> dict[str, Any]:
+        cfg = self.config
+        return {
+            "max_iter": cfg.max_iter,
+            "learning_rate": cfg.learning_rate,
+            "max_leaf_nodes": cfg.max_leaf_nodes,
+            "min_samples_leaf": cfg.min_samples_leaf,
+            "l2_regularization": cfg.l2_regularization,
+            "early_stopping": False,
+            "random_state": cfg.seed,
+        }
+
+    def _classifier(self, x: np.ndarray, y: np.ndarray) -> Any:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        if np.all(y == y[0]):
+            return _Constant(float(y[0]))
+        return HistGradientBoostingClassifier(**self._params()).fit(x, y.astype(np.int64))
+
+    def _regressor(self, x: np.ndarray, y: np.ndarray) -> Any:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        return HistGradientBoostingRegressor(**self._params()).fit(x, y)
+
+    @staticmethod
+    def _proba(model: Any, x: np.ndarray) -> np.ndarray:
+        return model.predict(x) if isinstance(model, _Constant) else model.predict_proba(x)[:, 1]
+
+    # ---- training ------------------------------------------------------------------------
+    def fit(self, X: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, propensity: np.ndarray) -> Self:
+        """Fit the outcome models and (``"x"``, ``"dr"``) the effect models.
+
+        Args:
+            X: (n, p) float covariates.
+            treatment: (n,) int arm of each member, 0 = control, ``1..K`` the interventions.
+            outcome: (n,) 0/1, 1 = still subscribed at the horizon.
+            propensity: (K + 1,) or (n, K + 1) known assignment probabilities of the arms.
+
+        Raises:
+            DataError: naming the argument and the first bad row (1-based): non-finite covariates, negative or
+                fractional arms, an arm with fewer than ``2 * n_folds`` members, outcomes other than 0/1,
+                propensities outside ``(0, 1]`` or not summing to 1.
+        """
+        cfg = self.config
+        x = _check_x(X)
+        n = x.shape[0]
+        t, y, k = check_trial(treatment, outcome, n, min_per_arm=2 * cfg.n_folds)
+        e = check_propensity(propensity, n, k + 1)
+        with _one_thread():
+            if cfg.learner == "t":
+                self.outcome_models_ = [[self._classifier(x[t == a], y[t == a]) for a in range(k + 1)]]
+                self.effect_models_: list[Any] = []
+            else:
+                mu = self._cross_fit(x, t, y, k)
+                if cfg.learner == "dr":
+                    self.effect_models_ = [self._regressor(x, self._pseudo_outcome(mu, t, y, e, a)) for a in range(1, k + 1)]
+                else:
+                    self.effect_models_ = []
+                    for a in range(1, k + 1):
+                        ctrl, trt = t == 0, t == a
+                        self.effect_models_.append(
+                            (self._regressor(x[ctrl], mu[ctrl, a] - y[ctrl]), self._regressor(x[trt], y[trt] - mu[trt, 0]))
+                        )
+                    self.blend_ = (e[:, 1:] / (e[:, :1] + e[:, 1:])).mean(axis=0)
+        self.arms_ = k
+        self.n_features_ = x.shape[1]
+        return self
+
+    def _cross_fit(self, x: np.ndarray, t: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+        """Out-of-fold ``mu_a(x_i)`` for every member and arm, (n, K + 1); keeps the fold models."""
+        folds = _folds(t, self.config.n_folds, self.config.seed)
+        mu = np.empty((x.shape[0], k + 1))
+        self.outcome_models_ = []
+        for j in range(self.config.n_folds):
+            train, held = folds != j, folds == j
+            models = [self._classifier(x[train & (t == a)], y[train & (t == a)]) for a in range(k + 1)]
+            for a, model in enumerate(models):
+                mu[held, a] = self._proba(model, x[held])
+            self.outcome_models_.append(models)
+        return mu
+
+    @staticmethod
+    def _pseudo_outcome(mu: np.ndarray, t: np.ndarray, y: np.ndarray, e: np.ndarray, a: int) -> np.ndarray:
+        """Kennedy's DR pseudo-outcome of arm ``a`` against control, (n,)."""
+        out = mu[:, a] - mu[:, 0]
+        on, off = t == a, t == 0
+        out[on] += (y[on] - mu[on, a]) / e[on, a]
+        out[off] -= (y[off] - mu[off, 0]) / e[off, 0]
+        return out
+
+    # ---- prediction ----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "arms_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, treatment, outcome, propensity) first")
+
+    def potential_outcomes(self, X: np.ndarray) -> np.ndarray:
+        """The outcome models' ``P(y = 1 | x, arm a)``, averaged over the cross-fitting folds.
+
+        Args:
+            X: (n, p) float covariates.
+
+        Returns:
+            (n, K + 1) float64 in [0, 1], column ``a`` for arm ``a`` (column 0 control). Pass it to
+            :func:`marquee.retention.plan.plan_value` for members the model was not fitted on.
+        """
+        self._check_fitted()
+        x = _check_x(X, self.n_features_)
+        with _one_thread():
+            total = sum(np.column_stack([self._proba(m, x) for m in models]) for models in self.outcome_models_)
+        return np.asarray(total, np.float64) / len(self.outcome_models_)
+
+    def effect(self, X: np.ndarray) -> np.ndarray:
+        """Estimated gain in retention probability of each intervention over control.
+
+        Args:
+            X: (n, p) float covariates.
+
+        Returns:
+            (n, K) float64: column ``k`` is ``tau_{k+1}(x)``, arm ``k + 1`` minus control (may be negative).
+        """
+        self._check_fitted()
+        x = _check_x(X, self.n_features_)
+        if self.config.learner == "t":
+            mu = self.potential_outcomes(x)
+            return mu[:, 1:] - mu[:, :1]
+        out = np.empty((x.shape[0], self.arms_))
+        with _one_thread():
+            for a, model in enumerate(self.effect_models_):
+                if self.config.learner == "dr":
+                    out[:, a] = model.predict(x)
+                else:
+                    g = self.blend_[a]
+                    out[:, a] = g * model[0].predict(x) + (1 - g) * model[1].predict(x)
+        return out
