@@ -75,7 +75,9 @@ class UpliftConfig:
 
 
 def _one_thread() -> Any:
-    """Base models on a few thousand rows fit fastest on one OpenMP thread on a shared machine."""
+    """Base models on a few thousand rows fit fastest on one OpenMP thread on a shared machine (an oversubscribed
+    OpenMP pool spin-waits: 100x slower). scikit-learn's OpenMP runtime is loaded first so that the limit sees it."""
+    import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1)
@@ -97,12 +99,19 @@ def check_propensity(propensity: Any, n: int, n_arms: int) -> np.ndarray:
     """
     e = np.asarray(propensity, np.float64)
     if e.shape not in ((n_arms,), (n, n_arms)):
-        raise DataError(f"must have shape ({n_arms},) or ({n}, {n_arms}) (one probability per arm), got {e.shape}", column="propensity")
+        raise DataError(
+            f"must have shape ({n_arms},) or ({n}, {n_arms}) (one probability per arm), got {e.shape}",
+            column="propensity",
+        )
     row = None
     bad = ~np.isfinite(e) | (e <= 0) | (e > 1)
     if bad.any():
         row = _first_bad(bad) if e.ndim == 2 else None
-        raise DataError("probabilities must lie in (0, 1]; every member must have a chance of every arm", row=row, column="propensity")
+        raise DataError(
+            "probabilities must lie in (0, 1]; every member must have a chance of every arm",
+            row=row,
+            column="propensity",
+        )
     off = np.abs(e.sum(axis=-1) - 1.0) > 1e-6
     if np.any(off):
         row = _first_bad(off) if e.ndim == 2 else None
@@ -120,10 +129,16 @@ def check_trial(treatment: Any, outcome: Any, n: int, *, min_per_arm: int = 1) -
     if t.shape != (n,):
         raise DataError(f"must have one arm per member, shape ({n},), got {t.shape}", column="treatment")
     if t.dtype.kind not in "iuf" or t.dtype == bool:
-        raise DataError(f"must be integer arms (0 = control, 1..K = interventions), got dtype {t.dtype}", column="treatment")
+        raise DataError(
+            f"must be integer arms (0 = control, 1..K = interventions), got dtype {t.dtype}", column="treatment"
+        )
     bad = ~np.isfinite(t) | (t < 0) | (t != np.round(t)) if t.dtype.kind == "f" else t < 0
     if bad.any():
-        raise DataError(f"arms must be integers >= 0 (0 = control), got {t[bad][0].item()!r}", row=_first_bad(bad), column="treatment")
+        raise DataError(
+            f"arms must be integers >= 0 (0 = control), got {t[bad][0].item()!r}",
+            row=_first_bad(bad),
+            column="treatment",
+        )
     t = t.astype(np.int64)
     n_arms = int(t.max()) + 1 if n else 0
     if n_arms < 2:
@@ -132,14 +147,21 @@ def check_trial(treatment: Any, outcome: Any, n: int, *, min_per_arm: int = 1) -
     short = np.flatnonzero(counts < min_per_arm)
     if short.size:
         a = int(short[0])
-        raise DataError(f"arm {a} has {counts[a]} members; every arm 0..{n_arms - 1} needs at least {min_per_arm}", column="treatment")
+        raise DataError(
+            f"arm {a} has {counts[a]} members; every arm 0..{n_arms - 1} needs at least {min_per_arm}",
+            column="treatment",
+        )
     y = np.asarray(outcome, np.float64) if np.asarray(outcome).dtype.kind in "biuf" else None
     if y is None or y.shape != (n,):
         got = np.asarray(outcome)
-        raise DataError(f"must be one 0/1 outcome per member, shape ({n},), got {got.shape} {got.dtype}", column="outcome")
+        raise DataError(
+            f"must be one 0/1 outcome per member, shape ({n},), got {got.shape} {got.dtype}", column="outcome"
+        )
     bad = (y != 0) & (y != 1)
     if bad.any():
-        raise DataError(f"must be 0 (left) or 1 (retained), got {y[bad][0].item()!r}", row=_first_bad(bad), column="outcome")
+        raise DataError(
+            f"must be 0 (left) or 1 (retained), got {y[bad][0].item()!r}", row=_first_bad(bad), column="outcome"
+        )
     return t, y, n_arms - 1
 
 
@@ -251,13 +273,18 @@ class UpliftModel(Configured):
             else:
                 mu = self._cross_fit(x, t, y, k)
                 if cfg.learner == "dr":
-                    self.effect_models_ = [self._regressor(x, self._pseudo_outcome(mu, t, y, e, a)) for a in range(1, k + 1)]
+                    self.effect_models_ = [
+                        self._regressor(x, self._pseudo_outcome(mu, t, y, e, a)) for a in range(1, k + 1)
+                    ]
                 else:
                     self.effect_models_ = []
                     for a in range(1, k + 1):
                         ctrl, trt = t == 0, t == a
                         self.effect_models_.append(
-                            (self._regressor(x[ctrl], mu[ctrl, a] - y[ctrl]), self._regressor(x[trt], y[trt] - mu[trt, 0]))
+                            (
+                                self._regressor(x[ctrl], mu[ctrl, a] - y[ctrl]),
+                                self._regressor(x[trt], y[trt] - mu[trt, 0]),
+                            )
                         )
                     self.blend_ = (e[:, 1:] / (e[:, :1] + e[:, 1:])).mean(axis=0)
         self.arms_ = k
@@ -289,7 +316,9 @@ class UpliftModel(Configured):
     # ---- prediction ----------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "arms_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, treatment, outcome, propensity) first")
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(X, treatment, outcome, propensity) first"
+            )
 
     def potential_outcomes(self, X: np.ndarray) -> np.ndarray:
         """The outcome models' ``P(y = 1 | x, arm a)``, averaged over the cross-fitting folds.
