@@ -86,7 +86,10 @@ class DiscreteHazardConfig:
     ridge: L2 penalty on the covariate coefficients.
     smooth: penalty on the baseline's second differences ``sum_t (a_{t+1} - 2 a_t + a_{t-1})^2`` (a P-spline
         baseline, Eilers & Marx 1996): periods with few events borrow from their neighbours.
-    max_periods: periods past this share the last baseline (``None``: the longest duration in training).
+    max_periods: periods past this share the last baseline (``None``: the latest period such that the pooled tail
+        from it on holds at least ``tail_events`` events, so the baseline that predictions past the data use is
+        estimated from more than a handful of departures).
+    tail_events: see ``max_periods``.
     max_iter / tol: Newton iterations and the stopping step size (max abs change of a coefficient).
     """
 
@@ -94,11 +97,12 @@ class DiscreteHazardConfig:
     ridge: float = 1.0
     smooth: float = 1.0
     max_periods: int | None = None
+    tail_events: int = 100
     max_iter: int = 50
     tol: float = 1e-8
 
     def __post_init__(self) -> None:
-        ints(self, "knots", "max_iter", minimum=0)
+        ints(self, "knots", "max_iter", "tail_events", minimum=0)
         non_negative(self, "ridge", "smooth")
         positive(self, "tol")
         if self.max_periods is not None:
@@ -124,7 +128,7 @@ class DiscreteHazard(SurvivalModel):
         x = cov.encode(data.table, source=data.source)
         basis = _Basis(cov, c.knots).fit(x[data.duration > 0])
         z = basis.transform(x)
-        n_periods = c.max_periods or int(np.ceil(data.duration.max()))
+        n_periods = c.max_periods or _tail_start(data.duration, data.event, c.tail_events)
         at_risk, events = person_periods(data.duration, data.event, n_periods)
         w = np.ones(len(data)) if weights is None else np.asarray(weights, np.float64)
         penalty = _penalty(n_periods, z.shape[1], c.ridge, c.smooth)
@@ -156,6 +160,17 @@ class DiscreteHazard(SurvivalModel):
     def _survival_at(self, table: pa.Table, times: np.ndarray, source: str) -> np.ndarray:
         z = self.basis_.transform(self.covariates_.encode(table, source=source))
         return _survival_from_hazards(self.hazards(z), times)
+
+
+def _tail_start(duration: np.ndarray, event: np.ndarray, tail_events: int) -> int:
+    """The latest period from which on at least ``tail_events`` events happen (at least 1)."""
+    d = np.ceil(duration[event == 1]).astype(np.int64)
+    longest = int(np.ceil(duration.max()))
+    if d.size == 0:
+        return max(longest, 1)
+    from_on = np.cumsum(np.bincount(d, minlength=longest + 1)[::-1])[::-1]  # events at periods >= t
+    ok = np.flatnonzero(from_on[1:] >= tail_events) + 1
+    return int(ok.max()) if ok.size else 1
 
 
 def _survival_from_hazards(h: np.ndarray, times: np.ndarray) -> np.ndarray:
