@@ -149,9 +149,10 @@ def _hazard_bands(
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Percentile band over coefficient draws (B, T + q) of 1 - prod_{k=1..h} (1 - h_{s+k}), in member chunks."""
     z = model.design(data)
-    t_cols = model.n_periods_
+    t_cols, q, tb = model.n_periods_, z.shape[1], model.tenure_basis_
     base = draws[:, :t_cols]  # (B, T)
-    slopes = draws[:, t_cols:].T  # (q, B)
+    slopes = draws[:, t_cols : t_cols + q].T  # (q, B)
+    drift = draws[:, t_cols + q :].reshape(draws.shape[0], q, tb.shape[1])  # (B, q, K)
     n = z.shape[0]
     low, high = np.empty(n), np.empty(n)
     steps = int(np.ceil(horizon))
@@ -159,10 +160,14 @@ def _hazard_bands(
     for a in range(0, n, _CHUNK):
         sl = slice(a, min(a + _CHUNK, n))
         eta = z[sl] @ slopes  # (m, B)
+        zg = np.einsum("mq,bqk->mbk", z[sl], drift) if tb.shape[1] else None
         log_stay = np.zeros_like(eta)
         for k in range(1, steps + 1):
             col = np.minimum(s0[sl] + k, t_cols) - 1
-            log_stay += log_expit(-(eta + base[:, col].T))
+            step = eta + base[:, col].T
+            if zg is not None:
+                step = step + np.einsum("mbk,mk->mb", zg, tb[col])
+            log_stay += log_expit(-step)
         prob = -np.expm1(log_stay)
         low[sl], high[sl] = np.quantile(prob, [alpha, 1 - alpha], axis=1)
     return low, high

@@ -16,7 +16,10 @@ with duration ``d`` contributes ``ceil(d)`` person-periods, the last one an even
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Self
 
 import numpy as np
@@ -49,32 +52,40 @@ def person_periods(duration: np.ndarray, event: np.ndarray, n_periods: int) -> t
 
 
 class _Basis:
-    """Additive basis of the covariates: a B-spline per numeric column with enough distinct values, else linear."""
+    """Additive basis of the design columns: a cubic B-spline (knots at quantiles, constant beyond the boundary
+    knots, the last basis function dropped) per numeric column with enough distinct values, else standardised.
 
-    def __init__(self, covariates: Covariates, knots: int) -> None:
-        self.covariates = covariates
-        self.knots = knots
+    Kept as plain knot vectors so a fitted model saves as arrays (scikit-learn's SplineTransformer builds the same
+    basis but only pickles)."""
 
-    def fit(self, x: np.ndarray) -> _Basis:
-        from sklearn.preprocessing import SplineTransformer
+    def __init__(self, columns: list[dict[str, object]]) -> None:
+        self.columns = columns
 
-        self.splines: list[tuple[int, SplineTransformer | None, float, float]] = []
-        numeric = self.covariates.numeric
+    @classmethod
+    def learn(cls, x: np.ndarray, numeric: np.ndarray, knots: int) -> _Basis:
+        cols: list[dict[str, object]] = []
         for j in range(x.shape[1]):
             col = x[:, j]
-            if numeric[j] and np.unique(col).size > self.knots + 2 and self.knots >= 2:
-                st = SplineTransformer(n_knots=self.knots, degree=3, knots="quantile", extrapolation="constant",
-                                       include_bias=False).fit(col[:, None])  # fmt: skip
-                self.splines.append((j, st, 0.0, 1.0))
+            if numeric[j] and knots >= 2 and np.unique(col).size > knots + 2:
+                inner = np.quantile(col, np.linspace(0, 1, knots))
+                lo, hi = inner[1] - inner[0], inner[-1] - inner[-2]
+                full = np.concatenate([inner[0] - lo * np.arange(3, 0, -1), inner, inner[-1] + hi * np.arange(1, 4)])
+                cols.append({"kind": "spline", "knots": full.tolist()})
             else:
-                sd = float(col.std()) or 1.0
-                self.splines.append((j, None, float(col.mean()), sd))
-        return self
+                cols.append({"kind": "linear", "mean": float(col.mean()), "sd": float(col.std()) or 1.0})
+        return cls(cols)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
+        from scipy.interpolate import BSpline
+
         parts = []
-        for j, st, mean, sd in self.splines:
-            parts.append(st.transform(x[:, j : j + 1]) if st is not None else ((x[:, j] - mean) / sd)[:, None])
+        for j, col in enumerate(self.columns):
+            if col["kind"] == "spline":
+                t = np.asarray(col["knots"])
+                v = np.clip(x[:, j], t[3], t[-4])
+                parts.append(BSpline.design_matrix(v, t, 3).toarray()[:, :-1])
+            else:
+                parts.append(((x[:, j] - col["mean"]) / col["sd"])[:, None])  # type: ignore[operator]
         return np.hstack(parts) if parts else np.zeros((x.shape[0], 0))
 
 
@@ -83,7 +94,10 @@ class DiscreteHazardConfig:
     """Hyperparameters of :class:`DiscreteHazard`.
 
     knots: spline knots per numeric covariate (0 or 1: every covariate linear).
-    ridge: L2 penalty on the covariate coefficients.
+    varying: degree of the polynomial in log-tenure by which every covariate's effect may change with tenure
+        (0: proportional odds, each covariate shifts every period's logit alike; 1: effects drift linearly in
+        ``log t``; 2: quadratically). A month-to-month contract matters more early than late, for instance.
+    ridge: L2 penalty on the covariate coefficients (and on their tenure drifts).
     smooth: penalty on the baseline's second differences ``sum_t (a_{t+1} - 2 a_t + a_{t-1})^2`` (a P-spline
         baseline, Eilers & Marx 1996): periods with few events borrow from their neighbours.
     max_periods: periods past this share the last baseline (``None``: the latest period such that the pooled tail
@@ -94,6 +108,7 @@ class DiscreteHazardConfig:
     """
 
     knots: int = 5
+    varying: int = 0
     ridge: float = 1.0
     smooth: float = 1.0
     max_periods: int | None = None
@@ -102,19 +117,29 @@ class DiscreteHazardConfig:
     tol: float = 1e-8
 
     def __post_init__(self) -> None:
-        ints(self, "knots", "max_iter", "tail_events", minimum=0)
+        ints(self, "knots", "varying", "max_iter", "tail_events", minimum=0)
         non_negative(self, "ridge", "smooth")
         positive(self, "tol")
         if self.max_periods is not None:
             ints(self, "max_periods")
 
 
-class DiscreteHazard(SurvivalModel):
-    """Additive logistic discrete-time hazard (a GAM), ``logit h_t(x) = a_t + sum_j f_j(x_j)``.
+def _tenure_basis(n_periods: int, degree: int) -> np.ndarray:
+    """(T, degree) powers of standardised log-tenure over periods 1..T (zero columns when T = 1)."""
+    lt = np.log(np.arange(1, n_periods + 1, dtype=np.float64))
+    sd = lt.std() or 1.0
+    u = (lt - lt.mean()) / sd
+    return np.stack([u**k for k in range(1, degree + 1)], axis=1) if degree else np.zeros((n_periods, 0))
 
-    After ``fit``: ``coef_`` (T + q,) baselines then covariate coefficients, ``covariance_`` (T + q, T + q) the
-    inverse penalised Hessian, the Bayesian posterior covariance whose intervals have close to nominal
-    frequentist coverage for GAMs (Wood 2006; Marra & Wood 2012, Scand. J. Stat. 39:53-74).
+
+class DiscreteHazard(SurvivalModel):
+    """Additive logistic discrete-time hazard (a GAM), ``logit h_t(x) = a_t + f(x) + sum_k b_k(t) g_k(x)``.
+
+    ``f`` and each ``g_k`` are additive in the covariates (splines of numeric ones, one-hot text ones); ``b_k`` are
+    powers of log-tenure (``varying``; none by default). After ``fit``: ``coef_`` = ``[a (T), beta (q), gamma (q *
+    K)]``, ``hessian_`` the penalised observed information and ``covariance_`` its inverse, the Bayesian posterior
+    covariance whose intervals have close to nominal frequentist coverage for GAMs (Wood 2006; Marra & Wood 2012,
+    Scand. J. Stat. 39:53-74).
     """
 
     Config = DiscreteHazardConfig
@@ -126,15 +151,17 @@ class DiscreteHazard(SurvivalModel):
             raise DataError("has no member observed for a period or more; nothing to fit", source=data.source)
         cov = data.learn_covariates()
         x = cov.encode(data.table, source=data.source)
-        basis = _Basis(cov, c.knots).fit(x[data.duration > 0])
+        basis = _Basis.learn(x[data.duration > 0], cov.numeric, c.knots)
         z = basis.transform(x)
         n_periods = c.max_periods or _tail_start(data.duration, data.event, c.tail_events)
         at_risk, events = person_periods(data.duration, data.event, n_periods)
         w = np.ones(len(data)) if weights is None else np.asarray(weights, np.float64)
-        penalty = _penalty(n_periods, z.shape[1], c.ridge, c.smooth)
-        theta, hess = _newton(z, at_risk * w[:, None], events * w[:, None], penalty, init, c.max_iter, c.tol)
+        tb = _tenure_basis(n_periods, c.varying)
+        penalty = _penalty(n_periods, z.shape[1] * (1 + c.varying), c.ridge, c.smooth)
+        theta, hess = _newton(z, tb, at_risk * w[:, None], events * w[:, None], penalty, init, c.max_iter, c.tol)
         self.covariates_, self.basis_ = cov, basis
         self.n_periods_ = n_periods
+        self.tenure_basis_ = tb
         self.coef_ = theta
         self.hessian_ = hess
         self.max_time_ = float(n_periods)
@@ -153,13 +180,58 @@ class DiscreteHazard(SurvivalModel):
 
     def hazards(self, z: np.ndarray, coef: np.ndarray | None = None) -> np.ndarray:
         """(n, T) hazard per period column for basis rows ``z`` under ``coef`` (default: the fitted one)."""
-        theta = self.coef_ if coef is None else coef
-        t = self.n_periods_
-        return expit(theta[None, :t] + (z @ theta[t:])[:, None])
+        return expit(_eta(self.coef_ if coef is None else coef, z, self.tenure_basis_))
 
     def _survival_at(self, table: pa.Table, times: np.ndarray, source: str) -> np.ndarray:
         z = self.basis_.transform(self.covariates_.encode(table, source=source))
         return _survival_from_hazards(self.hazards(z), times)
+
+    # ---- artifacts -----------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike[str], *, extra: dict[str, np.ndarray] | None = None,
+             metadata: dict[str, object] | None = None) -> Path:  # fmt: skip
+        """Write the fitted model as safetensors + a JSON manifest (:mod:`marquee.artifacts`); never pickle."""
+        from marquee.artifacts import write_artifact
+
+        self._check_fitted()
+        arrays = {"coef": self.coef_, "hessian": self.hessian_, **(extra or {})}
+        meta = {
+            "class": "marquee.retention.DiscreteHazard", "config": dataclasses.asdict(self.config),
+            "covariates": self.covariates_.to_dict(), "basis": self.basis_.columns, "n_periods": self.n_periods_,
+            **(metadata or {}),
+        }  # fmt: skip
+        return write_artifact(directory, arrays, meta)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> tuple[DiscreteHazard, dict[str, object], dict[str, np.ndarray]]:
+        """A saved model, the manifest's metadata and its arrays (the checksum is verified first)."""
+        from marquee.artifacts import read_artifact
+        from marquee.errors import ArtifactError
+
+        meta, arrays = read_artifact(directory)
+        if meta.get("class") != "marquee.retention.DiscreteHazard":
+            raise ArtifactError(f"{directory} holds a {meta.get('class')!r}, not a DiscreteHazard churn model")
+        model = cls(DiscreteHazardConfig(**meta["config"]))
+        model.covariates_ = Covariates.from_dict(meta["covariates"])
+        model.basis_ = _Basis(list(meta["basis"]))
+        model.n_periods_ = int(meta["n_periods"])
+        model.tenure_basis_ = _tenure_basis(model.n_periods_, model.config.varying)
+        model.coef_, model.hessian_ = arrays["coef"], arrays["hessian"]
+        model.max_time_ = float(model.n_periods_)
+        expected = model.n_periods_ + model.basis_.transform(np.zeros((1, len(model.covariates_.names)))).shape[1] * (
+            1 + model.config.varying)
+        if model.coef_.shape != (expected,) or model.hessian_.shape != (expected, expected):
+            raise ArtifactError(f"{directory}: coefficient arrays do not match the manifest's basis; re-save the model")
+        return model, meta, arrays
+
+
+def _eta(theta: np.ndarray, z: np.ndarray, tb: np.ndarray) -> np.ndarray:
+    """(n, T) linear predictor ``a_t + z beta + (z Gamma) tb_t``."""
+    n_periods, q = tb.shape[0], z.shape[1]
+    eta = theta[None, :n_periods] + (z @ theta[n_periods : n_periods + q])[:, None]
+    if tb.shape[1]:
+        gamma = theta[n_periods + q :].reshape(q, tb.shape[1])
+        eta = eta + (z @ gamma) @ tb.T
+    return eta
 
 
 def _tail_start(duration: np.ndarray, event: np.ndarray, tail_events: int) -> int:
@@ -195,50 +267,66 @@ def _penalty(n_periods: int, q: int, ridge: float, smooth: float) -> np.ndarray:
 
 
 def _newton(
-    z: np.ndarray, at_risk: np.ndarray, events: np.ndarray, penalty: np.ndarray, init: np.ndarray | None,
-    max_iter: int, tol: float,
+    z: np.ndarray, tb: np.ndarray, at_risk: np.ndarray, events: np.ndarray, penalty: np.ndarray,
+    init: np.ndarray | None, max_iter: int, tol: float,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Penalised Newton-Raphson for the binomial person-period likelihood; returns (theta, penalised Hessian)."""
-    n_periods, q = at_risk.shape[1], z.shape[1]
-    theta = np.zeros(n_periods + q) if init is None else init.copy()
+    n_periods = at_risk.shape[1]
+    theta = np.zeros(penalty.shape[0]) if init is None else init.copy()
     if init is None:
         rate = (events.sum(axis=0) + 0.5) / (at_risk.sum(axis=0) + 1.0)
         theta[:n_periods] = np.log(rate / (1 - rate))
-    prev = _objective(theta, z, at_risk, events, penalty)
+    prev = _objective(theta, z, tb, at_risk, events, penalty)
     for _ in range(max_iter):
-        p = expit(theta[None, :n_periods] + (z @ theta[n_periods:])[:, None])
-        resid = events - at_risk * p
-        w = at_risk * p * (1 - p)
-        grad = np.concatenate([resid.sum(axis=0), z.T @ resid.sum(axis=1)]) - penalty @ theta
-        hess = _hessian(z, w, penalty)
-        step = linalg.solve(hess, grad, assume_a="pos")
+        p = expit(_eta(theta, z, tb))
+        grad = _gradient(z, tb, events - at_risk * p) - penalty @ theta
+        step = linalg.solve(_hessian(z, tb, at_risk * p * (1 - p), penalty), grad, assume_a="pos")
         # Step halving keeps each iteration an ascent step (the likelihood is concave, so this rarely triggers).
         scale = 1.0
         while True:
             cand = theta + scale * step
-            obj = _objective(cand, z, at_risk, events, penalty)
+            obj = _objective(cand, z, tb, at_risk, events, penalty)
             if obj >= prev - 1e-12 or scale < 1e-6:
                 break
             scale /= 2
         theta, prev = cand, obj
         if np.max(np.abs(scale * step)) < tol:
             break
-    p = expit(theta[None, :n_periods] + (z @ theta[n_periods:])[:, None])
-    return theta, _hessian(z, at_risk * p * (1 - p), penalty)
+    p = expit(_eta(theta, z, tb))
+    return theta, _hessian(z, tb, at_risk * p * (1 - p), penalty)
 
 
-def _hessian(z: np.ndarray, w: np.ndarray, penalty: np.ndarray) -> np.ndarray:
+def _gradient(z: np.ndarray, tb: np.ndarray, resid: np.ndarray) -> np.ndarray:
+    parts = [resid.sum(axis=0), z.T @ resid.sum(axis=1)]
+    if tb.shape[1]:
+        parts.append((z.T @ (resid @ tb)).ravel())
+    return np.concatenate(parts)
+
+
+def _hessian(z: np.ndarray, tb: np.ndarray, w: np.ndarray, penalty: np.ndarray) -> np.ndarray:
     """Penalised observed information, accumulated per member: the person-period design is never built."""
-    n_periods = w.shape[1]
+    n_periods, q, k = w.shape[1], z.shape[1], tb.shape[1]
     hpp = np.diag(w.sum(axis=0))
     hpx = w.T @ z
     hxx = (z * w.sum(axis=1)[:, None]).T @ z
-    return np.block([[hpp, hpx], [hpx.T, hxx]]) + penalty
+    if not k:
+        return np.block([[hpp, hpx], [hpx.T, hxx]]) + penalty
+    hpg = (hpx[:, :, None] * tb[:, None, :]).reshape(n_periods, q * k)
+    wb = w @ tb  # (n, K)
+    hxg = np.einsum("mi,mj,mk->ijk", z, z, wb, optimize=True).reshape(q, q * k)
+    hgg = np.zeros((q, k, q, k))
+    for a in range(k):
+        for b in range(a, k):
+            block = (z * (w @ (tb[:, a] * tb[:, b]))[:, None]).T @ z
+            hgg[:, a, :, b] = block
+            hgg[:, b, :, a] = block
+    hgg = hgg.reshape(q * k, q * k)
+    return np.block([[hpp, hpx, hpg], [hpx.T, hxx, hxg], [hpg.T, hxg.T, hgg]]) + penalty
 
 
-def _objective(theta: np.ndarray, z: np.ndarray, at_risk: np.ndarray, events: np.ndarray, penalty: np.ndarray) -> float:
-    n_periods = at_risk.shape[1]
-    eta = theta[None, :n_periods] + (z @ theta[n_periods:])[:, None]
+def _objective(theta: np.ndarray, z: np.ndarray, tb: np.ndarray, at_risk: np.ndarray, events: np.ndarray,
+               penalty: np.ndarray) -> float:  # fmt: skip
+    eta = _eta(theta, z, tb)
     loglik = events * eta - at_risk * np.logaddexp(0.0, eta)
     return float(loglik.sum() - 0.5 * theta @ penalty @ theta)
 
