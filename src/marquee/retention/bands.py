@@ -18,7 +18,10 @@ The point estimate is the model fitted on all the data; the band is the draws' p
 from __future__ import annotations
 
 import copy
+import dataclasses
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Self
 
 import numpy as np
@@ -119,7 +122,30 @@ class ChurnBands(Configured):
                 self.replicas_.append(copy.deepcopy(self.model).fit(data.take(rows)))
         return self
 
-    def score(self, data: SurvivalTable | pa.Table, horizon: int, *, start: float | np.ndarray | None = None) -> ChurnScores:
+    def save(self, directory: str | os.PathLike[str], *, metadata: dict[str, object] | None = None) -> Path:
+        """Write the model and its coefficient draws (safetensors + manifest); only :class:`DiscreteHazard` bands."""
+        if not hasattr(self, "draws_") or not isinstance(self.model, DiscreteHazard):
+            raise ConfigError("only fitted DiscreteHazard bands can be saved; fit ChurnBands(DiscreteHazard()) first")
+        meta = {"bands": dataclasses.asdict(self.config), **(metadata or {})}
+        return self.model.save(directory, extra={"draws": self.draws_}, metadata=meta)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> tuple[ChurnBands, dict[str, object]]:
+        """Saved bands and the manifest's metadata (checksums verified; a damaged artifact is refused)."""
+        from marquee.errors import ArtifactError
+
+        model, meta, arrays = DiscreteHazard.load(directory)
+        if "draws" not in arrays or "bands" not in meta:
+            raise ArtifactError(f"{directory} holds a churn model without bands; save it with ChurnBands.save")
+        bands = cls(model, ChurnBandsConfig(**meta["bands"]))  # type: ignore[arg-type]
+        if arrays["draws"].ndim != 2 or arrays["draws"].shape[1] != model.coef_.size:
+            raise ArtifactError(f"{directory}: the draws do not match the model's coefficients; re-save the model")
+        bands.draws_ = arrays["draws"]
+        return bands, meta
+
+    def score(
+        self, data: SurvivalTable | pa.Table, horizon: int, *, start: float | np.ndarray | None = None
+    ) -> ChurnScores:
         """Each member's probability of leaving within ``horizon`` periods after ``start`` (default: their tenure)."""
         if not (hasattr(self, "draws_") or hasattr(self, "replicas_")):
             raise NotFittedError("ChurnBands is not fitted; call fit(table) first")

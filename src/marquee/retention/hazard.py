@@ -218,7 +218,8 @@ class DiscreteHazard(SurvivalModel):
         model.coef_, model.hessian_ = arrays["coef"], arrays["hessian"]
         model.max_time_ = float(model.n_periods_)
         expected = model.n_periods_ + model.basis_.transform(np.zeros((1, len(model.covariates_.names)))).shape[1] * (
-            1 + model.config.varying)
+            1 + model.config.varying
+        )
         if model.coef_.shape != (expected,) or model.hessian_.shape != (expected, expected):
             raise ArtifactError(f"{directory}: coefficient arrays do not match the manifest's basis; re-save the model")
         return model, meta, arrays

@@ -48,7 +48,9 @@ def _first_bad(mask: np.ndarray) -> int:
 
 def _column(table: pa.Table, name: str, source: str) -> pa.ChunkedArray:
     if name not in table.column_names:
-        raise DataError(f"has no column {name!r} (columns: {', '.join(table.column_names)})", source=source, column=name)
+        raise DataError(
+            f"has no column {name!r} (columns: {', '.join(table.column_names)})", source=source, column=name
+        )
     return table.column(name)
 
 
