@@ -61,6 +61,7 @@ class UpliftConfig:
     max_leaf_nodes: int = 15
     min_samples_leaf: int = 50
     l2_regularization: float = 1.0
+    early_stopping: bool = False
     n_folds: int = 2
     seed: int = 0
 
@@ -226,7 +227,9 @@ class UpliftModel(Configured):
             "max_leaf_nodes": cfg.max_leaf_nodes,
             "min_samples_leaf": cfg.min_samples_leaf,
             "l2_regularization": cfg.l2_regularization,
-            "early_stopping": False,
+            "early_stopping": cfg.early_stopping,
+            "validation_fraction": 0.1,
+            "n_iter_no_change": 10,
             "random_state": cfg.seed,
         }
 
@@ -336,15 +339,53 @@ class UpliftModel(Configured):
             total = sum(np.column_stack([self._proba(m, x) for m in models]) for models in self.outcome_models_)
         return np.asarray(total, np.float64) / len(self.outcome_models_)
 
-    def effect(self, X: np.ndarray) -> np.ndarray:
+    def calibrate(self, X: np.ndarray, treatment: np.ndarray, outcome: np.ndarray, propensity: np.ndarray) -> Self:
+        """Recalibrate the effects on randomised members the model was not fitted on (the best linear predictor of
+        Chernozhukov, Demirer, Duflo & Fernández-Val, "Generic machine learning inference on heterogeneous
+        treatment effects in randomized experiments", 2018/2023).
+
+        Per intervention ``k``, the doubly robust pseudo-outcomes ``phi_k`` of the held-out members are regressed
+        on the estimate: ``phi_k = alpha_k + beta_k (tau_hat_k - mean tau_hat_k) + e``; afterwards :meth:`effect`
+        returns ``alpha_k + max(beta_k, 0) (tau_hat_k - mean tau_hat_k)``. ``alpha_k`` is the average effect and
+        ``beta_k`` how much of the estimate's spread is signal (1: all of it; 0: none, every member gets the
+        average). Noisy estimates are shrunk, so a budgeted plan stops chasing members whose estimated gain is
+        mostly noise (the winner's curse of picking the top of noisy estimates).
+
+        Sets ``calibration_`` (K, 3): ``alpha_k``, ``beta_k`` (before clipping) and the mean of ``tau_hat_k``.
+        """
+        self._check_fitted()
+        x = _check_x(X, self.n_features_)
+        t, y, k = check_trial(treatment, outcome, x.shape[0])
+        e = check_propensity(propensity, x.shape[0], self.arms_ + 1)
+        mu = self.potential_outcomes(x)
+        raw = self._raw_effect(x)
+        calib = np.empty((self.arms_, 3))
+        for a in range(1, self.arms_ + 1):
+            phi = self._pseudo_outcome(mu, t, y.astype(np.float64), e, a)
+            centred = raw[:, a - 1] - raw[:, a - 1].mean()
+            var = float(centred @ centred)
+            beta = float(centred @ (phi - phi.mean())) / var if var > 0 else 0.0
+            calib[a - 1] = (float(phi.mean()), beta, float(raw[:, a - 1].mean()))
+        self.calibration_ = calib
+        return self
+
+    def effect(self, X: np.ndarray, *, calibrated: bool = True) -> np.ndarray:
         """Estimated gain in retention probability of each intervention over control.
 
         Args:
             X: (n, p) float covariates.
 
         Returns:
-            (n, K) float64: column ``k`` is ``tau_{k+1}(x)``, arm ``k + 1`` minus control (may be negative).
+            (n, K) float64: column ``k`` is ``tau_{k+1}(x)``, arm ``k + 1`` minus control (may be negative);
+            recalibrated if :meth:`calibrate` was called (and ``calibrated``).
         """
+        raw = self._raw_effect(X)
+        if not calibrated or not hasattr(self, "calibration_"):
+            return raw
+        alpha, beta, mean = self.calibration_.T
+        return alpha + np.maximum(beta, 0.0) * (raw - mean)
+
+    def _raw_effect(self, X: np.ndarray) -> np.ndarray:
         self._check_fitted()
         x = _check_x(X, self.n_features_)
         if self.config.learner == "t":

@@ -14,6 +14,7 @@ The budget is the usual campaign's: enough to give the discount to ``budget_shar
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +28,7 @@ from marquee.retention.hazard import DiscreteHazard
 from marquee.retention.plan import budgeted_plan, plan_value, risk_plan, size_test
 from marquee.retention.qini import UpliftCurve, qini_curve
 from marquee.retention.table import Covariates
-from marquee.retention.uplift import UpliftModel
+from marquee.retention.uplift import UpliftConfig, UpliftModel
 from marquee.sim.subscriptions import COVARIATES, INTERVENTIONS, Subscriptions
 
 __all__ = ["BandCheck", "InterventionStudy", "band_check", "intervention_study", "uplift_features"]
@@ -91,7 +92,9 @@ class InterventionStudy:
         spent: USD each plan spends.
         counts: members given each intervention per plan.
         estimated_kept: the uplift plan's extra members kept as estimated from held-out trial members (DR).
-        effect_correlation: per intervention, correlation of estimated and true effects on the targeted half.
+        effect_correlation: per intervention, correlation of estimated (before calibration) and true effects on the
+            targeted half.
+        calibration: per intervention, the calibration's average effect and slope (NaN when not calibrated).
         qini: Qini curve per intervention on held-out trial members.
         test_members: members per arm of an A/B test (plan vs no plan) that detects the plan's estimated lift.
         control_retention: retention rate of the trial's control arm.
@@ -105,6 +108,7 @@ class InterventionStudy:
     counts: dict[str, dict[str, int]]
     estimated_kept: Interval
     effect_correlation: dict[str, float]
+    calibration: dict[str, tuple[float, float]]
     qini: dict[str, UpliftCurve] = field(repr=False)
     test_members: int
     control_retention: float
@@ -122,6 +126,8 @@ def intervention_study(
     subs: Subscriptions,
     *,
     learner: str = "dr",
+    uplift: UpliftConfig | None = None,
+    calibrate: bool = False,
     budget_share: float = 0.1,
     trial_share: float = 0.5,
     holdout_share: float = 0.3,
@@ -132,6 +138,11 @@ def intervention_study(
     Args:
         subs: the subscriptions (their history fits the churn model the risk plan ranks by).
         learner: the uplift meta-learner (``"t"``, ``"x"``, ``"dr"``).
+        uplift: the uplift model's full configuration (its ``learner`` and ``seed`` are replaced by the above).
+        calibrate: recalibrate the effects on half the held-out trial members (:meth:`UpliftModel.calibrate`);
+            the plan's value is then estimated on the other half. Off by default: on the simulated world's trials
+            (tens of thousands of members, effects of a few points) the calibration's own noise costs more than
+            it saves (bench/retention.py measures both).
         budget_share: the budget gives the discount to this share of the targeted members.
         trial_share: share of active members in the trial (the rest are targeted).
         holdout_share: share of trial members held out of the uplift fit to estimate the plan's value.
@@ -145,11 +156,17 @@ def intervention_study(
     arm, retained = subs.experiment(trial, TRIAL_SHARES, seed=rng)
     x_trial, cov = uplift_features(subs.table(trial), subs.tenure[trial])
     held = rng.random(trial.size) < holdout_share
-    model = UpliftModel(learner=learner, seed=int(rng.integers(2**31))).fit(
+    config = dataclasses.replace(uplift or UpliftConfig(), learner=learner, seed=int(rng.integers(2**31)))
+    model = UpliftModel(config).fit(
         x_trial[~held], arm[~held], retained[~held], np.asarray(TRIAL_SHARES)
     )
     x_target, _ = uplift_features(subs.table(target), subs.tenure[target], cov)
+    h_idx = np.flatnonzero(held)
+    if calibrate:
+        c_idx, h_idx = h_idx[: h_idx.size // 2], h_idx[h_idx.size // 2 :]
+        model.calibrate(x_trial[c_idx], arm[c_idx], retained[c_idx], np.asarray(TRIAL_SHARES))
     estimate = model.effect(x_target)
+    raw = model.effect(x_target, calibrated=False)
     truth = subs.effect(target)
     cost = subs.costs(target)
     discount = INTERVENTIONS.index("discount")
@@ -162,7 +179,6 @@ def intervention_study(
         "risk": risk_plan(risk, discount, cost[:, discount], budget, n_interventions=len(INTERVENTIONS)),
     }
     # The plan's value from held-out trial members: the same rule on them, under the same budget per member.
-    h_idx = np.flatnonzero(held)
     h_cost = subs.costs(trial[h_idx])
     h_plan = budgeted_plan(model.effect(x_trial[h_idx]), h_cost, budget / target.size * h_idx.size)
     value = plan_value(h_plan.assignment, arm[h_idx], retained[h_idx], np.asarray(TRIAL_SHARES),
@@ -180,7 +196,9 @@ def intervention_study(
         counts={name: dict(zip(INTERVENTIONS, map(int, p.counts), strict=True)) for name, p in plans.items()},
         estimated_kept=Interval(value.estimate * target.size, value.low * target.size, value.high * target.size,
                                 value.level),
-        effect_correlation={n: float(np.corrcoef(estimate[:, k], truth[:, k])[0, 1]) for k, n in enumerate(INTERVENTIONS)},
+        effect_correlation={n: float(np.corrcoef(raw[:, k], truth[:, k])[0, 1]) for k, n in enumerate(INTERVENTIONS)},
+        calibration={n: (float(c[0]), float(c[1])) for n, c in zip(INTERVENTIONS, getattr(
+            model, "calibration_", np.full((len(INTERVENTIONS), 3), np.nan)), strict=True)},
         qini=qini, test_members=size_test(min(control_rate, 1 - 1e-6), min(lift, 1 - control_rate - 1e-6)),
         control_retention=control_rate,
     )  # fmt: skip
