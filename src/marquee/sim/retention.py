@@ -125,7 +125,7 @@ class InterventionStudy:
 def intervention_study(
     subs: Subscriptions,
     *,
-    learner: str = "dr",
+    learner: str = "x",
     uplift: UpliftConfig | None = None,
     calibrate: bool = False,
     budget_share: float = 0.1,
