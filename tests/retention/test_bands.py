@@ -108,12 +108,6 @@ def test_bootstrap_bands_for_a_discrete_hazard_agree_with_the_posterior(simulate
     assert 0.6 < ratio < 1.4  # two estimates of the same sampling variability (~0.87 observed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ChurnBands.score returns percentile bands of the draws that need not hold the point estimate (bands.py:"
-    "155-160): with few bootstrap draws ~4% of members get probability outside [low, high]; widen the band to hold "
-    "it (low = min(low, probability), high = max(high, probability)) or document it",
-)
 def test_few_bootstrap_draws_still_hold_the_point_estimate(simulated, active):
     data = simulated[0]
     scores = ChurnBands(DiscreteHazard(), method="bootstrap", n_draws=10, seed=0).fit(data).score(data.take(active), 3)

@@ -93,14 +93,14 @@ def test_person_periods_by_hand():
     event = np.array([1, 1, 0, 1, 1])
     at_risk, events = person_periods(duration, event, 4)
     np.testing.assert_array_equal(
-        at_risk, [[0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 4]]
+        at_risk, [[1, 0, 0, 0], [1, 0, 0, 0], [1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 4]]
     )  # the member observed 7 periods pools periods 4..7 into the last column
     np.testing.assert_array_equal(
-        events, [[0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
-    )  # a departure at duration 0 has no period at risk and so no event
+        events, [[1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+    )  # a departure at duration 0 left within the first period
     one_column = person_periods(duration, event, 1)
-    np.testing.assert_array_equal(one_column[0][:, 0], [0, 1, 3, 3, 7])
-    np.testing.assert_array_equal(one_column[1][:, 0], [0, 1, 0, 1, 1])
+    np.testing.assert_array_equal(one_column[0][:, 0], [1, 1, 3, 3, 7])
+    np.testing.assert_array_equal(one_column[1][:, 0], [1, 1, 0, 1, 1])
 
 
 @pytest.mark.parametrize("n_periods", [1, 3, 12, 30])
@@ -324,11 +324,6 @@ def test_boosted_needs_both_outcomes():
         BoostedHazard().fit(SurvivalTable.from_arrow(table, source="t"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BoostedHazard.fit/hazards run scikit-learn's OpenMP pool unlimited (hazard.py:384, 425); wrap them in "
-    "retention.uplift._one_thread() as UpliftModel does",
-)
 def test_boosted_fits_on_one_openmp_thread(simulated, monkeypatch):
     """UpliftModel fits its boosters under threadpool_limits(1) (uplift._one_thread) because an oversubscribed OpenMP
     pool spin-waits on a shared machine: a 100-iteration BoostedHazard fit on these 2,000 members took ~50 s on

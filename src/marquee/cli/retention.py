@@ -168,6 +168,7 @@ def score(
     if col is not None and col not in raw.column_names:
         raise DataError(f"has no column {col!r} (the --tenure column)", source=str(table), column=col)
     start = np.zeros(raw.num_rows) if col is None else _numeric(raw.column(col), col, str(table))
+    bands.model.covariates_.encode(raw, source=str(table))  # a missing covariate or unseen category names this file
     if (start < 0).any():
         i = int(np.flatnonzero(start < 0)[0]) + 1
         raise DataError("is negative; tenure is periods subscribed, >= 0", source=str(table), row=i, column=col)
@@ -181,7 +182,7 @@ def score(
                   f"{horizon:g}); mean probability {scores.probability.mean():.4f}; wrote {out}")  # fmt: skip
 
 
-def _costs(path: Path | None, targets, interventions: list[str]):  # type: ignore[no-untyped-def]
+def _costs(path: Path | None, targets, targets_path: Path, interventions: list[str]):  # type: ignore[no-untyped-def]
     """(n, K) per-member costs: ``cost_<name>`` columns of the targets table, else the costs table's rows."""
     import numpy as np
 
@@ -191,6 +192,7 @@ def _costs(path: Path | None, targets, interventions: list[str]):  # type: ignor
     n = targets.num_rows
     out = np.empty((n, len(interventions)))
     table = read_table(path) if path is not None else None
+    names: list[str] = []
     if table is not None:
         for c in ("intervention", "cost"):
             if c not in table.column_names:
@@ -198,25 +200,27 @@ def _costs(path: Path | None, targets, interventions: list[str]):  # type: ignor
                                 column=c)  # fmt: skip
         names = [str(x) for x in table.column("intervention").to_pylist()]
         cost_col = table.column("cost")
-        values = cost_col.to_pylist()
-        for i, v in enumerate(values):
+        for i, v in enumerate(cost_col.to_pylist()):
             if v is None or v == "":
                 raise DataError(f"intervention {names[i]!r} has no cost", source=str(path), row=i + 1, column="cost")
         costs = _numeric(cost_col, "cost", str(path))
+        if (costs < 0).any():
+            i = int(np.flatnonzero(costs < 0)[0]) + 1
+            raise DataError(f"is {costs[i - 1]:g}, negative; a cost is >= 0", source=str(path), row=i, column="cost")
     for k, name in enumerate(interventions):
         col = f"cost_{name}"
         if col in targets.column_names:
-            out[:, k] = _numeric(targets.column(col), col, "targets")
-        elif table is not None and name in names:
+            out[:, k] = _numeric(targets.column(col), col, str(targets_path))
+            if (out[:, k] < 0).any():
+                i = int(np.flatnonzero(out[:, k] < 0)[0]) + 1
+                raise DataError(f"is {out[i - 1, k]:g}, negative; a cost is >= 0", source=str(targets_path), row=i,
+                                column=col)  # fmt: skip
+        elif name in names:
             out[:, k] = costs[names.index(name)]
         else:
-            where = str(path) if path is not None else "--costs"
             raise DataError(f"intervention {name!r} has no cost: add a row '{name},<cost>' to the costs table or a "
-                            f"column {col!r} to the targets", source=where, column="cost")  # fmt: skip
-        if (out[:, k] < 0).any():
-            i = int(np.flatnonzero(out[:, k] < 0)[0]) + 1
-            raise DataError("is negative; a cost is >= 0", source=where if col not in targets.column_names else "targets",
-                            row=i, column=col if col in targets.column_names else "cost")  # fmt: skip
+                            f"column {col!r} to the targets", source=str(path) if path is not None else "--costs",
+                            column="cost")  # fmt: skip
     return out
 
 
@@ -274,7 +278,7 @@ def plan(
     cov = Covariates.learn(t_raw, names, source=str(trial))
     x_trial = cov.encode(t_raw, source=str(trial))
     x_targets = cov.encode(g_raw, source=str(targets))
-    cost = _costs(costs, g_raw, interventions)
+    cost = _costs(costs, g_raw, targets, interventions)
     shares = np.bincount(arm, minlength=len(interventions) + 1) / arm.size
     rng = np.random.default_rng(seed)
     held = rng.random(arm.size) < holdout

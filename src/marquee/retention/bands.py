@@ -158,6 +158,8 @@ class ChurnBands(Configured):
         else:
             sims = np.stack([m.churn_probability(data, horizon, start=start) for m in self.replicas_], axis=1)
             low, high = np.quantile(sims, [alpha, 1 - alpha], axis=1)
+        # The band always holds the point estimate (with few draws a percentile interval need not).
+        low, high = np.minimum(low, point), np.maximum(high, point)
         return ChurnScores(point, low, high, float(horizon), self.config.level, self.config.method)
 
 

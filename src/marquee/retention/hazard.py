@@ -39,9 +39,11 @@ __all__ = ["BoostedHazard", "DiscreteHazard", "person_periods"]
 def person_periods(duration: np.ndarray, event: np.ndarray, n_periods: int) -> tuple[np.ndarray, np.ndarray]:
     """(n, T) float64 person-periods at risk and events per member and period column.
 
-    Period ``t`` (1-based) maps to column ``min(t, T) - 1``: periods past ``T`` pool into the last column.
+    Period ``t`` (1-based) maps to column ``min(t, T) - 1``: periods past ``T`` pool into the last column. A member
+    who left at duration 0 (before a whole period) left in period 1; one censored at 0 was never at risk.
     """
     d = np.ceil(np.asarray(duration, np.float64)).astype(np.int64)
+    d = np.where((np.asarray(event) == 1) & (d == 0), 1, d)
     t = np.arange(1, n_periods + 1)
     at_risk = (d[:, None] >= t[None, :]).astype(np.float64)
     at_risk[:, -1] = np.maximum(d - (n_periods - 1), 0)
@@ -375,18 +377,20 @@ class BoostedHazard(SurvivalModel):
         x = self._features(cov, data.table, data.source)
         n_periods = c.max_periods or int(np.ceil(data.duration.max(initial=1)))
         d = np.ceil(data.duration).astype(np.int64)
+        d = np.where((data.event == 1) & (d == 0), 1, d)  # left before a whole period: in period 1
         member = np.repeat(np.arange(len(data)), d)
         period = np.arange(member.size) - np.repeat(np.cumsum(d) - d, d) + 1
         y = ((period == d[member]) & (data.event[member] == 1)).astype(np.int8)
         if y.sum() == 0 or y.sum() == y.size:
             raise DataError("needs both members who left and members who stayed to fit a hazard", source=data.source)
         rows = np.column_stack([np.minimum(period, n_periods), x[member]])
-        self.model_ = HistGradientBoostingClassifier(
-            max_iter=c.max_iter, learning_rate=c.learning_rate, max_leaf_nodes=c.max_leaf_nodes,
-            min_samples_leaf=c.min_samples_leaf, l2_regularization=c.l2_regularization, early_stopping=True,
-            validation_fraction=0.1, n_iter_no_change=20, random_state=c.seed,
-            categorical_features=self._categorical_mask(cov),
-        ).fit(rows, y)  # fmt: skip
+        with _one_thread():
+            self.model_ = HistGradientBoostingClassifier(
+                max_iter=c.max_iter, learning_rate=c.learning_rate, max_leaf_nodes=c.max_leaf_nodes,
+                min_samples_leaf=c.min_samples_leaf, l2_regularization=c.l2_regularization, early_stopping=True,
+                validation_fraction=0.1, n_iter_no_change=20, random_state=c.seed,
+                categorical_features=self._categorical_mask(cov),
+            ).fit(rows, y)  # fmt: skip
         self.covariates_ = cov
         self.n_periods_ = n_periods
         self.max_time_ = float(n_periods)
@@ -419,14 +423,21 @@ class BoostedHazard(SurvivalModel):
         n, t = x.shape[0], self.n_periods_
         out = np.empty((n, t))
         chunk = max(1, 2_000_000 // t)
-        for s in range(0, n, chunk):
-            xs = x[s : s + chunk]
-            rows = np.column_stack([np.tile(np.arange(1, t + 1), xs.shape[0]), np.repeat(xs, t, axis=0)])
-            out[s : s + chunk] = self.model_.predict_proba(rows)[:, 1].reshape(xs.shape[0], t)
+        with _one_thread():
+            for s in range(0, n, chunk):
+                xs = x[s : s + chunk]
+                rows = np.column_stack([np.tile(np.arange(1, t + 1), xs.shape[0]), np.repeat(xs, t, axis=0)])
+                out[s : s + chunk] = self.model_.predict_proba(rows)[:, 1].reshape(xs.shape[0], t)
         return out
 
     def _survival_at(self, table: pa.Table, times: np.ndarray, source: str) -> np.ndarray:
         return _survival_from_hazards(self.hazards(table, source), times)
+
+
+def _one_thread():  # type: ignore[no-untyped-def]
+    from marquee.retention.uplift import _one_thread as limit
+
+    return limit()
 
 
 def bootstrap_weights(n: int, n_bootstrap: int, seed: object) -> np.ndarray:

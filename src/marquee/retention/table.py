@@ -140,7 +140,8 @@ class Covariates:
             unseen = np.asarray(cats, dtype=object)[code] != text
             if unseen.any():
                 i = _first_bad(unseen)
-                raise DataError(f"is {text[i - 1]!r}, a category the model never saw (known: {', '.join(cats)})",
+                known = ", ".join(cats[:10]) + (f", ... ({len(cats)} in all)" if len(cats) > 10 else "")
+                raise DataError(f"is {text[i - 1]!r}, a category the model never saw (known: {known})",
                                 source=source, row=i, column=name)  # fmt: skip
             onehot = np.zeros((len(text), len(cats) - 1))
             rows = np.flatnonzero(code > 0)
