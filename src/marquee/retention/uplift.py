@@ -355,7 +355,7 @@ class UpliftModel(Configured):
         """
         self._check_fitted()
         x = _check_x(X, self.n_features_)
-        t, y, k = check_trial(treatment, outcome, x.shape[0])
+        t, y, _ = check_trial(treatment, outcome, x.shape[0])
         e = check_propensity(propensity, x.shape[0], self.arms_ + 1)
         mu = self.potential_outcomes(x)
         raw = self._raw_effect(x)
