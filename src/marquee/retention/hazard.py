@@ -28,7 +28,7 @@ from scipy import linalg
 from scipy.special import expit
 
 from marquee._validate import ints, non_negative, positive
-from marquee.errors import ConfigError, DataError
+from marquee.errors import DataError
 from marquee.random import as_generator
 from marquee.retention.survival import SurvivalModel
 from marquee.retention.table import Covariates, SurvivalTable
@@ -444,8 +444,3 @@ def bootstrap_weights(n: int, n_bootstrap: int, seed: object) -> np.ndarray:
     """(B, n) multinomial resampling counts of ``n`` members (the nonparametric bootstrap as frequency weights)."""
     rng = as_generator(seed)
     return rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(np.float64)
-
-
-def _check_periods(model: SurvivalModel) -> None:
-    if not hasattr(model, "n_periods_"):
-        raise ConfigError(f"{type(model).__name__} is not a discrete-time hazard")

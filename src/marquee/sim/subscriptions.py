@@ -46,6 +46,7 @@ from marquee.errors import ConfigError
 from marquee.playback import load_traces, load_video, simulate
 from marquee.playback.scheme import SCHEMES
 from marquee.random import SeedLike, as_generator
+from marquee.retention.table import SurvivalTable
 from marquee.sim.context import DEVICES
 from marquee.sim.playback import DEFAULT_NETWORKS, PLAYBACK_DEVICE
 from marquee.sim.world import World
@@ -156,10 +157,8 @@ class Subscriptions:
             "duration": self.duration[m].astype(np.int64), "event": self.event[m],
         })  # fmt: skip
 
-    def history(self):  # type: ignore[no-untyped-def]
+    def history(self) -> SurvivalTable:
         """The right-censored history of every member as a :class:`~marquee.retention.SurvivalTable`."""
-        from marquee.retention.table import SurvivalTable
-
         return SurvivalTable.from_arrow(self.table(), covariates=COVARIATES, source="<subscriptions>")
 
     # ---- the truth ---------------------------------------------------------------------------
@@ -256,7 +255,9 @@ class Subscriptions:
         return arm.astype(np.int64), (left == 0).astype(np.int8)
 
 
-def _engagement(world: World, rows: RowPolicy, sessions: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _engagement(
+    world: World, rows: RowPolicy, sessions: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """(hours per week, recommendation fit) per member from the world's choice model over ``sessions`` sessions."""
     n = world.n_members
     plays = np.zeros(n)
