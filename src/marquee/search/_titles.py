@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -87,6 +88,7 @@ class TitleUnits:
     ) -> tuple[TitleUnits, list[tuple[str, str, str]]]:
         """Units of every title plus, per title, the ``(words, joined pairs, genres and year)`` texts to index."""
         vocab: dict[str, int] = {}
+        intern = vocab.setdefault
         uid: list[int] = []
         fld: list[int] = []
         pos: list[int] = []
@@ -94,43 +96,58 @@ class TitleUnits:
         offsets = [0]
         title_words, title_chars, keys, texts = [], [], [], []
         use = [f in fields for f in FIELDS]
+        meta_cache: dict[tuple[tuple[str, ...], int | None], tuple[list[int], list[int], list[int], list[int], str]] = {}
+
+        def units_of(f: int, tokens: list[str], words: list[str], joins: list[str]) -> None:
+            n = len(tokens)
+            pairs = [a + b for a, b in pairwise(tokens)]
+            uid.extend([intern(t, len(vocab)) for t in tokens])
+            uid.extend([intern(t, len(vocab)) for t in pairs])
+            fld.extend([f] * (2 * n - 1 if n else 0))
+            pos.extend(range(n))
+            pos.extend(range(n - 1))
+            span.extend([1] * n)
+            span.extend([2] * (n - 1 if n else 0))
+            words.extend(tokens)
+            joins.extend(pairs)
+
         for name, year, genre_list in zip(names, years, genres, strict=True):
             main, alt, name_year = split_title(name) if name else ("", None, None)
             year = year if year is not None else name_year
-            parts: list[tuple[int, list[str]]] = [(TITLE, tokenize(main))]
+            words: list[str] = []
+            joins: list[str] = []
+            main_tokens = tokenize(main)
+            units_of(TITLE, main_tokens, words, joins)
             if alt and use[ALT]:
-                parts.append((ALT, tokenize(alt)))
-            if genre_list and use[GENRES]:
-                parts.extend((GENRES, tokenize(g)) for g in genre_list)
-            if year is not None and use[YEAR]:
-                parts.append((YEAR, [str(year)]))
-            words, joins, meta = [], [], []
-            for f, tokens in parts:
-                for p, t in enumerate(tokens):
-                    uid.append(vocab.setdefault(t, len(vocab)))
-                    fld.append(f)
-                    pos.append(p)
-                    span.append(1)
-                    (words if f <= ALT else meta).append(t)
-                for p in range(len(tokens) - 1):
-                    j = tokens[p] + tokens[p + 1]
-                    uid.append(vocab.setdefault(j, len(vocab)))
-                    fld.append(f)
-                    pos.append(p)
-                    span.append(2)
-                    joins.append(j)
+                units_of(ALT, tokenize(alt), words, joins)
+            mkey = (tuple(genre_list or ()) if use[GENRES] else (), year if use[YEAR] else None)
+            meta = meta_cache.get(mkey)
+            if meta is None:
+                start = len(uid)
+                meta_words: list[str] = []
+                for g in mkey[0]:
+                    units_of(GENRES, tokenize(g), meta_words, meta_words)
+                if mkey[1] is not None:
+                    units_of(YEAR, [str(mkey[1])], meta_words, meta_words)
+                meta = (uid[start:], fld[start:], pos[start:], span[start:], " ".join(meta_words))
+                meta_cache[mkey] = meta
+            else:
+                uid.extend(meta[0])
+                fld.extend(meta[1])
+                pos.extend(meta[2])
+                span.extend(meta[3])
             offsets.append(len(uid))
-            key = " ".join(parts[0][1])
-            title_words.append(len(parts[0][1]))
+            key = " ".join(main_tokens)
+            title_words.append(len(main_tokens))
             title_chars.append(len(key))
             keys.append(key)
-            texts.append((" ".join(words), " ".join(joins), " ".join(meta)))
+            texts.append((" ".join(words), " ".join(joins), meta[4]))
         units = cls(
             vocabulary=np.array(list(vocab), dtype=object),
-            uid=np.array(uid, np.int32),
-            field=np.array(fld, np.int8),
-            pos=np.array(pos, np.int16),
-            span=np.array(span, np.int8),
+            uid=np.fromiter(uid, np.int32, len(uid)),
+            field=np.fromiter(fld, np.int8, len(fld)),
+            pos=np.fromiter(pos, np.int16, len(pos)),
+            span=np.fromiter(span, np.int8, len(span)),
             offsets=np.array(offsets, np.int64),
             title_words=np.array(title_words, np.int16),
             title_chars=np.array(title_chars, np.int32),
