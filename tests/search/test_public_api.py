@@ -1,0 +1,9 @@
+import marquee.search
+
+
+def test_exported_names():
+    assert set(marquee.search.__all__) == {
+        "Query", "QueryWord", "SearchConfig", "SearchHits", "SearchIndex", "TypoBudget", "catalog_fingerprint", "normalize", "tokenize",
+    }  # fmt: skip
+    for name in marquee.search.__all__:
+        assert hasattr(marquee.search, name)
