@@ -8,14 +8,19 @@ query set from a catalog and scores hit@1, hit@10 and MRR per query kind.
 from __future__ import annotations
 
 from marquee.search.index import SearchConfig, SearchHits, SearchIndex, catalog_fingerprint
+from marquee.search.personalize import BlendConfig, Personalized, SearchLog, SearchRanks
 from marquee.search.query import Query, QueryWord, TypoBudget, normalize, tokenize
 
 __all__ = [
+    "BlendConfig",
+    "Personalized",
     "Query",
     "QueryWord",
     "SearchConfig",
     "SearchHits",
     "SearchIndex",
+    "SearchLog",
+    "SearchRanks",
     "TypoBudget",
     "catalog_fingerprint",
     "normalize",
