@@ -12,6 +12,7 @@ from marquee.cli import sim
 from marquee.cli import playback
 from marquee.cli import cdn
 from marquee.cli import retention
+from marquee.cli import search
 from marquee.cli._common import errors_to_exit
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ app.add_typer(sim.app, name="sim")
 app.add_typer(playback.app, name="playback")
 app.add_typer(cdn.app, name="cdn")
 app.add_typer(retention.app, name="retention")
+app.command("search")(errors_to_exit(search.search))
 
 
 def main() -> None:
