@@ -230,10 +230,15 @@ def _ti(d: dict, digits: int = 3) -> str:
 
 
 def report(res: dict, info: dict, total: float) -> list[str]:
+    runs = sorted(set(res.get("run_at", {}).values()))
+    when = ""
+    if len(runs) > 1:
+        when = " Sections come from several runs (`--skip` reruns some): " + "; ".join(
+            f"{', '.join(k for k, v in res['run_at'].items() if v == r)} at {r}" for r in runs) + "."
     lines = [f"Ran {res['generated']} in {total:.0f} s on {info['cpu']} ({info['cores']} cores, load "
              f"{info['load_average']}); Python {info['python']}, numpy {info['numpy']}, scikit-learn "
              f"{info.get('scikit-learn', '?')}, lifelines {info.get('lifelines', '?')}, scikit-survival "
-             f"{info.get('sksurv', '?')}. `python bench/retention.py` reruns it.", ""]
+             f"{info.get('sksurv', '?')}.{when} `python bench/retention.py` reruns it.", ""]
     for key, title in (("telco", "Telco churn"), ("rossi", "Rossi recidivism")):
         if key not in res:
             continue
@@ -290,7 +295,16 @@ def main() -> None:
     parser.add_argument("--score-rows", type=int, default=1_000_000)
     parser.add_argument("--skip", default="", help="comma-separated sections to skip: telco,rossi,bands,plans,scale")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    parser.add_argument("--render", action="store_true",
+                        help="only re-render the BENCHMARKS.md section from bench/results/retention.json (no runs)")
     args = parser.parse_args()
+    if args.render:
+        saved = json.loads((ROOT / "bench" / "results" / "retention.json").read_text())
+        info, total = saved.pop("machine"), saved.pop("total_seconds")
+        table = "\n".join(report(saved, info, total))
+        print(table)
+        write_section("retention", "Retention (bench/retention.py)", table)
+        return
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     info = machine("sklearn", "lifelines", "sksurv")
     started = time.perf_counter()
@@ -313,11 +327,14 @@ def main() -> None:
         res["plans"] = plans(args.plan_members, args.plan_seeds)
     total = time.perf_counter() - started
     path = ROOT / "bench" / "results" / "retention.json"
-    if skip and path.exists():
+    sections = ("telco", "rossi", "bands", "plans", "scale")
+    res["run_at"] = {key: res["generated"] for key in sections if key in res}
+    if skip and path.exists():  # sections not rerun keep their last results, with when they ran
         saved = json.loads(path.read_text())
-        for key in ("telco", "rossi", "bands", "plans", "scale"):
+        for key in sections:
             if key not in res and key in saved:
                 res[key] = saved[key]
+                res["run_at"][key] = saved.get("run_at", {}).get(key, saved["generated"])
     path.write_text(json.dumps({**res, "machine": info, "total_seconds": total}, indent=1))
     table = "\n".join(report(res, info, total))
     print(table)
