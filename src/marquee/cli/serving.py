@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 import typer
@@ -55,6 +56,54 @@ def _registry(home: Path | None):  # type: ignore[no-untyped-def]
     return ModelRegistry(config.home(home) / "registry")
 
 
+#: Above this many titles the search's fallback ranker is MostPopular (EASE holds a titles x titles matrix).
+SEARCH_EASE_MAX_TITLES = 20_000
+
+
+def _build_search(ds, router):  # type: ignore[no-untyped-def]
+    """The service's title search over ``ds.catalog`` (None when the catalog has no names).
+
+    The ranker is the light tier's model when one is loaded (its scores are what members see on the home
+    page; a later hot swap of the tier does not change it), else EASE fitted at start on the dataset without
+    each member's last play (MostPopular over :data:`SEARCH_EASE_MAX_TITLES` titles). The blend is learned
+    from searches for those last plays, typed as short prefixes (:func:`marquee.sim.search.log_searches`);
+    the light tier's model saw them in training, so its blend leans on the member's score more than it would
+    on unseen plays."""
+    import logging
+
+    from marquee.rank import EASE, MostPopular
+    from marquee.search import Personalized, SearchIndex
+    from marquee.serve.search import TitleSearch
+    from marquee.sim.search import log_searches
+
+    log = logging.getLogger("marquee.serve")
+    if ds.catalog.table.column("name").null_count == len(ds.catalog):
+        log.warning("search off: the catalog has no title names", extra={"dataset": ds.name})
+        return None
+    started = time.perf_counter()
+    rest, searches = log_searches(ds.interactions, seed=0)
+    search_log = searches.to_log(rest.members.ids, ds.catalog)
+    index = SearchIndex().build(ds.catalog)
+    light = router.tiers.get("light")
+    engine = None
+    if light is not None:
+        try:
+            engine, label = Personalized(index, light.model).fit(search_log), f"the light tier's {light.version}"
+        except MarqueeError as exc:  # a model whose ids do not match the dataset's: fall back, say why
+            log.warning("search: the light tier's model cannot rank the dataset's members; fitting one", extra={"reason": str(exc)})
+    if engine is None:
+        fallback = MostPopular() if len(ds.catalog) > SEARCH_EASE_MAX_TITLES else EASE()
+        label = f"{type(fallback).__name__} fitted at start on {ds.name}"
+        try:
+            engine = Personalized(index, fallback.fit(rest)).fit(search_log)
+        except MarqueeError as exc:  # e.g. too few plays to learn a blend from: serve without search, say why
+            log.warning("search off: no blend could be learned from the dataset", extra={"dataset": ds.name, "reason": str(exc)})
+            return None
+    log.info("search ready", extra={"ranker": label, "titles": len(ds.catalog), "searches": engine.n_searches_,
+                                    "seconds": round(time.perf_counter() - started, 2), "weights": engine.weights_})  # fmt: skip
+    return TitleSearch(engine, label)
+
+
 def serve(
     heavy: str | None = typer.Option("sasrec@production", help="Registry reference of the heavy model (name@alias, name:version or name)."),
     light: str | None = typer.Option("sasrec-student@production", help="Registry reference of the light model."),
@@ -71,6 +120,7 @@ def serve(
     artwork_log: Path | None = typer.Option(None, envvar="MARQUEE_ARTWORK_LOG", help="Durable artwork decision log (SQLite) [default: $MARQUEE_HOME/artwork/decisions.sqlite]."),
     artwork_policy: str = typer.Option("epsilon_greedy", envvar="MARQUEE_ARTWORK_POLICY", help="Artwork policy: lin_ucb, linear_ts or epsilon_greedy, optionally with parameters (epsilon_greedy:epsilon=0.2)."),
     artwork_variants: Path | None = typer.Option(None, envvar="MARQUEE_ARTWORK_VARIANTS", help="Artwork variants table (Parquet/CSV: title_id, variant_id, attributes) [default: generated from the catalog]."),
+    search: bool = typer.Option(True, "--search/--no-search", envvar="MARQUEE_SEARCH", help="Serve GET /v1/search: the dataset's titles, personalised by the light tier's model when one is loaded (else EASE fitted on the dataset at start; MostPopular over 20,000 titles), the blend learned from each member's last play. Adds a few seconds to the start."),
     context: str | None = typer.Option(None, envvar="MARQUEE_CONTEXT", help="Registry reference of a context stage (`marquee train-context`) that re-ranks every tier's titles for requests stating device and local_hour."),
     home: Path = HOME_OPTION,
 ) -> None:
@@ -121,6 +171,9 @@ def serve(
         if context:
             with status(f"loading the context stage {context}"):
                 service.load_context(context)
+        if search:
+            with status(f"building the title search over {ds.name}"):
+                service.search = _build_search(ds, router)
         # Everything loaded so far lives as long as the process: move it out of the collector's sight.
         # A full collection over the objects of torch, ONNX Runtime and FastAPI is a pause that would land
         # on some request (it set the p99.9 of bench/serving.py); after freeze() it scans only what requests allocate.
@@ -132,7 +185,8 @@ def serve(
     # with its own error. Holding it through the minutes of loading is what matters.
     err_console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs); tiers: {router.available() or ['popular only']}"
                       + (f"; context stage: {service.context[1].ref}" if service.context else "")
-                      + (f"; artwork: {art!r}, log {art.sink.path}" if art is not None else ""), highlight=False)  # fmt: skip
+                      + (f"; artwork: {art!r}, log {art.sink.path}" if art is not None else "")
+                      + (f"; search ranked by {service.search.ranker}" if service.search is not None else "; search off"), highlight=False)  # fmt: skip
     # No access log (the service logs what matters as JSON), no proxy-header rewriting (it reads no
     # client address) and no Server header: each costs CPU on every request of the hot path.
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False, lifespan="on",

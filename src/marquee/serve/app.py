@@ -25,6 +25,8 @@ from marquee.serve.errors import failure, http_code, refusal, service_refusal, v
 from marquee.serve.gate import Gate
 from marquee.serve.hot_path import PATH, ArtworkPath, HotPath
 from marquee.serve.schemas import MAX_ID, RequestDoc, ResponseDoc
+from marquee.serve.search import MAX_SEARCH_K, SEARCH_PATH, SearchPath
+from marquee.serve.search import answer as search_answer
 from marquee.serve.service import Service, ServiceError
 
 __all__ = ["Service", "create_app"]
@@ -193,4 +195,14 @@ def create_app(service: Service) -> Any:
     def rollback(body: RollbackBody) -> dict[str, Any]:
         return service.rollback(body.name, body.alias, actor=actor, reason=body.reason)
 
-    return HotPath(service, ArtworkPath(service, Gate(service, app)))
+    # Answered by SearchPath in front (its own parameter checks, msgspec out); declared here for the docs.
+    @app.get(SEARCH_PATH, summary="Search titles as the member types (typos, prefixes), ranked for the member")
+    async def search(
+        request: Request,
+        q: str = Query(..., description="What the member typed; the last word may be unfinished. Over 256 characters: cut, with a warning."),
+        member_id: str | None = Query(None, description="Integer or string member id; absent or unknown: the non-personalised order."),
+        k: int = Query(10, ge=1, le=MAX_SEARCH_K, description="How many titles."),
+    ) -> Response:
+        return reply(*search_answer(service, request.scope))
+
+    return HotPath(service, SearchPath(service, ArtworkPath(service, Gate(service, app))))

@@ -39,6 +39,10 @@ class ServiceMetrics:
         )
         # A gauge, not a counter: rewards may be negative.
         self.artwork_reward = Gauge("marquee_artwork_reward_sum", "Sum of logged artwork rewards, by policy.", ["policy"], registry=r)
+        self.search_latency = Histogram(
+            "marquee_search_latency_seconds", "Server-side latency of GET /v1/search, personalised or not.", ["personalized"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
         self.model_info = Gauge("marquee_model_info", "1 for the model version serving each tier.", ["tier", "version"], registry=r)
 
     def child(self, metric: Counter | Histogram, *labels: str) -> Any:

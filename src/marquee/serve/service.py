@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from marquee.errors import ArtifactError, ConfigError, DataError, MarqueeError, UnknownIdError
@@ -21,6 +21,9 @@ from marquee.serve.batching import MicroBatcher
 from marquee.serve.metrics import ServiceMetrics
 from marquee.serve.registry import ModelRegistry, ModelVersion
 from marquee.serve.router import Answer, Router
+
+if TYPE_CHECKING:
+    from marquee.serve.search import TitleSearch
 
 __all__ = ["Conflict", "Invalid", "NotEnabled", "NotFound", "Service", "ServiceError"]
 
@@ -92,6 +95,7 @@ class Service:
         max_batch, max_wait_ms: micro-batching of the heavy tier.
         allocator, exposures: experiment assignments behind ``GET /v1/assignments/{member_id}``.
         artwork: artwork decisions behind ``POST /v1/artwork`` and ``POST /v1/feedback``.
+        search: title search behind ``GET /v1/search`` (:mod:`marquee.serve.search`); ``None``: 404 ``no_search``.
 
     A context stage (:meth:`load_context`) re-ranks every tier's candidates for requests that
     state their device and local hour.
@@ -108,9 +112,11 @@ class Service:
         allocator: Allocator | None = None,
         exposures: ExposureSink | None = None,
         artwork: Artwork | None = None,
+        search: TitleSearch | None = None,
     ) -> None:
         self.router = router
         self.artwork = artwork
+        self.search = search
         self.allocator = allocator
         self.exposures = exposures
         self.registry = registry
