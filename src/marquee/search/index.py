@@ -1,11 +1,15 @@
 """The title search index: tantivy finds candidates, :mod:`marquee.search.relevance` orders them.
 
 Build once, query many: ``SearchIndex().build(catalog)`` indexes every title's words (display title and
-alternative title), its joined word pairs, and its genres and year, in memory, with tantivy. A query
-becomes one tantivy query per word (an exact term, a fuzzy term within the word's typo budget, a prefix
-for the last word, joined pairs of query words), OR-ed; the best ``candidates`` documents by words matched
-are reranked in Python (:func:`~marquee.search.relevance.relevance`). Documents are stored shortest title
-first, so among equally good tantivy matches the shorter titles become candidates.
+alternative title), its joined word pairs, the first 1 to 4 letters of each word, and its genres and year,
+in memory, with tantivy. Each query word is looked up once in the index's vocabulary
+(:class:`~marquee.search.relevance.Lexicon`: exact, prefix, within its typo budget); the strings it
+matches become one tantivy clause per word (exact term, prefix, the set of fuzzy terms; joined pairs of query
+words too), OR-ed, and the same matches feed the rerank (:func:`~marquee.search.relevance.relevance`) of the
+best ``candidates`` documents by words matched. Words that half the catalog holds (``the``, a one-letter
+prefix) do not pull in documents by themselves when rarer words are in the query: the rarer words find the
+documents and the common ones only add to their score. Documents are stored shortest title first, so among
+equally good tantivy matches the shorter titles become candidates.
 
 ``save(dir)`` writes the index's words and the catalog's fingerprint (arrays + JSON manifest, no pickle);
 ``SearchIndex.load(dir, catalog)`` refuses a catalog whose fingerprint differs and rebuilds the tantivy
@@ -30,15 +34,17 @@ from marquee._validate import Configured, ints, require
 from marquee.artifacts import read_artifact, write_artifact
 from marquee.data.catalog import Catalog
 from marquee.errors import ArtifactError, ConfigError, DataError, NotFittedError
-from marquee.search._titles import FIELDS, TitleUnits
+from marquee.search._titles import ALT, FIELDS, TitleUnits
 from marquee.search.query import Query, TypoBudget
-from marquee.search.relevance import relevance
+from marquee.search.relevance import Lexicon, UnitMatch, query_units, relevance
 
 __all__ = ["SearchConfig", "SearchHits", "SearchIndex", "catalog_fingerprint"]
 
 _INDEX_FORMAT = 1
 # tantivy scores: each query word adds the best of these (so its score counts words matched first).
 _EXACT, _PREFIX, _FUZZY, _JOINED, _META = 1.0, 0.95, 0.9, 0.95, 0.3
+_EDGE = 4  # prefixes of up to this many letters are indexed as terms of their own (field "edge")
+_COMMON, _COMMON_MIN = 0.05, 2_000  # a query word in more titles than this share (and number) only adds to rarer words' matches
 
 Rescore = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """A ranking hook: ``(positions (m,) int64, text scores (m,) float64) -> (m,) float64`` final scores."""
@@ -122,7 +128,7 @@ class SearchHits:
 
 def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
-    for name in ("words", "meta"):
+    for name in ("words", "edge", "meta"):
         sb.add_text_field(name, tokenizer_name="whitespace", index_option="basic")
     return sb.build()
 
@@ -164,9 +170,12 @@ class SearchIndex(Configured):
         schema = _schema()
         index = tantivy.Index(schema)
         writer = index.writer(50_000_000, 1)
+        vocabulary = units.vocabulary.tolist()
+        in_words = units.field <= ALT
+        edges = _edges(units, vocabulary)
         for p in doc_order.tolist():
             words, joined, meta = texts[p]
-            writer.add_document(tantivy.Document(words=f"{words} {joined}", meta=meta))
+            writer.add_document(tantivy.Document(words=f"{words} {joined}", edge=edges[p], meta=meta))
         writer.commit()
         writer.wait_merging_threads()
         index.reload()
@@ -174,6 +183,10 @@ class SearchIndex(Configured):
         self.fingerprint_ = fingerprint
         self.units_ = units
         self.texts_ = list(texts)
+        self.lexicon_ = Lexicon(vocabulary, np.bincount(units.uid[units.span == 1], minlength=len(vocabulary)) > 0)
+        # Titles holding each string (an upper bound: a word twice in a title counts twice).
+        self.title_counts_ = np.bincount(units.uid, minlength=len(vocabulary))
+        self.meta_terms_ = sorted({vocabulary[u] for u in np.unique(units.uid[~in_words]).tolist()})
         self.doc_positions_ = doc_order
         self.schema_ = schema
         self.tantivy_ = index
@@ -188,26 +201,75 @@ class SearchIndex(Configured):
         c = self.config
         return Query.parse(text, c.typos, max_chars=c.max_query_chars, max_words=c.max_query_words)
 
-    def _tantivy_query(self, query: Query) -> tantivy.Query:
+    def _matches(self, query: Query) -> list[UnitMatch]:
+        """Per unit of :func:`~marquee.search.relevance.query_units`, the vocabulary strings it matches."""
+        return [self.lexicon_.match(text, typos, prefix) for text, typos, prefix, _ in query_units(query.words)]
+
+    def _terms(self, m: UnitMatch, kinds: tuple[int, ...]) -> list[str]:
+        ids = m.ids[np.isin(m.kind, kinds)] if len(kinds) < 3 else m.ids
+        strings = self.lexicon_.strings
+        return [strings[i] for i in ids.tolist()]
+
+    def _tantivy_query(self, query: Query, matches: list[UnitMatch]) -> tantivy.Query:
+        """One clause per distinct word and per joined pair; rare clauses find documents, common ones add."""
         s, Q = self.schema_, tantivy.Query
-        clauses, seen = [], set()
-        words = query.words
-        for w in words:
+        n_words = len(query.words)
+        common_at = max(_COMMON * len(self), _COMMON_MIN)
+        clauses: list[tuple[tantivy.Query, bool]] = []  # (clause, common)
+        seen = set()
+        for w, m in zip(query.words, matches[:n_words], strict=True):
             if (w.text, w.prefix) in seen:
                 continue
             seen.add((w.text, w.prefix))
-            alts = [_const(Q.term_query(s, "words", w.text), _EXACT), _const(Q.term_query(s, "meta", w.text), _META)]
-            if w.prefix:
-                alts.append(_const(Q.fuzzy_term_query(s, "words", w.text, distance=0, prefix=True), _PREFIX))
-                alts.append(_const(Q.fuzzy_term_query(s, "meta", w.text, distance=0, prefix=True), _META))
-            if w.typos:
-                alts.append(_const(Q.fuzzy_term_query(s, "words", w.text, distance=w.typos, prefix=w.prefix), _FUZZY))
-            clauses.append((tantivy.Occur.Should, Q.disjunction_max_query(alts)))
-        for a, b in pairwise(words):  # split words, joined back: exact (or a prefix) only
+            alts = [_const(Q.term_query(s, "words", w.text), _EXACT)]
+            metas = [t for t in self.meta_terms_ if t.startswith(w.text)] if w.prefix else [w.text]
+            if metas:
+                alts.append(_const(Q.term_set_query(s, "meta", metas) if len(metas) > 1 else Q.term_query(s, "meta", metas[0]), _META))
+            if w.prefix and len(w.text) <= _EDGE:
+                alts.append(_const(Q.term_query(s, "edge", w.text), _PREFIX))
+            elif w.prefix:
+                prefixed = self._terms(m, (1,))
+                if prefixed:
+                    alts.append(_const(Q.term_set_query(s, "words", prefixed), _PREFIX))
+            fuzzy = self._terms(m, (2,)) if w.typos else []
+            if fuzzy:
+                alts.append(_const(Q.term_set_query(s, "words", fuzzy), _FUZZY))
+            titles = int(self.title_counts_[m.ids].sum())
+            if titles:
+                clauses.append((Q.disjunction_max_query(alts) if len(alts) > 1 else alts[0], titles > common_at))
+        for (a, b), m in zip(pairwise(query.words), matches[n_words:], strict=True):  # split words, joined back
             joined = a.text + b.text
-            q = Q.fuzzy_term_query(s, "words", joined, distance=0, prefix=True) if b.prefix else Q.term_query(s, "words", joined)
-            clauses.append((tantivy.Occur.Should, _const(q, 2 * _JOINED)))
-        return Q.boolean_query(clauses)
+            if b.prefix and len(joined) <= _EDGE:
+                q = Q.term_query(s, "edge", joined)
+            else:
+                terms = self._terms(m, (0, 1, 2))
+                q = Q.term_set_query(s, "words", terms) if len(terms) > 1 else Q.term_query(s, "words", terms[0] if terms else joined)
+            titles = int(self.title_counts_[m.ids].sum())
+            if titles:
+                clauses.append((_const(q, 2 * _JOINED), titles > common_at))
+        rare = [(tantivy.Occur.Should, q) for q, common in clauses if not common]
+        common = [(tantivy.Occur.Should, q) for q, common in clauses if common]
+        if not rare or not common:
+            return Q.boolean_query(rare + common)
+        return Q.boolean_query([(tantivy.Occur.Must, Q.boolean_query(rare)), *common])
+
+    def _rank(self, parsed: Query, limit: int, rescore: Rescore | None) -> tuple[np.ndarray, ...]:
+        """(positions, scores, words, typos, field masks) of up to ``limit`` candidates, best first."""
+        matches = self._matches(parsed)
+        found = self.searcher_.search(self._tantivy_query(parsed, matches), limit=max(limit, 1), count=False).hits
+        docs = np.array([a.doc for _, a in found], np.int64)
+        docs.sort()
+        positions = self.doc_positions_[docs]
+        rel = relevance(parsed.words, positions, self.units_, matches)
+        positions, scores = positions[rel.rows][:limit], rel.scores[:limit]
+        words, typos, masks = rel.words[:limit], rel.typos[:limit], rel.fields[:limit]
+        if rescore is not None and positions.size:
+            final = np.asarray(rescore(positions, scores), np.float64)
+            if final.shape != scores.shape:
+                raise ConfigError(f"rescore must return shape {scores.shape}, got {final.shape}")
+            order = np.argsort(-final, kind="stable")
+            positions, scores, words, typos, masks = positions[order], final[order], words[order], typos[order], masks[order]
+        return positions, scores, words, typos, masks
 
     def candidates(self, query: str | Query, n: int | None = None, *, rescore: Rescore | None = None) -> SearchHits:
         """Up to ``n`` (default ``config.candidates``) matching titles in text-relevance order.
@@ -224,20 +286,7 @@ class SearchIndex(Configured):
         limit = self.config.candidates if n is None else n
         if parsed.is_empty:
             return self._hits(parsed, np.empty(0, np.int64), np.empty(0), None, None, None)
-        found = self.searcher_.search(self._tantivy_query(parsed), limit=max(limit, 1), count=False).hits
-        docs = np.fromiter((a.doc for _, a in found), np.int64, len(found))
-        docs.sort()
-        positions = self.doc_positions_[docs]
-        rel = relevance(parsed.words, positions, self.units_)
-        positions, scores = positions[rel.rows][:limit], rel.scores[:limit]
-        words, typos, masks = rel.words[:limit], rel.typos[:limit], rel.fields[:limit]
-        if rescore is not None and positions.size:
-            final = np.asarray(rescore(positions, scores), np.float64)
-            if final.shape != scores.shape:
-                raise ConfigError(f"rescore must return shape {scores.shape}, got {final.shape}")
-            order = np.argsort(-final, kind="stable")
-            positions, scores, words, typos, masks = positions[order], final[order], words[order], typos[order], masks[order]
-        return self._hits(parsed, positions, scores, words, typos, masks)
+        return self._hits(parsed, *self._rank(parsed, limit, rescore))
 
     def search(self, query: str | Query, k: int = 10, *, rescore: Rescore | None = None) -> SearchHits:
         """The ``k`` best titles for ``query``; an empty query gives no hits (see ``hits.warnings``).
@@ -249,13 +298,12 @@ class SearchIndex(Configured):
         """
         if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
             raise ConfigError(f"k must be an int >= 1, got {k!r}; pass the number of titles wanted, e.g. k=10")
-        hits = self.candidates(query, max(int(k), self.config.candidates), rescore=rescore)
-        if len(hits) <= k:
-            return hits
-        return SearchHits(
-            hits.query, hits.title_ids[:k], hits.positions[:k], hits.scores[:k], hits.words[:k], hits.typos[:k],
-            hits.matched_fields[:k],
-        )  # fmt: skip
+        self._require_built()
+        parsed = query if isinstance(query, Query) else self.parse(query)
+        if parsed.is_empty:
+            return self._hits(parsed, np.empty(0, np.int64), np.empty(0), None, None, None)
+        k = int(k)
+        return self._hits(parsed, *(a[:k] for a in self._rank(parsed, max(k, self.config.candidates), rescore)))
 
     def search_many(self, queries: Sequence[str], k: int = 10) -> list[SearchHits]:
         """:meth:`search` for each of ``queries``, in order."""
@@ -330,6 +378,17 @@ class SearchIndex(Configured):
         texts = [tuple(flat[i : i + 3]) for i in range(0, len(flat), 3)]
         self._install(catalog, fingerprint, units, texts)  # type: ignore[arg-type]
         return self
+
+
+def _edges(units: TitleUnits, vocabulary: list[str]) -> list[str]:
+    """Per title (in catalog order): the first 1 to ``_EDGE`` letters of each of its title words, space-separated."""
+    keep = (units.span == 1) & (units.field <= ALT)
+    uid = units.uid[keep]
+    distinct = np.unique(uid).tolist()
+    edge = dict(zip(distinct, (" ".join(w[:i] for i in range(1, min(len(w), _EDGE) + 1)) for w in map(vocabulary.__getitem__, distinct)), strict=True))
+    parts = list(map(edge.__getitem__, uid.tolist()))
+    bounds = np.concatenate([[0], np.cumsum(np.add.reduceat(keep, units.offsets[:-1]) if keep.size else [])]).astype(np.int64).tolist()
+    return [" ".join(parts[a:b]) for a, b in pairwise(bounds)]
 
 
 def _encode(strings: list[str]) -> np.ndarray:

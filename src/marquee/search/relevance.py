@@ -18,10 +18,16 @@ by, in turn (Meilisearch's rules ``words``, ``typo``, ``proximity``, ``attribute
 
 The score is these rules packed into one number: its integer part is the words matched, its fraction the
 other rules (two decimal digits each, in order), so a higher score always ranks higher. It orders results within one query; it is not a probability.
+
+Matching a query unit against the index's vocabulary (:class:`Lexicon`) happens once per query, over all
+the distinct words of the catalog: a length window and a letter-set filter (an edit brings in at most one
+letter the other string lacks) leave a few strings, whose distances rapidfuzz computes. The same matches
+give the candidate search its terms and the rerank its distances (no string is compared twice).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -32,12 +38,11 @@ from rapidfuzz.process import cdist
 from marquee.search._titles import ALT, FIELDS, TITLE, TitleUnits
 from marquee.search.query import QueryWord
 
-__all__ = ["Relevance", "relevance"]
+__all__ = ["Lexicon", "Relevance", "UnitMatch", "query_units", "relevance"]
 
 _K_TYPO, _K_FIELD, _K_KIND, _NONE = 10**7, 10**6, 10**5, np.int64(10**9)
 _EXACT, _PREFIX_OR_JOIN, _FUZZY = 0, 1, 2
 _MAX_PROXIMITY = 7
-_MAX_PREFIX = 42  # longest prefix compared (words are cut to 40 characters)
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,64 +64,213 @@ class Relevance:
     fields: np.ndarray
 
 
-def _query_units(words: tuple[QueryWord, ...]) -> list[tuple[str, int, bool, int]]:
+_CUM = 24  # letter sets of the first 1..24 characters are kept per word (prefix matching)
+_MAX_CODE = 0x10FFFF
+
+
+def _letter_bits(strings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(V,) lengths, (V,) uint32 letter set and (V, _CUM) letter sets of each prefix.
+
+    A letter set has bit ``i`` for ``a``-``z`` (0-25), digits (26-29) and any other character (30-31); strings
+    sharing a bit may differ in that character, so the sets only ever let more strings through.
+    """
+    lens = np.fromiter(map(len, strings), np.int64, len(strings))
+    width = max(int(lens.max(initial=0)), 1)
+    codes = np.array(strings, dtype=f"U{width}").view(np.uint32).reshape(len(strings), width) if strings else np.zeros((0, width), np.uint32)
+    lut = np.full(128, 30, np.uint32)
+    lut[ord("a") : ord("z") + 1] = np.arange(26)
+    lut[ord("0") : ord("9") + 1] = 26 + np.arange(10) % 4
+    bit = np.where(codes < 128, lut[np.minimum(codes, 127)], 30 + (codes & 1))
+    bits = np.where(codes == 0, np.uint32(0), np.left_shift(np.uint32(1), bit, dtype=np.uint32))
+    cum = np.bitwise_or.accumulate(bits[:, :_CUM], axis=1)
+    if cum.shape[1] < _CUM:
+        cum = np.concatenate([cum, np.repeat(cum[:, -1:], _CUM - cum.shape[1], axis=1)], axis=1)
+    return lens, np.bitwise_or.reduce(bits, axis=1).astype(np.uint32), np.ascontiguousarray(cum, np.uint32)
+
+
+def _bit(c: str) -> int:
+    o = ord(c)
+    if 97 <= o <= 122:
+        return 1 << (o - 97)
+    if 48 <= o <= 57:
+        return 1 << (26 + (o - 48) % 4)
+    return 1 << (30 if o < 128 else 30 + (o & 1))
+
+
+def _bits_of(text: str) -> int:
+    """The letter set of one string, as :func:`_letter_bits` computes it."""
+    bits = 0
+    for c in set(text):
+        bits |= _bit(c)
+    return bits
+
+
+@dataclass(frozen=True, eq=False)
+class UnitMatch:
+    """The vocabulary strings one query unit matches within its typo budget.
+
+    Attributes:
+        ids: (m,) int64 indices into the vocabulary.
+        dist: (m,) int64 typos (for a prefix unit, of the best-matching prefix).
+        kind: (m,) int64 0 exact, 1 prefix (no typo), 2 with typos.
+    """
+
+    ids: np.ndarray
+    dist: np.ndarray
+    kind: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+
+class Lexicon:
+    """Typo-tolerant lookup of query units among a vocabulary of distinct strings (the catalog's words).
+
+    Exact words are a dict lookup and exact prefixes a range of the sorted strings. A unit with a typo
+    budget ``t`` is compared with the ``fuzzy`` strings only (the words; a title's joined word pairs match
+    exactly or as a prefix): it keeps those of a possible length (``n - t`` to ``n + t``, or at least
+    ``n - t`` for a prefix) whose letter sets differ from the unit's by at most ``t`` letters each way (each
+    edit adds at most one letter the other string lacks), then computes the optimal string alignment
+    distance of those few with rapidfuzz.
+
+    Args:
+        strings: (V,) the vocabulary; ids in the answers index it.
+        fuzzy: (V,) bool, the strings a unit may match with typos (default: all).
+    """
+
+    def __init__(self, strings: np.ndarray | list[str], fuzzy: np.ndarray | None = None) -> None:
+        self.strings = list(strings)
+        self.ids = {s: i for i, s in enumerate(self.strings)}
+        order = sorted(range(len(self.strings)), key=self.strings.__getitem__)
+        self.sorted_ids = np.array(order, np.int64)
+        self.sorted_strings = [self.strings[i] for i in order]
+        scanned = np.arange(len(self.strings)) if fuzzy is None else np.flatnonzero(fuzzy)
+        lens, full, cum = _letter_bits([self.strings[i] for i in scanned.tolist()])
+        by_len = np.argsort(lens, kind="stable")
+        self.by_len = scanned[by_len]
+        self.len_start = np.searchsorted(lens[by_len], np.arange(int(lens.max(initial=0)) + 2))
+        self.full_by_len = np.asarray(full, np.uint32)[by_len]
+        self.cum_by_len = cum[by_len]
+
+    def __len__(self) -> int:
+        return len(self.strings)
+
+    def prefix_range(self, text: str) -> np.ndarray:
+        """(m,) int64 ids of the strings that start with ``text``."""
+        lo = bisect_left(self.sorted_strings, text)
+        hi = bisect_left(self.sorted_strings, text + chr(_MAX_CODE), lo)
+        return self.sorted_ids[lo:hi]
+
+    def _window(self, low: int, high: int) -> tuple[int, int]:
+        top = self.len_start.size - 1
+        return int(self.len_start[min(max(low, 0), top)]), int(self.len_start[min(max(high + 1, 0), top)])
+
+    def match(self, text: str, typos: int, prefix: bool) -> UnitMatch:
+        """The strings ``text`` matches with at most ``typos`` edits; as a prefix of them if ``prefix``."""
+        n = len(text)
+        if typos == 0:
+            if prefix:
+                ids = self.prefix_range(text)
+                kind = np.ones(ids.size, np.int64)
+                exact = self.ids.get(text)
+                if exact is not None:
+                    kind[ids == exact] = _EXACT
+                return UnitMatch(ids, np.zeros(ids.size, np.int64), kind)
+            exact = self.ids.get(text)
+            one = np.array([] if exact is None else [exact], np.int64)
+            return UnitMatch(one, np.zeros(one.size, np.int64), np.zeros(one.size, np.int64))
+        q = np.uint32(_bits_of(text))
+        if prefix:
+            lo, hi = self._window(max(1, n - typos), 10**9)
+            cut = n + typos
+            letters = self.full_by_len[lo:hi] if cut > _CUM else self.cum_by_len[lo:hi, cut - 1]
+            keep = np.bitwise_count(q & ~letters) <= typos
+            if 1 <= n - typos <= _CUM:
+                keep &= np.bitwise_count(self.cum_by_len[lo:hi, n - typos - 1] & ~q) <= typos
+        else:
+            lo, hi = self._window(n - typos, n + typos)
+            letters = self.full_by_len[lo:hi]
+            keep = (np.bitwise_count(q & ~letters) <= typos) & (np.bitwise_count(letters & ~q) <= typos)
+        ids = self.by_len[lo + np.flatnonzero(keep)]
+        strings = [self.strings[i] for i in ids.tolist()]
+        dist = cdist([text], strings, scorer=OSA.distance, score_cutoff=typos + 1, dtype=np.int64, workers=1)[0]
+        if prefix:
+            best = dist.copy()
+            for length in range(max(1, n - typos), n + typos + 1):  # a prefix of length n +- typos is within budget
+                cuts = [s[:length] for s in strings]
+                np.minimum(best, cdist([text], cuts, scorer=OSA.distance, score_cutoff=typos + 1, dtype=np.int64, workers=1)[0], out=best)
+            kind = np.where(dist == 0, _EXACT, np.where(best == 0, _PREFIX_OR_JOIN, _FUZZY))
+            dist = best
+        else:
+            kind = np.where(dist == 0, _EXACT, _FUZZY)
+        ok = dist <= typos
+        ids, dist, kind = ids[ok], dist[ok], kind[ok]
+        # Joined pairs (not compared with typos) equal to the unit, or starting with it.
+        exact = self.ids.get(text, -1)
+        if prefix or (exact >= 0 and not (ids == exact).any()):
+            extra = np.setdiff1d(self.prefix_range(text), ids, assume_unique=True) if prefix else np.array([exact], np.int64)
+            if extra.size:
+                ids = np.concatenate([ids, extra])
+                dist = np.concatenate([dist, np.zeros(extra.size, np.int64)])
+                kind = np.concatenate([kind, np.where(extra == exact, _EXACT, _PREFIX_OR_JOIN)])
+        return UnitMatch(ids, dist, kind)
+
+
+def query_units(words: tuple[QueryWord, ...]) -> list[tuple[str, int, bool, int]]:
     """(text, typo budget, prefix, span) per query unit: each word, then each adjacent pair joined (no typos)."""
     units = [(w.text, w.typos, w.prefix, 1) for w in words]
     units.extend((a.text + b.text, 0, b.prefix, 2) for a, b in pairwise(words))
     return units
 
 
-def _distances(units: list[tuple[str, int, bool, int]], strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(Q, V) typo counts (3 where over 2) and (Q, V) match kinds of query units x strings."""
-    texts = [u[0] for u in units]
-    dist = cdist(texts, strings, scorer=OSA.distance, score_cutoff=2, dtype=np.int32, workers=1)
-    kind = np.where(dist == 0, _EXACT, _FUZZY)
-    fixed = None
-    for q, (text, typos, prefix, _) in enumerate(units):
-        if not prefix:
-            continue
-        if fixed is None:
-            fixed = np.array(strings, dtype=f"U{_MAX_PREFIX}")
-        n = min(len(text), _MAX_PREFIX - typos)
-        best = dist[q].copy()
-        for length in range(max(1, n - typos), n + typos + 1):  # a prefix of length n +- typos is within budget
-            cut = fixed.astype(f"U{length}").tolist()
-            np.minimum(best, cdist([text], cut, scorer=OSA.distance, score_cutoff=2, dtype=np.int32, workers=1)[0], out=best)
-        kind[q] = np.where(dist[q] == 0, _EXACT, np.where(best == 0, _PREFIX_OR_JOIN, _FUZZY))
-        dist[q] = best
-    return dist, kind
+def _empty() -> Relevance:
+    empty = np.empty(0, np.int64)
+    return Relevance(empty, np.empty(0), empty.astype(np.int16), empty.astype(np.int16), empty.astype(np.uint8))
 
 
-def relevance(words: tuple[QueryWord, ...], candidates: np.ndarray, units: TitleUnits) -> Relevance:
-    """Score and order ``candidates`` (catalog positions, (c,) int64, in index order) for the query ``words``."""
+def relevance(
+    words: tuple[QueryWord, ...], candidates: np.ndarray, units: TitleUnits, matches: list[UnitMatch] | None = None
+) -> Relevance:
+    """Score and order ``candidates`` (catalog positions, (c,) int64, in index order) for the query ``words``.
+
+    ``matches``: per unit of :func:`query_units` (words), the vocabulary strings it matches
+    (:meth:`Lexicon.match` over ``units.vocabulary``); computed here over the candidates' words when absent.
+    """
     n = len(words)
     starts, ends = units.offsets[candidates], units.offsets[candidates + 1]
     lengths = ends - starts
     total = int(lengths.sum())
     if total == 0 or n == 0:
-        empty = np.empty(0, np.int64)
-        return Relevance(empty, np.empty(0), empty.astype(np.int16), empty.astype(np.int16), empty.astype(np.uint8))
+        return _empty()
     seg = np.cumsum(lengths) - lengths
     entries = np.repeat(starts - seg, lengths) + np.arange(total)
     owner = np.repeat(np.arange(candidates.size), lengths)
-    uniq, inv = np.unique(units.uid[entries], return_inverse=True)
-    qunits = _query_units(words)
-    dist, kind = _distances(qunits, units.vocabulary[uniq].tolist())
-    qbudget = np.array([u[1] for u in qunits])[:, None]
-    qspan = np.array([u[3] for u in qunits])[:, None]
-    useful = (dist <= qbudget).any(0)[inv]  # entries some query unit matches: the only ones that count
-    entries, owner, inv = entries[useful], owner[useful], inv[useful]
+    qunits = query_units(words)
+    uid = units.uid[entries]
+    if matches is None:  # a lexicon of the candidates' strings only
+        uniq, uid = np.unique(uid, return_inverse=True)
+        lexicon = Lexicon(units.vocabulary[uniq].tolist())
+        matches = [lexicon.match(text, typos, prefix) for text, typos, prefix, _ in qunits]
+        n_strings = uniq.size
+    else:
+        n_strings = units.vocabulary.size
+    code = np.full((len(qunits), n_strings), 255, np.uint8)  # typos * 4 + kind, 255: no match
+    for q, m in enumerate(matches):
+        code[q, m.ids] = m.dist * 4 + m.kind
+    code = code[:, uid]
+    useful = (code != 255).any(0)  # entries some query unit matches: the only ones that count
+    entries, owner, code = entries[useful], owner[useful], code[:, useful]
     if entries.size == 0:
-        empty = np.empty(0, np.int64)
-        return Relevance(empty, np.empty(0), empty.astype(np.int16), empty.astype(np.int16), empty.astype(np.uint8))
+        return _empty()
     rows = np.unique(owner)  # candidates (rows of ``candidates``) with a match, in order
     seg = np.searchsorted(owner, rows)
     candidates = candidates[rows]
 
-    d, k = dist[:, inv], kind[:, inv]
+    qspan = np.array([u[3] for u in qunits])[:, None]
+    d, k = (code >> 2).astype(np.int64), (code & 3).astype(np.int64)
     span = units.span[entries]
     k = np.where((qspan == 2) | (span[None, :] == 2), np.maximum(k, _PREFIX_OR_JOIN), k)
-    valid = (d <= qbudget) & ((qspan == 1) | (span[None, :] == 1))
+    valid = (code != 255) & ((qspan == 1) | (span[None, :] == 1))
     field = units.field[entries].astype(np.int64)
     key = d * _K_TYPO + field * _K_FIELD + k * _K_KIND + units.pos[entries]
     key = np.where(valid, key, _NONE)
