@@ -22,6 +22,7 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ __all__ = ["SearchConfig", "SearchHits", "SearchIndex", "catalog_fingerprint"]
 _INDEX_FORMAT = 1
 # tantivy scores: each query word adds the best of these (so its score counts words matched first).
 _EXACT, _PREFIX, _FUZZY, _JOINED, _META = 1.0, 0.95, 0.9, 0.95, 0.3
+_CACHED_UNITS = 4096  # query units (word, typo budget, prefix) whose matches and clause are kept per index
+_FEW_TERMS = 64  # up to this many terms of a query word are OR-ed term queries, more a term set
 _EDGE = 4  # prefixes of up to this many letters are indexed as terms of their own (field "edge")
 _COMMON, _COMMON_MIN = 0.05, 2_000  # a query word in more titles than this share (and number) only adds to rarer words' matches
 
@@ -137,6 +140,17 @@ def _const(query: tantivy.Query, score: float) -> tantivy.Query:
     return tantivy.Query.const_score_query(query, score)
 
 
+def _any_term(schema: tantivy.Schema, field: str, terms: list[str]) -> tantivy.Query:
+    """Documents holding any of ``terms`` in ``field``. A term set query costs a walk of the term dictionary
+    (a few hundred microseconds), so a few terms are OR-ed term queries instead."""
+    Q = tantivy.Query
+    if len(terms) == 1:
+        return Q.term_query(schema, field, terms[0])
+    if len(terms) <= _FEW_TERMS:
+        return Q.boolean_query([(tantivy.Occur.Should, Q.term_query(schema, field, t)) for t in terms])
+    return Q.term_set_query(schema, field, terms)
+
+
 class SearchIndex(Configured):
     """Typo-tolerant, as-you-type title search over a :class:`~marquee.data.Catalog`.
 
@@ -187,10 +201,13 @@ class SearchIndex(Configured):
         # Titles holding each string (an upper bound: a word twice in a title counts twice).
         self.title_counts_ = np.bincount(units.uid, minlength=len(vocabulary))
         self.meta_terms_ = sorted({vocabulary[u] for u in np.unique(units.uid[~in_words]).tolist()})
+        self.meta_set_ = frozenset(self.meta_terms_)
+        self.common_at_ = max(_COMMON * doc_order.size, _COMMON_MIN)
         self.doc_positions_ = doc_order
         self.schema_ = schema
         self.tantivy_ = index
         self.searcher_ = index.searcher()
+        self._units = lru_cache(maxsize=_CACHED_UNITS)(self._unit)
 
     def _require_built(self) -> None:
         if not hasattr(self, "searcher_"):
@@ -201,62 +218,65 @@ class SearchIndex(Configured):
         c = self.config
         return Query.parse(text, c.typos, max_chars=c.max_query_chars, max_words=c.max_query_words)
 
-    def _matches(self, query: Query) -> list[UnitMatch]:
-        """Per unit of :func:`~marquee.search.relevance.query_units`, the vocabulary strings it matches."""
-        return [self.lexicon_.match(text, typos, prefix) for text, typos, prefix, _ in query_units(query.words)]
+    def _unit(self, text: str, typos: int, prefix: bool, span: int) -> tuple[UnitMatch, tantivy.Query | None, bool]:
+        """A query unit's vocabulary matches, its tantivy clause (None: it matches nothing) and whether it is common.
 
-    def _terms(self, m: UnitMatch, kinds: tuple[int, ...]) -> list[str]:
-        ids = m.ids[np.isin(m.kind, kinds)] if len(kinds) < 3 else m.ids
-        strings = self.lexicon_.strings
-        return [strings[i] for i in ids.tolist()]
-
-    def _tantivy_query(self, query: Query, matches: list[UnitMatch]) -> tantivy.Query:
-        """One clause per distinct word and per joined pair; rare clauses find documents, common ones add."""
+        Cached per index (``_units``): as-you-type queries and common words repeat the same units.
+        """
+        m = self.lexicon_.match(text, typos, prefix)
+        for a in (m.ids, m.dist, m.kind):
+            a.flags.writeable = False
+        titles = int(self.title_counts_[m.ids].sum())
+        if not titles:
+            return m, None, False
         s, Q = self.schema_, tantivy.Query
-        n_words = len(query.words)
-        common_at = max(_COMMON * len(self), _COMMON_MIN)
-        clauses: list[tuple[tantivy.Query, bool]] = []  # (clause, common)
-        seen = set()
-        for w, m in zip(query.words, matches[:n_words], strict=True):
-            if (w.text, w.prefix) in seen:
-                continue
-            seen.add((w.text, w.prefix))
-            alts = [_const(Q.term_query(s, "words", w.text), _EXACT)]
-            metas = [t for t in self.meta_terms_ if t.startswith(w.text)] if w.prefix else [w.text]
-            if metas:
-                alts.append(_const(Q.term_set_query(s, "meta", metas) if len(metas) > 1 else Q.term_query(s, "meta", metas[0]), _META))
-            if w.prefix and len(w.text) <= _EDGE:
-                alts.append(_const(Q.term_query(s, "edge", w.text), _PREFIX))
-            elif w.prefix:
-                prefixed = self._terms(m, (1,))
-                if prefixed:
-                    alts.append(_const(Q.term_set_query(s, "words", prefixed), _PREFIX))
-            fuzzy = self._terms(m, (2,)) if w.typos else []
-            if fuzzy:
-                alts.append(_const(Q.term_set_query(s, "words", fuzzy), _FUZZY))
-            titles = int(self.title_counts_[m.ids].sum())
-            if titles:
-                clauses.append((Q.disjunction_max_query(alts) if len(alts) > 1 else alts[0], titles > common_at))
-        for (a, b), m in zip(pairwise(query.words), matches[n_words:], strict=True):  # split words, joined back
-            joined = a.text + b.text
-            if b.prefix and len(joined) <= _EDGE:
-                q = Q.term_query(s, "edge", joined)
+        strings = self.lexicon_.strings
+        if span == 2:  # split words, joined back
+            if prefix and len(text) <= _EDGE:
+                q = Q.term_query(s, "edge", text)
             else:
-                terms = self._terms(m, (0, 1, 2))
-                q = Q.term_set_query(s, "words", terms) if len(terms) > 1 else Q.term_query(s, "words", terms[0] if terms else joined)
-            titles = int(self.title_counts_[m.ids].sum())
-            if titles:
-                clauses.append((_const(q, 2 * _JOINED), titles > common_at))
-        rare = [(tantivy.Occur.Should, q) for q, common in clauses if not common]
-        common = [(tantivy.Occur.Should, q) for q, common in clauses if common]
+                q = _any_term(s, "words", [strings[i] for i in m.ids.tolist()])
+            return m, _const(q, 2 * _JOINED), titles > self.common_at_
+        alts = []
+        if text in self.lexicon_.ids:
+            alts.append(_const(Q.term_query(s, "words", text), _EXACT))
+        metas = [t for t in self.meta_terms_ if t.startswith(text)] if prefix else [text] if text in self.meta_set_ else []
+        if metas:
+            alts.append(_const(_any_term(s, "meta", metas), _META))
+        if prefix and len(text) <= _EDGE:
+            alts.append(_const(Q.term_query(s, "edge", text), _PREFIX))
+        elif prefix:
+            prefixed = m.ids[m.kind == 1]
+            if prefixed.size:
+                alts.append(_const(_any_term(s, "words", [strings[i] for i in prefixed.tolist()]), _PREFIX))
+        fuzzy = m.ids[m.kind == 2] if typos else m.ids[:0]
+        if fuzzy.size:
+            alts.append(_const(_any_term(s, "words", [strings[i] for i in fuzzy.tolist()]), _FUZZY))
+        if not alts:
+            return m, None, False
+        return m, Q.disjunction_max_query(alts) if len(alts) > 1 else alts[0], titles > self.common_at_
+
+    def _tantivy_query(self, query: Query) -> tuple[tantivy.Query, list[UnitMatch]]:
+        """One clause per distinct word and per joined pair (rare clauses find documents, common ones add),
+        and the matches of every unit of :func:`~marquee.search.relevance.query_units`."""
+        matches, rare, common = [], [], []
+        seen = set()
+        for unit in query_units(query.words):
+            m, clause, is_common = self._units(*unit)
+            matches.append(m)
+            if clause is None or unit[:3] in seen:
+                continue
+            seen.add(unit[:3])
+            (common if is_common else rare).append((tantivy.Occur.Should, clause))
+        Q = tantivy.Query
         if not rare or not common:
-            return Q.boolean_query(rare + common)
-        return Q.boolean_query([(tantivy.Occur.Must, Q.boolean_query(rare)), *common])
+            return Q.boolean_query(rare + common), matches
+        return Q.boolean_query([(tantivy.Occur.Must, Q.boolean_query(rare)), *common]), matches
 
     def _rank(self, parsed: Query, limit: int, rescore: Rescore | None) -> tuple[np.ndarray, ...]:
         """(positions, scores, words, typos, field masks) of up to ``limit`` candidates, best first."""
-        matches = self._matches(parsed)
-        found = self.searcher_.search(self._tantivy_query(parsed, matches), limit=max(limit, 1), count=False).hits
+        query, matches = self._tantivy_query(parsed)
+        found = self.searcher_.search(query, limit=max(limit, 1), count=False).hits
         docs = np.array([a.doc for _, a in found], np.int64)
         docs.sort()
         positions = self.doc_positions_[docs]
