@@ -84,7 +84,7 @@ class SearchConfig:
 
     typos: TypoBudget = field(default_factory=TypoBudget)
     fields: tuple[str, ...] = FIELDS
-    candidates: int = 200
+    candidates: int = 100
     max_query_chars: int = 256
     max_query_words: int = 10
 

@@ -43,6 +43,9 @@ __all__ = ["Lexicon", "Relevance", "UnitMatch", "query_units", "relevance"]
 _K_TYPO, _K_FIELD, _K_KIND, _NONE = 10**7, 10**6, 10**5, np.int64(10**9)
 _EXACT, _PREFIX_OR_JOIN, _FUZZY = 0, 1, 2
 _MAX_PROXIMITY = 7
+_RULE_WEIGHTS = 100.0 ** np.arange(5, -1, -1)  # the six tie-breaking rules, two decimal digits each
+_FIELD_IDS = np.arange(len(FIELDS))[:, None, None]
+_FIELD_BITS = 1 << np.arange(len(FIELDS))
 
 
 @dataclass(frozen=True, eq=False)
@@ -242,42 +245,38 @@ def relevance(
     total = int(lengths.sum())
     if total == 0 or n == 0:
         return _empty()
-    seg = np.cumsum(lengths) - lengths
-    entries = np.repeat(starts - seg, lengths) + np.arange(total)
     owner = np.repeat(np.arange(candidates.size), lengths)
+    entries = np.arange(total) + (starts - (np.cumsum(lengths) - lengths))[owner]
     qunits = query_units(words)
     uid = units.uid[entries]
     if matches is None:  # a lexicon of the candidates' strings only
-        uniq, uid = np.unique(uid, return_inverse=True)
-        lexicon = Lexicon(units.vocabulary[uniq].tolist())
+        vocabulary, uid = np.unique(uid, return_inverse=True)
+        lexicon = Lexicon(units.vocabulary[vocabulary].tolist())
         matches = [lexicon.match(text, typos, prefix) for text, typos, prefix, _ in qunits]
-        n_strings = uniq.size
-    else:
-        n_strings = units.vocabulary.size
-    code = np.full((len(qunits), n_strings), 255, np.uint8)  # typos * 4 + kind, 255: no match
-    for q, m in enumerate(matches):
-        code[q, m.ids] = m.dist * 4 + m.kind
-    code = code[:, uid]
-    useful = (code != 255).any(0)  # entries some query unit matches: the only ones that count
-    entries, owner, code = entries[useful], owner[useful], code[:, useful]
+    ids = np.concatenate([m.ids for m in matches])
+    matched_ids, column = np.unique(ids, return_inverse=True)  # the strings some unit matches
+    table = np.full((len(qunits), matched_ids.size + 1), 255, np.uint8)  # typos * 4 + kind, 255: no match
+    table[np.repeat(np.arange(len(matches)), [len(m) for m in matches]), column] = np.concatenate([m.dist * 4 + m.kind for m in matches])
+    at = np.searchsorted(matched_ids, uid)
+    useful = matched_ids[np.minimum(at, matched_ids.size - 1)] == uid if matched_ids.size else np.zeros(uid.size, bool)
+    entries, owner, code = entries[useful], owner[useful], table[:, at[useful]]
     if entries.size == 0:
         return _empty()
-    rows = np.unique(owner)  # candidates (rows of ``candidates``) with a match, in order
-    seg = np.searchsorted(owner, rows)
+    rows, seg = np.unique(owner, return_index=True)  # candidates (rows of ``candidates``) with a match, in order
     candidates = candidates[rows]
 
     qspan = np.array([u[3] for u in qunits])[:, None]
-    d, k = (code >> 2).astype(np.int64), (code & 3).astype(np.int64)
     span = units.span[entries]
-    k = np.where((qspan == 2) | (span[None, :] == 2), np.maximum(k, _PREFIX_OR_JOIN), k)
-    valid = (code != 255) & ((qspan == 1) | (span[None, :] == 1))
-    field = units.field[entries].astype(np.int64)
-    key = d * _K_TYPO + field * _K_FIELD + k * _K_KIND + units.pos[entries]
-    key = np.where(valid, key, _NONE)
+    k = (code & 3).astype(np.int64)
+    joined = (qspan == 2) | (span == 2)[None, :]
+    k = np.where(joined & (k < _PREFIX_OR_JOIN), _PREFIX_OR_JOIN, k)
+    valid = (code != 255) & ((qspan == 1) | (span == 1)[None, :])
+    key = (code >> 2).astype(np.int64) * _K_TYPO + k * _K_KIND + (units.field[entries].astype(np.int64) * _K_FIELD + units.pos[entries])
+    key[~valid] = _NONE
     per_word = key[:n].copy()
-    for i in range(n - 1):  # a joined pair covers both its words
-        np.minimum(per_word[i], key[n + i], out=per_word[i])
-        np.minimum(per_word[i + 1], key[n + i], out=per_word[i + 1])
+    if n > 1:  # a joined pair covers both its words
+        np.minimum(per_word[:-1], key[n:], out=per_word[:-1])
+        np.minimum(per_word[1:], key[n:], out=per_word[1:])
     best = np.minimum.reduceat(per_word, seg, axis=1)  # (n, c)
 
     matched = best < _NONE
@@ -286,27 +285,23 @@ def relevance(
     knd = (best // _K_KIND) % 10
     pos = best % _K_KIND
     n_words = matched.sum(0)
-    proximity = np.zeros(candidates.size, np.int64)
-    for i in range(n - 1):
-        same = matched[i] & matched[i + 1] & (fld[i] == fld[i + 1]) & (fld[i] <= ALT)
-        gap = pos[i + 1] - pos[i]
+    if n > 1:
+        same = matched[:-1] & matched[1:] & (fld[:-1] == fld[1:]) & (fld[:-1] <= ALT)
+        gap = pos[1:] - pos[:-1]
         cost = np.where(gap >= 0, np.maximum(gap - 1, 0), 1 - gap)
-        proximity += np.where(same, np.minimum(cost, _MAX_PROXIMITY), _MAX_PROXIMITY)
+        proximity = np.where(same, np.minimum(cost, _MAX_PROXIMITY), _MAX_PROXIMITY).sum(0)
+    else:
+        proximity = np.zeros(candidates.size, np.int64)
+    title_words = units.title_words[candidates].astype(np.int64)
     in_title = (matched & (fld == TITLE)).sum(0)
-    whole = (in_title >= units.title_words[candidates]) & (n_words == n)
-    exact = (matched & (knd == _EXACT)).sum(0)
-    attribute = np.where(matched, fld, 0).sum(0)
     total_typos = typos.sum(0)
-
-    packed = np.zeros(candidates.size, np.float64)
-    for rule in (99 - total_typos, 99 - proximity, 99 - attribute, whole, exact,
-                 99 - np.minimum(units.title_words[candidates], 99)):  # fmt: skip
-        packed = packed * 100 + np.clip(rule, 0, 99)
-    packed = n_words + packed / 100.0**6
+    rules = np.stack([
+        99 - total_typos, 99 - proximity, 99 - fld.sum(0), (in_title >= title_words) & (n_words == n),
+        (matched & (knd == _EXACT)).sum(0), 99 - title_words,
+    ])  # fmt: skip
+    packed = n_words + (_RULE_WEIGHTS @ np.clip(rules, 0, 99)) / 100.0**6
     order = np.lexsort((units.title_chars[candidates], -packed))
-    masks = np.zeros(candidates.size, np.uint8)
-    for f in range(len(FIELDS)):
-        masks |= ((matched & (fld == f)).any(0) << f).astype(np.uint8)
+    masks = (_FIELD_BITS @ (matched[None] & (fld[None] == _FIELD_IDS)).any(1)).astype(np.uint8)
     return Relevance(
         rows=rows[order],
         scores=packed[order],
