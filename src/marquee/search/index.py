@@ -6,9 +6,9 @@ in memory, with tantivy. Each query word is looked up once in the index's vocabu
 (:class:`~marquee.search.relevance.Lexicon`: exact, prefix, within its typo budget); the strings it
 matches become one tantivy clause per word (exact term, prefix, the set of fuzzy terms; joined pairs of query
 words too), OR-ed, and the same matches feed the rerank (:func:`~marquee.search.relevance.relevance`) of the
-best ``candidates`` documents by words matched. Words that half the catalog holds (``the``, a one-letter
-prefix) do not pull in documents by themselves when rarer words are in the query: the rarer words find the
-documents and the common ones only add to their score. Documents are stored shortest title first, so among
+best ``candidates`` documents by words matched. Words that many titles hold (over 5% of them: ``the``, a
+one-letter prefix) do not pull in documents by themselves when rarer words are in the query: the rarer words
+find the documents and the common ones only add to their score. Documents are stored shortest title first, so among
 equally good tantivy matches the shorter titles become candidates.
 
 ``save(dir)`` writes the index's words and the catalog's fingerprint (arrays + JSON manifest, no pickle);
