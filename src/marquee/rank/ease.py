@@ -45,7 +45,9 @@ class EASE(Recommender):
         p = scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram, lower=True, check_finite=False), np.eye(gram.shape[0]), check_finite=False)
         b = p / (-np.diag(p))
         b[np.diag_indices_from(b)] = 0.0
-        self.weights_ = b.astype(np.float32)
+        # C order: the Cholesky solve returns a Fortran-ordered matrix, and a sparse row times a Fortran-ordered
+        # matrix copies the whole matrix on every call.
+        self.weights_ = np.ascontiguousarray(b, dtype=np.float32)
 
     def score_index(self, member_idx: np.ndarray) -> np.ndarray:
         self._check_fitted()
@@ -55,4 +57,4 @@ class EASE(Recommender):
         return {"weights": self.weights_}
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:
-        self.weights_ = state["weights"]
+        self.weights_ = np.ascontiguousarray(state["weights"])
