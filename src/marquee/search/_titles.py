@@ -86,71 +86,81 @@ class TitleUnits:
     def from_fields(
         cls, names: list[str | None], years: list[int | None], genres: list[list[str] | None], fields: tuple[str, ...]
     ) -> tuple[TitleUnits, list[tuple[str, str, str]]]:
-        """Units of every title plus, per title, the ``(words, joined pairs, genres and year)`` texts to index."""
-        vocab: dict[str, int] = {}
-        intern = vocab.setdefault
-        uid: list[int] = []
-        fld: list[int] = []
-        pos: list[int] = []
-        span: list[int] = []
+        """Units of every title plus, per title, the ``(words, joined pairs, genres and year)`` texts to index.
+
+        Per title only the tokens are produced in Python; the vocabulary (Arrow's dictionary encoding, in order of
+        first appearance) and the per-entry field, position and span arrays are built at the end, vectorised.
+        """
+        import pyarrow as pa
+
+        units: list[str] = []  # every entry's unit string, in entry order
+        runs: list[int] = []  # per run of one field: its field, then its number of words
+        run_n: list[int] = []
         offsets = [0]
         title_words, title_chars, keys, texts = [], [], [], []
         use = [f in fields for f in FIELDS]
-        meta_cache: dict[tuple[tuple[str, ...], int | None], tuple[list[int], list[int], list[int], list[int], str]] = {}
+        meta_cache: dict[tuple[tuple[str, ...], int | None], tuple[list[str], list[int], list[int], int, str]] = {}
 
-        def units_of(f: int, tokens: list[str], words: list[str], joins: list[str]) -> None:
-            n = len(tokens)
+        def run(f: int, tokens: list[str], out_units: list[str], out_f: list[int], out_n: list[int]) -> list[str]:
             pairs = [a + b for a, b in pairwise(tokens)]
-            uid.extend([intern(t, len(vocab)) for t in tokens])
-            uid.extend([intern(t, len(vocab)) for t in pairs])
-            fld.extend([f] * (2 * n - 1 if n else 0))
-            pos.extend(range(n))
-            pos.extend(range(n - 1))
-            span.extend([1] * n)
-            span.extend([2] * (n - 1 if n else 0))
-            words.extend(tokens)
-            joins.extend(pairs)
+            out_units += tokens
+            out_units += pairs
+            out_f.append(f)
+            out_n.append(len(tokens))
+            return pairs
 
         for name, year, genre_list in zip(names, years, genres, strict=True):
             main, alt, name_year = split_title(name) if name else ("", None, None)
             year = year if year is not None else name_year
-            words: list[str] = []
-            joins: list[str] = []
             main_tokens = tokenize(main)
-            units_of(TITLE, main_tokens, words, joins)
+            words = list(main_tokens)
+            joins = run(TITLE, main_tokens, units, runs, run_n)
             if alt and use[ALT]:
-                units_of(ALT, tokenize(alt), words, joins)
+                alt_tokens = tokenize(alt)
+                words += alt_tokens
+                joins += run(ALT, alt_tokens, units, runs, run_n)
             mkey = (tuple(genre_list or ()) if use[GENRES] else (), year if use[YEAR] else None)
             meta = meta_cache.get(mkey)
             if meta is None:
-                start = len(uid)
+                m_units: list[str] = []
+                m_f: list[int] = []
+                m_n: list[int] = []
                 meta_words: list[str] = []
                 for g in mkey[0]:
-                    units_of(GENRES, tokenize(g), meta_words, meta_words)
+                    tokens = tokenize(g)
+                    meta_words += tokens
+                    meta_words += run(GENRES, tokens, m_units, m_f, m_n)
                 if mkey[1] is not None:
-                    units_of(YEAR, [str(mkey[1])], meta_words, meta_words)
-                meta = (uid[start:], fld[start:], pos[start:], span[start:], " ".join(meta_words))
+                    meta_words.append(str(mkey[1]))
+                    run(YEAR, [str(mkey[1])], m_units, m_f, m_n)
+                meta = (m_units, m_f, m_n, len(m_units), " ".join(meta_words))
                 meta_cache[mkey] = meta
-            else:
-                uid.extend(meta[0])
-                fld.extend(meta[1])
-                pos.extend(meta[2])
-                span.extend(meta[3])
-            offsets.append(len(uid))
+            units += meta[0]
+            runs += meta[1]
+            run_n += meta[2]
+            offsets.append(len(units))
             key = " ".join(main_tokens)
             title_words.append(len(main_tokens))
             title_chars.append(len(key))
             keys.append(key)
             texts.append((" ".join(words), " ".join(joins), meta[4]))
-        units = cls(
-            vocabulary=np.array(list(vocab), dtype=object),
-            uid=np.fromiter(uid, np.int32, len(uid)),
-            field=np.fromiter(fld, np.int8, len(fld)),
-            pos=np.fromiter(pos, np.int16, len(pos)),
-            span=np.fromiter(span, np.int8, len(span)),
+        encoded = pa.array(units, pa.string()).dictionary_encode()
+        n = np.asarray(run_n, np.int64)
+        pairs = np.maximum(n - 1, 0)
+        # Each run holds n words (span 1, positions 0..n-1) then n-1 joined pairs (span 2, positions 0..n-2).
+        seg = np.stack([n, pairs], axis=1).ravel()
+        seg_start = np.cumsum(seg) - seg
+        pos = np.arange(int(seg.sum()), dtype=np.int64) - np.repeat(seg_start, seg)
+        span = np.repeat(np.tile(np.array([1, 2], np.int8), n.size), seg)
+        units_out = cls(
+            vocabulary=np.asarray(encoded.dictionary.to_pylist(), dtype=object),
+            uid=encoded.indices.to_numpy().astype(np.int32),
+            field=np.repeat(np.asarray(runs, np.int8), n + pairs),
+            pos=pos.astype(np.int16),
+            span=span,
             offsets=np.array(offsets, np.int64),
             title_words=np.array(title_words, np.int16),
             title_chars=np.array(title_chars, np.int32),
             keys=np.array(keys, dtype=object),
         )
-        return units, texts
+        return units_out, texts
