@@ -68,7 +68,7 @@ class FeatureRewardModel:
             raise DataError("must be finite", source=data.source, column="features")
         from sklearn.linear_model import LogisticRegression, Ridge
 
-        from marquee.ope.reward_model import _one_thread
+        from marquee._threads import one_thread
 
         cfg = self.config
         y = data.reward
@@ -78,7 +78,7 @@ class FeatureRewardModel:
         folds = np.empty(n, np.int64)
         folds[as_generator(cfg.seed).permutation(n)] = np.arange(n) % k
         out = np.empty((n, data.n_actions))
-        with _one_thread():
+        with one_thread():
             for j in range(k):
                 train = folds != j if k > 1 else np.ones(n, bool)
                 held = folds == j

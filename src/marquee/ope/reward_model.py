@@ -16,6 +16,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from marquee._threads import one_thread
 from marquee._validate import build_config, ints, positive, require
 from marquee.data.feedback import LoggedFeedback
 from marquee.errors import DataError, NotFittedError
@@ -57,14 +58,6 @@ class RewardModelConfig:
         ints(self, "max_leaf_nodes", minimum=2)
         ints(self, "seed", minimum=0)
         positive(self, "l2", "learning_rate")
-
-
-def _one_thread() -> Any:
-    """Models on a few thousand rows fit fastest on one BLAS/OpenMP thread (more threads only
-    contend: 10x slower for the logistic model on a busy 2-core machine)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
 
 
 def _signed_log(x: np.ndarray) -> np.ndarray:
@@ -175,7 +168,7 @@ class RewardModel:
         self.models_: list[Any] = []
         out = np.empty((n, data.n_actions, data.n_positions))
         everything = np.arange(n)
-        with _one_thread():
+        with one_thread():
             for j in range(k):
                 train = everything[folds != j] if k > 1 else everything
                 model = self._fit_one(data, train)
@@ -263,7 +256,7 @@ class RewardModel:
             raise NotFittedError("this RewardModel is not fitted yet; call fit(data) first")
         self.design_.check(data)
         rows = np.arange(len(data))
-        with _one_thread():
+        with one_thread():
             preds = sum(self._predict_one(m, data, rows) for m in self.models_)
         full = preds / len(self.models_)
         return full[:, :, : data.n_positions] if data.n_positions < self.design_.n_positions else full

@@ -27,6 +27,7 @@ import pyarrow as pa
 from scipy import linalg
 from scipy.special import expit
 
+from marquee._threads import one_thread
 from marquee._validate import ints, non_negative, positive
 from marquee.errors import DataError
 from marquee.random import as_generator
@@ -384,7 +385,7 @@ class BoostedHazard(SurvivalModel):
         if y.sum() == 0 or y.sum() == y.size:
             raise DataError("needs both members who left and members who stayed to fit a hazard", source=data.source)
         rows = np.column_stack([np.minimum(period, n_periods), x[member]])
-        with _one_thread():
+        with one_thread():
             self.model_ = HistGradientBoostingClassifier(
                 max_iter=c.max_iter, learning_rate=c.learning_rate, max_leaf_nodes=c.max_leaf_nodes,
                 min_samples_leaf=c.min_samples_leaf, l2_regularization=c.l2_regularization, early_stopping=True,
@@ -423,7 +424,7 @@ class BoostedHazard(SurvivalModel):
         n, t = x.shape[0], self.n_periods_
         out = np.empty((n, t))
         chunk = max(1, 2_000_000 // t)
-        with _one_thread():
+        with one_thread():
             for s in range(0, n, chunk):
                 xs = x[s : s + chunk]
                 rows = np.column_stack([np.tile(np.arange(1, t + 1), xs.shape[0]), np.repeat(xs, t, axis=0)])
@@ -432,12 +433,6 @@ class BoostedHazard(SurvivalModel):
 
     def _survival_at(self, table: pa.Table, times: np.ndarray, source: str) -> np.ndarray:
         return _survival_from_hazards(self.hazards(table, source), times)
-
-
-def _one_thread():  # type: ignore[no-untyped-def]
-    from marquee.retention.uplift import _one_thread as limit
-
-    return limit()
 
 
 def bootstrap_weights(n: int, n_bootstrap: int, seed: object) -> np.ndarray:

@@ -54,12 +54,16 @@ def _column(table: pa.Table, name: str, source: str) -> pa.ChunkedArray:
     return table.column(name)
 
 
-def _numeric(col: pa.ChunkedArray, name: str, source: str) -> np.ndarray:
-    """(n,) float64 of a numeric column; a null or non-numeric value is an error naming its row."""
+def _refuse_nulls(col: pa.ChunkedArray, name: str, source: str, message: str) -> None:
+    """A null in ``col`` is a :class:`DataError` naming its first row."""
     if col.null_count:
         row = _first_bad(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))
-        raise DataError("is missing; fill it or drop the row before fitting or scoring", source=source, row=row,
-                        column=name)  # fmt: skip
+        raise DataError(message, source=source, row=row, column=name)
+
+
+def _numeric(col: pa.ChunkedArray, name: str, source: str) -> np.ndarray:
+    """(n,) float64 of a numeric column; a null or non-numeric value is an error naming its row."""
+    _refuse_nulls(col, name, source, "is missing; fill it or drop the row before fitting or scoring")
     if pa.types.is_boolean(col.type):
         return np.asarray(col.to_numpy(zero_copy_only=False), np.float64)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type):
@@ -97,9 +101,7 @@ class Covariates:
             col = _column(table, name, source)
             if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_dictionary(col.type):
                 col = col.cast(pa.string())
-                if col.null_count:
-                    row = _first_bad(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))
-                    raise DataError("is missing; fill it or drop the row", source=source, row=row, column=name)
+                _refuse_nulls(col, name, source, "is missing; fill it or drop the row")
                 cats.append(tuple(sorted(pc.unique(col).to_pylist())))
             else:
                 _numeric(col, name, source)
@@ -130,10 +132,7 @@ class Covariates:
             if cats is None:
                 parts.append(_numeric(col, name, source)[:, None])
                 continue
-            if col.null_count:
-                row = _first_bad(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))
-                raise DataError("is missing; fill it or drop the row before scoring", source=source, row=row,
-                                column=name)  # fmt: skip
+            _refuse_nulls(col, name, source, "is missing; fill it or drop the row before scoring")
             text = np.asarray(col.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
             code = np.searchsorted(np.asarray(cats, dtype=object), text)
             code = np.minimum(code, len(cats) - 1)
@@ -227,10 +226,7 @@ _FALSE = {"0", "0.0", "false", "no", "n"}
 
 def _events(col: pa.ChunkedArray, name: str, source: str) -> np.ndarray:
     """(n,) int8 0/1 event flags; anything else is an error naming its row."""
-    if col.null_count:
-        row = _first_bad(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))
-        raise DataError("is missing; an event flag is 1 (left) or 0 (still subscribed)", source=source, row=row,
-                        column=name)  # fmt: skip
+    _refuse_nulls(col, name, source, "is missing; an event flag is 1 (left) or 0 (still subscribed)")
     if pa.types.is_boolean(col.type):
         return np.asarray(col.to_numpy(zero_copy_only=False), np.int8)
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):

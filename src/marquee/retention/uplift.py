@@ -32,6 +32,7 @@ from typing import Any, Literal, Self
 
 import numpy as np
 
+from marquee._threads import one_thread
 from marquee._validate import Configured, ints, non_negative, positive, require
 from marquee.errors import DataError, NotFittedError
 from marquee.random import as_generator
@@ -73,15 +74,6 @@ class UpliftConfig:
         ints(self, "seed", minimum=0)
         positive(self, "learning_rate")
         non_negative(self, "l2_regularization")
-
-
-def _one_thread() -> Any:
-    """Base models on a few thousand rows fit fastest on one OpenMP thread on a shared machine (an oversubscribed
-    OpenMP pool spin-waits: 100x slower). scikit-learn's OpenMP runtime is loaded first so that the limit sees it."""
-    import sklearn.ensemble  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
 
 
 def _first_bad(bad: np.ndarray) -> int:
@@ -269,7 +261,7 @@ class UpliftModel(Configured):
         n = x.shape[0]
         t, y, k = check_trial(treatment, outcome, n, min_per_arm=2 * cfg.n_folds)
         e = check_propensity(propensity, n, k + 1)
-        with _one_thread():
+        with one_thread():
             if cfg.learner == "t":
                 self.outcome_models_ = [[self._classifier(x[t == a], y[t == a]) for a in range(k + 1)]]
                 self.effect_models_: list[Any] = []
@@ -335,7 +327,7 @@ class UpliftModel(Configured):
         """
         self._check_fitted()
         x = _check_x(X, self.n_features_)
-        with _one_thread():
+        with one_thread():
             total = sum(np.column_stack([self._proba(m, x) for m in models]) for models in self.outcome_models_)
         return np.asarray(total, np.float64) / len(self.outcome_models_)
 
@@ -392,7 +384,7 @@ class UpliftModel(Configured):
             mu = self.potential_outcomes(x)
             return mu[:, 1:] - mu[:, :1]
         out = np.empty((x.shape[0], self.arms_))
-        with _one_thread():
+        with one_thread():
             for a, model in enumerate(self.effect_models_):
                 if self.config.learner == "dr":
                     out[:, a] = model.predict(x)

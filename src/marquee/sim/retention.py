@@ -171,8 +171,8 @@ def intervention_study(
     cost = subs.costs(target)
     discount = INTERVENTIONS.index("discount")
     budget = budget_share * target.size * float(cost[:, discount].mean())
-    churn_model = DiscreteHazard().fit(subs.history())
-    risk = churn_model.churn_probability(subs.history().take(target), subs.config.horizon)
+    history = subs.history()
+    risk = DiscreteHazard().fit(history).churn_probability(history.take(target), subs.config.horizon)
     plans = {
         "uplift": budgeted_plan(estimate, cost, budget),
         "oracle": budgeted_plan(truth, cost, budget),
