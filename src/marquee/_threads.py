@@ -1,5 +1,5 @@
 """One thread for small model fits: on a shared machine an oversubscribed BLAS/OpenMP pool spin-waits (fits of a
-few thousand rows ran 10-100x slower with the default pools on 2 busy cores)."""
+few thousand rows ran many times slower with the default pools on 2 busy cores)."""
 
 from __future__ import annotations
 
