@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from marquee import page
 from marquee.errors import ConfigError
 from marquee.page import (
     GreedyPolicy,
@@ -36,7 +37,7 @@ def test_pages_never_repeat_a_title_and_keep_the_layout(cand, policy):
         page = b.page(np.random.default_rng(m).normal(size=cand.n_titles), cand.history(m))
         titles = all_titles(page)
         assert len(titles) == len(set(titles))
-        assert 1 <= len(page.rows) <= 6 and all(4 <= r.items.size <= 8 for r in page.rows)
+        assert 1 <= len(page.rows) <= 6 and all((1 if r.kind == "continue" else 4) <= r.items.size <= 8 for r in page.rows)
         grid = page.grid(7)
         assert grid.shape == (7, 8) and (grid[len(page.rows):] == -1).all()
 
@@ -91,6 +92,14 @@ def test_greedy_is_at_least_the_template_under_its_model(cand):
             vals.append(model.expected_plays(np.where(g >= 0, st.z[safe], 0)[None], g[None], (st.unfinished[safe] & (g >= 0))[None],
                                              st.intents[None], cand.genre_matrix_)[0])  # fmt: skip
         assert vals[1] >= vals[0] - 1e-12
+
+
+def test_continue_watching_shows_even_one_title(cand):
+    h = page.History(np.array([5, 6]), np.array([1.0, 0.2]))
+    for pol in (RuleTemplate(genres=cand.genres_), GreedyPolicy(genre_matrix=cand.genre_matrix_)):
+        home = PageBuilder(cand, pol).page(np.random.default_rng(0).normal(size=cand.n_titles), h)
+        rows = {r.kind: r for r in home.rows}
+        assert rows["continue"].items.tolist() == [6]
 
 
 def test_layout_checks():

@@ -23,6 +23,7 @@ Exploration rules and their propensities (the probability of the shown candidate
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -93,6 +94,16 @@ def joint_features(context: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     return z[0] if one else z
 
 
+def _starts(sizes: np.ndarray) -> np.ndarray:
+    return np.r_[0, np.cumsum(sizes)[:-1]]
+
+
+def _segment_ties(scores: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """(M,) float64 1 where a candidate ties for its decision's best score (as :func:`argmax_ties`), else 0."""
+    best = np.repeat(np.maximum.reduceat(scores, _starts(sizes)), sizes)
+    return (scores >= best - 1e-12 * (1.0 + np.abs(best))).astype(np.float64)
+
+
 class CandidatePolicy(Configured, ABC):
     """A shared ridge model over joint context-candidate features, with an exploration rule.
 
@@ -143,6 +154,38 @@ class CandidatePolicy(Configured, ABC):
         dist = self.action_distribution(context, candidates, gen)
         index = int(min(np.searchsorted(np.cumsum(dist), gen.random() * dist.sum(), side="right"), dist.size - 1))
         return index, float(dist[index])
+
+    def distributions(self, context: Any, candidates: Any, sizes: Any) -> np.ndarray:
+        """:meth:`action_distribution` of many decisions in one context at once (a page of tiles).
+
+        Args:
+            context: (d,) the shared context.
+            candidates: (M, k) the candidates of every decision, stacked.
+            sizes: (n,) how many of the stacked candidates each decision has, in order (each >= 1).
+        Returns:
+            (M,) float64: each decision's distribution, stacked the same way.
+        """
+        bounds = np.cumsum(np.r_[0, np.asarray(sizes, np.int64)])
+        f = np.asarray(candidates, np.float64)
+        return np.concatenate([self.action_distribution(context, f[lo:hi]) for lo, hi in itertools.pairwise(bounds)])
+
+    def choose_many(self, context: Any, candidates: Any, sizes: Any, rng: SeedLike = None) -> tuple[np.ndarray, np.ndarray]:
+        """One choice per decision, as :meth:`choose` makes it, for decisions stacked as in :meth:`distributions`.
+
+        Returns:
+            ``(index, propensity)``: (n,) int64 index within each decision's candidates and (n,) float64.
+        """
+        gen = as_generator(rng)
+        sizes = np.asarray(sizes, np.int64)
+        dist = self.distributions(context, candidates, sizes)
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        # Per decision: the first candidate whose cumulative probability passes a uniform draw.
+        cum = np.cumsum(dist)
+        before = np.r_[0.0, cum][starts]
+        total = np.add.reduceat(dist, starts)
+        target = before + gen.random(sizes.size) * total
+        flat = np.minimum(np.searchsorted(cum, target, side="right"), starts + sizes - 1)
+        return flat - starts, dist[flat]
 
     def update(self, context: Any, features: Any, reward: float) -> Self:
         """Learn from the reward of one shown candidate (its (k,) features) in context (d,)."""
@@ -209,6 +252,12 @@ class CandidateLinUCB(CandidatePolicy):
         ties = argmax_ties((mean + self.config.alpha * np.sqrt(var))[None])[0]
         return ties / ties.sum()
 
+    def distributions(self, context: Any, candidates: Any, sizes: Any) -> np.ndarray:
+        sizes = np.asarray(sizes, np.int64)
+        mean, var = self.mean_and_variance(context, candidates)
+        ties = _segment_ties(mean + self.config.alpha * np.sqrt(var), sizes)
+        return ties / np.repeat(np.add.reduceat(ties, _starts(sizes)), sizes)
+
 
 # ---- epsilon-greedy ------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -237,6 +286,12 @@ class CandidateEpsilonGreedy(CandidatePolicy):
         ties = argmax_ties(mean[None])[0]
         eps = self.config.epsilon
         return (1 - eps) * ties / ties.sum() + eps / mean.size
+
+    def distributions(self, context: Any, candidates: Any, sizes: Any) -> np.ndarray:
+        sizes = np.asarray(sizes, np.int64)
+        ties = _segment_ties(self.mean(context, candidates), sizes)
+        eps = self.config.epsilon
+        return (1 - eps) * ties / np.repeat(np.add.reduceat(ties, _starts(sizes)), sizes) + eps / np.repeat(sizes, sizes)
 
 
 # ---- linear Thompson sampling --------------------------------------------------------------

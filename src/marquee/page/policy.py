@@ -79,7 +79,8 @@ class PagePolicy(Protocol):
 
 @dataclass
 class _Layout:
-    """Shared shape: how many rows, how many titles each, the fewest a row may keep after de-duplication."""
+    """Shared shape: how many rows, how many titles each, the fewest a row may keep after de-duplication
+    (Continue Watching excepted: one unfinished title is a row)."""
 
     n_rows: int = 10
     columns: int = 10
@@ -95,13 +96,18 @@ class _Layout:
         out: list[Row] = []
         for row in ordered:
             items = np.array([t for t in row.items.tolist() if t not in used][: self.columns], np.int64)
-            if items.size < self.min_tiles:
+            if items.size < _fewest(row, self.min_tiles):
                 continue
             used.update(items.tolist())
             out.append(Row(row.kind, row.key, row.label, items, row.evidence))
             if len(out) == self.n_rows:
                 break
         return Page(tuple(out), name, propensity, self.columns)
+
+
+def _fewest(row: Row, min_tiles: int) -> int:
+    """The fewest titles a row may show: ``min_tiles``, but Continue Watching is worth showing with one."""
+    return 1 if row.kind == "continue" else min_tiles
 
 
 _KIND_ORDER = {"continue": 0, "top_picks": 1, "because_you_watched": 2, "trending": 3, "new": 4, "genre": 5}
@@ -165,33 +171,47 @@ class GreedyPolicy(_Layout):
         p = self.model.current
         if self.genre_matrix.shape[1] != member.z.size:
             raise ConfigError(f"GreedyPolicy: genre_matrix covers {self.genre_matrix.shape[1]} titles, the member's scores {member.z.size}")
+        if not rows:
+            return Page((), self.name, 1.0, self.columns)
         weight = np.exp(p.alpha * member.z + p.beta + p.resume * member.unfinished)
         # (G, n_titles): each title's weight under each intent.
         w = np.where(self.genre_matrix, weight, weight * math.exp(-p.intent))
-        col = (np.arange(self.columns) + 1.0) ** -p.eta_col
+        col = np.r_[(np.arange(self.columns) + 1.0) ** -p.eta_col, 0.0]  # the last: a title past the row's end
         pi = member.intents
+        # Every candidate's titles in one (C, L) matrix (-1 pads), scored for every slot at once.
+        length = max(r.items.size for r in rows)
+        items = np.full((len(rows), length), -1, np.int64)
+        for j, r in enumerate(rows):
+            items[j, : r.items.size] = r.items
+        present = items >= 0
+        safe = np.maximum(items, 0)
+        fewest = np.array([_fewest(r, self.min_tiles) for r in rows])
+        wz = w[:, safe]  # (G, C, L)
         s = np.zeros(pi.size)
         used = np.zeros(member.z.size, bool)
-        left = list(rows)
+        open_ = np.ones(len(rows), bool)
         out: list[Row] = []
         for r in range(self.n_rows):
-            theta_r = (r + 1.0) ** -p.eta_row
-            base = float(pi @ (s / (1.0 + s)))
-            best, best_gain, best_items, best_add = -1, 0.0, None, None
-            for j, row in enumerate(left):
-                items = row.items[~used[row.items]][: self.columns]
-                if items.size < self.min_tiles:
-                    continue
-                add = theta_r * (w[:, items] @ col[: items.size])
-                gain = float(pi @ ((s + add) / (1.0 + s + add))) - base
-                if gain > best_gain:
-                    best, best_gain, best_items, best_add = j, gain, items, add
-            if best < 0:
+            keep = present & ~used[safe]
+            place = np.cumsum(keep, axis=1) - 1  # each kept title's column once the row is de-duplicated
+            shown = keep & (place < self.columns)
+            n_shown = shown.sum(axis=1)
+            ok = open_ & (n_shown >= fewest)
+            if not ok.any():
                 break
-            row = left.pop(best)
-            used[best_items] = True
-            s = s + best_add
-            out.append(Row(row.kind, row.key, row.label, best_items, row.evidence))
+            weights = np.where(shown, col[np.minimum(place, self.columns)], 0.0)  # (C, L)
+            add = ((r + 1.0) ** -p.eta_row) * np.einsum("gcl,cl->gc", wz, weights)  # (G, C)
+            value = pi @ ((s[:, None] + add) / (1.0 + s[:, None] + add))
+            value[~ok] = -np.inf
+            best = int(np.argmax(value))
+            if value[best] <= float(pi @ (s / (1.0 + s))):
+                break
+            chosen = items[best][shown[best]]
+            used[chosen] = True
+            open_[best] = False
+            s = s + add[:, best]
+            row = rows[best]
+            out.append(Row(row.kind, row.key, row.label, chosen, row.evidence))
         return Page(tuple(out), self.name, 1.0, self.columns)
 
 

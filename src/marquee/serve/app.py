@@ -28,6 +28,7 @@ from marquee.serve.schemas import MAX_ID, RequestDoc, ResponseDoc
 from marquee.serve.search import MAX_SEARCH_K, SEARCH_PATH, SearchPath
 from marquee.serve.search import answer as search_answer
 from marquee.serve.service import Service, ServiceError
+from marquee.serve.web.routes import PageRefusal, homepage_router, refusal_page
 
 __all__ = ["Service", "create_app"]
 
@@ -97,6 +98,10 @@ def create_app(service: Service) -> Any:
     @app.exception_handler(HTTPException)  # the framework's own: no route (404), wrong method (405)
     async def _http(request: Request, exc: HTTPException) -> Response:
         method, path = request.method, request.url.path
+        if service.pages is not None and method == "GET" and "text/html" in request.headers.get("accept", ""):
+            # A person in a browser gets a page, not JSON.
+            title = "page not found" if exc.status_code == 404 else "not allowed"
+            return refusal_page(request, PageRefusal(exc.status_code, title, f"nothing here at {path}"))
         if exc.status_code == 404:
             detail = f"no endpoint at {path}; /docs lists them"
         elif exc.status_code == 405:
@@ -204,5 +209,9 @@ def create_app(service: Service) -> Any:
         k: int = Query(10, ge=1, le=MAX_SEARCH_K, description="How many titles."),
     ) -> Response:
         return reply(*search_answer(service, request.scope))
+
+    if service.pages is not None:
+        app.add_exception_handler(PageRefusal, refusal_page)  # type: ignore[arg-type]
+        app.include_router(homepage_router(service.pages))
 
     return HotPath(service, SearchPath(service, ArtworkPath(service, Gate(service, app))))

@@ -38,7 +38,7 @@ from marquee.data.artwork import ArtworkVariants, generate_variants
 from marquee.data.artwork_log import ArtworkLog
 from marquee.data.catalog import Catalog
 from marquee.data.ids import normalize_id
-from marquee.errors import ConfigError, DataError
+from marquee.errors import ConfigError, DataError, UnknownIdError
 from marquee.ope.base import Estimator
 from marquee.ope.comparison import Comparison
 from marquee.random import SeedLike, as_generator
@@ -184,6 +184,49 @@ class Artwork:
         decision = self._choose(member_id, title_id, device, local_hour)
         await asyncio.wrap_future(self.sink.submit_decisions([decision]))
         return decision
+
+    def choose_many(
+        self, member_id: int | str, title_ids: Sequence[int | str], device: str | None = None, local_hour: int | None = None
+    ) -> list[ArtworkDecision | None]:
+        """One decision per title (``None`` for a title without variants), chosen in one batched
+        call of the policy (:meth:`CandidatePolicy.choose_many`): a page of tiles is one model call."""
+        found = []
+        for title in title_ids:
+            try:
+                found.append(self.variants.of(title))
+            except UnknownIdError:
+                found.append(None)
+        shown = [f for f in found if f is not None]
+        if not shown:
+            return [None] * len(found)
+        if type(member_id) is not int and type(member_id) is not str:
+            member_id = normalize_id(member_id, "member")
+        x = context_features(device, local_hour)
+        stacked = np.concatenate([f.features for f in shown])
+        sizes = np.array([len(f.variant_ids) for f in shown])
+        with self._lock:
+            index, propensity = self.policy.choose_many(x, stacked, sizes, self.rng)
+        context, now = tuple(x.tolist()), self.clock()
+        made = iter(
+            ArtworkDecision(
+                decision_id=self.new_id(), policy=self.policy.name, context=context, action=int(a), propensity=float(p),
+                timestamp_us=now, member_id=member_id, title_id=f.title_id, variant_ids=tuple(f.variant_ids.tolist()),
+                candidates=tuple(map(tuple, f.features.tolist())),
+            )
+            for f, a, p in zip(shown, index.tolist(), propensity.tolist(), strict=True)
+        )  # fmt: skip
+        return [next(made) if f is not None else None for f in found]
+
+    async def decide_many_async(
+        self, member_id: int | str, title_ids: Sequence[int | str], device: str | None = None, local_hour: int | None = None
+    ) -> list[ArtworkDecision | None]:
+        """:meth:`choose_many`, then all the decisions logged in one transaction (awaited without
+        blocking the loop): a page of tiles costs one commit, not one per tile."""
+        decisions = self.choose_many(member_id, title_ids, device, local_hour)
+        made = [d for d in decisions if d is not None]
+        if made:
+            await asyncio.wrap_future(self.sink.submit_decisions(made))
+        return decisions
 
     def attributes(self, decision: ArtworkDecision) -> dict[str, Any]:
         """The shown variant's attributes (palette, subject, text, ...)."""

@@ -43,6 +43,10 @@ class ServiceMetrics:
             "marquee_search_latency_seconds", "Server-side latency of GET /v1/search, personalised or not.", ["personalized"],
             buckets=_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
+        self.homepage_latency = Histogram(
+            "marquee_homepage_seconds", "Server time to build a member's homepage (scores, rows, artwork logged), by page policy.", ["policy"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
         self.model_info = Gauge("marquee_model_info", "1 for the model version serving each tier.", ["tier", "version"], registry=r)
 
     def child(self, metric: Counter | Histogram, *labels: str) -> Any:

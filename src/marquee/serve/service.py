@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from marquee.errors import ArtifactError, ConfigError, DataError, MarqueeError, UnknownIdError
 from marquee.experiment.assignment import Allocator
 from marquee.experiment.exposure import Exposure, ExposureSink
@@ -24,6 +25,7 @@ from marquee.serve.router import Answer, Router
 
 if TYPE_CHECKING:
     from marquee.serve.search import TitleSearch
+    from marquee.serve.web import HomePages
 
 __all__ = ["Conflict", "Invalid", "NotEnabled", "NotFound", "Service", "ServiceError"]
 
@@ -97,6 +99,9 @@ class Service:
         artwork: artwork decisions behind ``POST /v1/artwork`` and ``POST /v1/feedback``.
         search: title search behind ``GET /v1/search`` (:mod:`marquee.serve.search`); ``None``: 404 ``no_search``.
 
+    ``pages`` (:class:`~marquee.serve.web.HomePages`, set once the service exists: it reads the
+    service's models) serves the homepage at ``/``; ``None``: no homepage.
+
     A context stage (:meth:`load_context`) re-ranks every tier's candidates for requests that
     state their device and local hour.
     """
@@ -117,6 +122,7 @@ class Service:
         self.router = router
         self.artwork = artwork
         self.search = search
+        self.pages: HomePages | None = None
         self.allocator = allocator
         self.exposures = exposures
         self.registry = registry
