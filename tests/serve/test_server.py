@@ -1,18 +1,17 @@
 """A real uvicorn server on 127.0.0.1, driven over HTTP by httpx (bounded, stops by itself)."""
 
 import socket
-import threading
 import time
 
 import httpx
 import pytest
-import uvicorn
 
 from marquee.rank import EASE, ItemKNN, MostPopular
 from marquee.serve import ModelRegistry
 from marquee.serve.app import Service, create_app
 from marquee.serve.router import Router
 from marquee.testing import block_interactions
+from tests.browser import live_server
 
 
 @pytest.fixture
@@ -24,19 +23,8 @@ def server(tmp_path):
     service = Service(Router(MostPopular().fit(data)), registry, max_wait_ms=1.0)
     service.load("heavy", "heavy")
     service.load("light", "light")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(service)) as url:
+        yield url
 
 
 def test_real_server_answers_concurrent_requests(server):
