@@ -43,8 +43,9 @@ TUNING := $(if $(TUNE),--tune,--no-tune --config $(TUNED))
 
 ## make run: set up, fetch MovieLens-100K, evaluate every ranker (with the recorded tuned
 ## configurations), print the leaderboard, register the heavy model (SASRec) and its distilled
-## light student, learn the context stage (device x daypart) from a simulated log, and serve on
-## http://127.0.0.1:8000.
+## light student, learn the context stage (device x daypart) from a simulated log, fit the homepage's
+## page model on impressions logged in the simulated world, and serve on http://127.0.0.1:8000 with
+## the homepage at http://127.0.0.1:8000/ (everything it loads is served by Marquee: it works offline).
 ##
 ## The three middle stages need only the data, so they run side by side (-j2), each on one thread
 ## (torch, BLAS and implicit's OpenMP): two single-threaded SASRec fits at once finish well before
@@ -69,6 +70,7 @@ run-models:
 run-context:
 	$(ONE_THREAD) $(BIN)/marquee sim generate --name movielens-sim $(call tag,context)
 	$(ONE_THREAD) $(BIN)/marquee train-context --dataset movielens-sim --base ease $(call tag,context)
+	$(ONE_THREAD) $(BIN)/marquee page fit $(call tag,context)
 
 ## make test: set up with the test extras and run the suite.
 test: $(VENV)/.installed-test

@@ -13,6 +13,7 @@ from marquee.cli import playback
 from marquee.cli import cdn
 from marquee.cli import retention
 from marquee.cli import search
+from marquee.cli import page
 from marquee.cli._common import errors_to_exit
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ app.add_typer(sim.app, name="sim")
 app.add_typer(playback.app, name="playback")
 app.add_typer(cdn.app, name="cdn")
 app.add_typer(retention.app, name="retention")
+app.add_typer(page.app, name="page")
 app.command("search")(errors_to_exit(search.search))
 
 

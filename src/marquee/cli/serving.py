@@ -60,6 +60,28 @@ def _registry(home: Path | None):  # type: ignore[no-untyped-def]
 SEARCH_EASE_MAX_TITLES = 20_000
 
 
+def _build_pages(service, ds, home, page_model, page_policy, impressions):  # type: ignore[no-untyped-def]
+    """The homepage over the dataset's log, with the fitted page model when there is one."""
+    import logging
+
+    from marquee import config
+    from marquee.cli.page import default_model_path
+    from marquee.page import PageModel
+    from marquee.serve.web import HomePages
+
+    log = logging.getLogger("marquee.serve")
+    path = page_model or default_model_path(home)
+    model = None
+    if page_model is not None or path.is_file():
+        model = PageModel.load(path)  # a named file that is missing or not a model stops the start, saying which
+    else:
+        log.warning("no page model; the learned page uses the model's prior (fit one with `marquee page fit`)", extra={"path": str(path)})
+    pages = HomePages(service, ds.interactions, page_model=model, default_policy=page_policy,
+                      impressions=impressions or config.home(home) / "homepage" / "impressions.jsonl")  # fmt: skip
+    log.info("homepage ready", extra={"page_model": str(path) if model else "prior", "policy": page_policy, "impressions": str(pages.impressions_path)})
+    return pages
+
+
 def _build_search(ds, router):  # type: ignore[no-untyped-def]
     """The service's title search over ``ds.catalog`` (None when the catalog has no names).
 
@@ -121,6 +143,10 @@ def serve(
     artwork_policy: str = typer.Option("epsilon_greedy", envvar="MARQUEE_ARTWORK_POLICY", help="Artwork policy: lin_ucb, linear_ts or epsilon_greedy, optionally with parameters (epsilon_greedy:epsilon=0.2)."),
     artwork_variants: Path | None = typer.Option(None, envvar="MARQUEE_ARTWORK_VARIANTS", help="Artwork variants table (Parquet/CSV: title_id, variant_id, attributes) [default: generated from the catalog]."),
     search: bool = typer.Option(True, "--search/--no-search", envvar="MARQUEE_SEARCH", help="Serve GET /v1/search: the dataset's titles, personalised by the light tier's model when one is loaded (else EASE fitted on the dataset at start; MostPopular over 20,000 titles), the blend learned from each member's last play. Adds a few seconds to the start."),
+    homepage: bool = typer.Option(True, "--homepage/--no-homepage", envvar="MARQUEE_HOMEPAGE", help="Serve the homepage at / (profiles, a member's rows with chosen artwork, title pages with Play, search)."),
+    page_model: Path | None = typer.Option(None, envvar="MARQUEE_PAGE_MODEL", help="Page model of the learned page (`marquee page fit`) [default: $MARQUEE_HOME/page/model.json when it exists, else the model's prior]."),
+    page_policy: str = typer.Option("learned", envvar="MARQUEE_PAGE_POLICY", help="The page policy when no experiment named homepage-policy decides: learned or template."),
+    impressions: Path | None = typer.Option(None, envvar="MARQUEE_IMPRESSIONS", help="The homepage's impression log (JSON lines, appended) [default: $MARQUEE_HOME/homepage/impressions.jsonl]."),
     context: str | None = typer.Option(None, envvar="MARQUEE_CONTEXT", help="Registry reference of a context stage (`marquee train-context`) that re-ranks every tier's titles for requests stating device and local_hour."),
     home: Path = HOME_OPTION,
 ) -> None:
@@ -174,6 +200,9 @@ def serve(
         if search:
             with status(f"building the title search over {ds.name}"):
                 service.search = _build_search(ds, router)
+        if homepage:
+            with status("fitting the homepage's candidate rows"):
+                service.pages = _build_pages(service, ds, home, page_model, page_policy, impressions)
         # Everything loaded so far lives as long as the process: move it out of the collector's sight.
         # A full collection over the objects of torch, ONNX Runtime and FastAPI is a pause that would land
         # on some request (it set the p99.9 of bench/serving.py); after freeze() it scans only what requests allocate.
@@ -183,7 +212,8 @@ def serve(
     # The address is released here and taken again by uvicorn a moment later (uvicorn.run binds
     # by host and port); in that moment another process could take it, and uvicorn then stops
     # with its own error. Holding it through the minutes of loading is what matters.
-    err_console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs); tiers: {router.available() or ['popular only']}"
+    err_console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs"
+                      + (f"; homepage: http://{host}:{port}/" if service.pages is not None else "") + "); tiers: {router.available() or ['popular only']}"
                       + (f"; context stage: {service.context[1].ref}" if service.context else "")
                       + (f"; artwork: {art!r}, log {art.sink.path}" if art is not None else "")
                       + (f"; search ranked by {service.search.ranker}" if service.search is not None else "; search off"), highlight=False)  # fmt: skip

@@ -93,6 +93,8 @@ def create_app(service: Service) -> Any:
         if first.get("type") == "json_invalid":  # as the hot paths answer a body that is not JSON
             detail = f"the body is not valid JSON: {first.get('ctx', {}).get('error', first.get('msg'))}"
             return reply(400, refusal(request.scope, 400, "malformed_json", detail))
+        if service.pages is not None and request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            return refusal_page(request, PageRefusal(422, "bad request", validation_detail(first)))
         return reply(422, refusal(request.scope, 422, "invalid_request", validation_detail(first)))
 
     @app.exception_handler(HTTPException)  # the framework's own: no route (404), wrong method (405)

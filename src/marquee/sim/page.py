@@ -18,17 +18,18 @@ is fitted on.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from marquee.errors import ConfigError
-from marquee.page import History, Impressions, Page, PageBuilder, PagePolicy, RowCandidates
+from marquee.data.interactions import Interactions
+from marquee.page import GreedyPolicy, History, Impressions, Page, PageBuilder, PageModel, PagePolicy, RowCandidates, RuleTemplate, ShuffledTemplate
 from marquee.random import SeedLike, as_generator
 from marquee.sim.world import Sessions, World
 
-__all__ = ["PageStudy", "PageWorld", "log_impressions", "page_study"]
+__all__ = ["PageRun", "PageStudy", "PageWorld", "log_impressions", "page_study", "run_page_study"]
 
 
 class PageWorld:
@@ -189,3 +190,57 @@ def page_study(
         genres[name] = float(np.mean([len({g for r in p.rows for g in np.flatnonzero(cand.genre_matrix_[:, r.items].any(axis=1)).tolist()})
                                       for p in pages]))  # fmt: skip
     return PageStudy(plays, baseline, rows, genres)
+
+
+@dataclass(frozen=True)
+class PageRun:
+    """:func:`run_page_study`'s outcome: the fitted page model and the policies compared."""
+
+    model: PageModel
+    study: PageStudy
+    impressions: int
+    play_rate: float
+    members: int
+
+
+def run_page_study(
+    data: Interactions, *, members: int = 3000, seed: int = 0, n_rows: int = 10, columns: int = 10,
+    progress: Callable[[str], None] = lambda _: None,
+) -> PageRun:  # fmt: skip
+    """The page experiment end to end, in a world calibrated on ``data``.
+
+    A :class:`~marquee.sim.World` of ``members`` members watches for its period (the organic log);
+    EASE is fitted on that log and scores every member. One session each is shown the template's rows
+    in a random order (the logging policy) and responds by the world's truth; :class:`PageModel` is
+    fitted on those impressions. On fresh sessions of the same members, the template, the learned page
+    with the model's prior parameters and the learned page with the fitted model are valued by the truth.
+    """
+    from marquee.rank import EASE
+    from marquee.sim.world import World
+
+    if data.catalog is None:
+        raise ConfigError("run_page_study needs a log with its catalog (genres make the rows and the intents)")
+    progress(f"fitting a {members:,}-member world on the log")
+    world = World(n_members=members, seed=seed).fit(data)
+    log = world.log(seed=seed + 1)
+    progress(f"organic log: {len(log):,} plays; fitting EASE and the candidate rows")
+    cand = RowCandidates().fit(log, data.catalog)
+    idx = np.arange(members)
+    scores = np.asarray(EASE().fit(log).score_index(idx), np.float64)
+    histories = [cand.history(int(m)) for m in idx]
+    truth = PageWorld(world, cand.genre_matrix_)
+    template = RuleTemplate(n_rows=n_rows, columns=columns, genres=cand.genres_)
+    builder = PageBuilder(cand, template)
+    progress("logging one page per member with the template's rows in a random order")
+    logging_policy = ShuffledTemplate(n_rows=n_rows, columns=columns, genres=cand.genres_, seed=seed + 2)
+    imp = log_impressions(truth, builder, logging_policy, world.sessions(idx, seed=seed + 3), scores, histories, n_rows=n_rows, seed=seed + 4)
+    progress(f"fitting the page model on {len(imp):,} impressions ({(imp.played >= 0).mean():.1%} played)")
+    model = PageModel().fit(imp, cand.genre_matrix_)
+    policies: dict[str, PagePolicy] = {
+        "template": template,
+        "learned (prior)": GreedyPolicy(n_rows=n_rows, columns=columns, genre_matrix=cand.genre_matrix_, name="learned (prior)"),
+        "learned": GreedyPolicy(n_rows=n_rows, columns=columns, model=model, genre_matrix=cand.genre_matrix_),
+    }
+    progress("valuing each policy's pages on fresh sessions by the world's truth")
+    study = page_study(truth, builder, policies, world.sessions(idx, seed=seed + 5), scores, histories, baseline="template", n_rows=n_rows)
+    return PageRun(model, study, len(imp), float((imp.played >= 0).mean()), members)

@@ -32,7 +32,7 @@ import msgspec
 import numpy as np
 
 from marquee.data.interactions import Interactions
-from marquee.errors import UnknownIdError
+from marquee.errors import ConfigError, DataError
 from marquee.page import (
     GreedyPolicy,
     History,
@@ -109,7 +109,7 @@ class HomePages:
         impressions: str | Path | None = None, n_rows: int = 10, columns: int = 10, player: Player | None = None,
     ) -> None:  # fmt: skip
         if data.catalog is None:
-            raise UnknownIdError("the homepage needs the dataset's catalog")
+            raise DataError("the homepage needs the log's catalog (names, genres); open a dataset that has one")
         self.service, self.catalog = service, data.catalog
         self.candidates = RowCandidates().fit(data)
         self.model = page_model or PageModel()
@@ -118,7 +118,7 @@ class HomePages:
             "template": RuleTemplate(n_rows=n_rows, columns=columns, genres=self.candidates.genres_),
         }
         if default_policy not in self.policies:
-            raise UnknownIdError(f"unknown page policy {default_policy!r}; choose one of {sorted(self.policies)}")
+            raise ConfigError(f"unknown page policy {default_policy!r}; choose one of {sorted(self.policies)}")
         self.default_policy = default_policy
         self.builder = PageBuilder(self.candidates, self.policies[default_policy])
         self.player = player or Player()

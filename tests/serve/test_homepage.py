@@ -1,0 +1,166 @@
+"""The homepage over HTTP (no browser): pages, artwork logged with propensities, impressions, Play,
+experiments, bad input. The real-browser tests are in test_homepage_browser.py."""
+
+import json
+import re
+import sqlite3
+from xml.etree import ElementTree
+
+import pytest
+from starlette.testclient import TestClient
+
+from marquee.experiment import Allocator, MemorySink
+from marquee.rank import EASE, MostPopular
+from marquee.serve.app import create_app
+from marquee.serve.artwork import build_artwork
+from marquee.serve.registry import ModelRegistry
+from marquee.serve.router import Router
+from marquee.serve.service import Service
+from marquee.serve.web import PAGE_EXPERIMENT, HomePages
+
+EXPERIMENTS = {"layers": [{"name": "home", "experiments": [{"name": PAGE_EXPERIMENT, "variants": [
+    {"name": "template", "weight": 0.5}, {"name": "learned", "weight": 0.5}]}]}]}  # fmt: skip
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture(scope="module")
+def site(ml100k, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("homepage")
+    data = ml100k.interactions
+    router = Router(MostPopular().fit(data))
+    router.set_tier("light", EASE().fit(data), "ease:1")
+    exposures = MemorySink()
+    service = Service(router, ModelRegistry(tmp / "registry"), artwork=build_artwork(ml100k.catalog, tmp / "art.sqlite", seed=0),
+                      allocator=Allocator.from_dict(EXPERIMENTS), exposures=exposures)  # fmt: skip
+    service.pages = HomePages(service, data, impressions=tmp / "impressions.jsonl")
+    with TestClient(create_app(service)) as client:
+        yield {"client": client, "service": service, "tmp": tmp, "exposures": exposures}
+
+
+def tiles(html):
+    return re.findall(r'<a class="tile" href="([^"]+)" data-row="(\d+)" data-col="(\d+)" data-title="([^"]+)" data-decision="([0-9a-f]+)">'
+                      r'<img src="([^"]+)" alt="([^"]*)"', html)  # fmt: skip
+
+
+def meta(html):
+    return json.loads(re.search(r'<meta name="marquee-page" content="([^"]+)"', html).group(1).replace("&quot;", '"'))
+
+
+def decisions(site):
+    with sqlite3.connect(site["tmp"] / "art.sqlite") as db:
+        sql = "select d.decision_id, d.record, r.reward from decisions d left join rewards r using (decision_id)"
+        return {row[0]: row for row in db.execute(sql)}
+
+
+def test_picker_lists_profiles_and_a_guest(site):
+    r = site["client"].get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    links = re.findall(r'class="profile[^"]*" href="(/home/[^"]+)"', r.text)
+    assert len(links) >= 6 and "/home/guest" in links
+    assert site["client"].get("/home?id=42", follow_redirects=False).headers["location"] == "/home/42"
+
+
+def test_a_members_page_logs_every_tile_with_its_propensity(site):
+    r = site["client"].get("/home/1?device=tv&hour=20")
+    assert r.status_code == 200
+    shown = tiles(r.text)
+    m = meta(r.text)
+    assert m["personalised"] and m["device"] == "tv" and m["local_hour"] == 20 and m["policy"] in ("learned", "template")
+    assert len(shown) >= 60 and all(alt for *_, alt in shown)
+    titles = [t[3] for t in shown]
+    assert len(set(titles)) == len(titles)  # no title twice on a page
+    log = decisions(site)
+    for _, _, _, title, decision, src, _ in shown:
+        record = json.loads(log[decision][1])
+        assert str(record["title_id"]) == title and 0 < record["propensity"] <= 1
+        assert src == f"/art/{title}/{record['variant_ids'][record['action']]}.svg"  # the tile shows the chosen variant
+    lines = [json.loads(x) for x in (site["tmp"] / "impressions.jsonl").read_text().splitlines()]
+    page = [x for x in lines if x["page_id"] == m["page_id"]]
+    assert len(page) == len(shown)
+    assert {(x["row"], x["column"], str(x["title_id"]), x["decision_id"]) for x in page} == {
+        (int(r_), int(c), t, d) for _, r_, c, t, d, _, _ in shown}  # fmt: skip
+
+
+def test_a_click_is_the_reward_of_its_decision(site):
+    shown = tiles(site["client"].get("/home/2").text)
+    decision = shown[0][4]
+    r = site["client"].post("/v1/feedback", json={"decision_id": decision, "reward": 1.0})
+    assert r.status_code == 200 and not r.json()["duplicate"]
+    assert decisions(site)[decision][2] == 1.0
+
+
+def test_the_page_experiment_decides_the_policy_and_logs_an_exposure(site):
+    seen = {}
+    for member in range(1, 40):
+        m = meta(site["client"].get(f"/home/{member}").text)
+        assert m["experiment"] == PAGE_EXPERIMENT and m["variant"] == m["policy"]
+        seen[member] = m["variant"]
+    assert set(seen.values()) == {"template", "learned"}
+    exposed = {(e.member_id, e.experiment, e.variant) for e in site["exposures"].exposures}
+    assert all((member, PAGE_EXPERIMENT, v) in exposed for member, v in seen.items())
+
+
+def test_unknown_and_guest_members_get_the_popular_page(site):
+    for path in ("/home/guest", "/home/99999999", "/home/someone"):
+        r = site["client"].get(path)
+        assert r.status_code == 200 and "Not personalised" in r.text
+        m = meta(r.text)
+        assert not m["personalised"] and m["policy"] == "template" and m["experiment"] is None
+
+
+def test_play_adds_the_title_to_continue_watching(site):
+    c = site["client"]
+    r = c.post("/home/play", json={"member_id": 3, "title_id": 50, "device": "mobile"})
+    assert r.status_code == 200
+    played = r.json()
+    assert played["device_class"] == "phone" and played["startup_delay_s"] > 0 and played["rebuffer_s"] >= 0
+    page = c.get("/home/3").text
+    row = re.search(r'data-kind="continue".*?</section>', page).group(0)
+    assert 'data-title="50"' in row
+    assert c.post("/home/play", json={"title_id": 10**9}).status_code == 404
+    assert c.post("/home/play", json={"title_id": 50, "device": "fridge"}).status_code == 422
+    assert c.post("/home/play", json={"title_id": "<x>", "extra": 1}).status_code == 422
+
+
+def test_title_page_has_details_play_and_more_like_this(site):
+    r = site["client"].get("/title/1?member=1&device=tv")
+    assert r.status_code == 200
+    assert "Toy Story" in r.text and 'id="play"' in r.text and "More like this" in r.text
+    assert len(tiles(r.text)) == 10
+
+
+def test_posters_and_static_files(site):
+    c = site["client"]
+    r = c.get("/art/1/0.svg")
+    assert r.headers["content-type"] == "image/svg+xml" and "max-age" in r.headers["cache-control"]
+    assert ElementTree.fromstring(r.content).tag.endswith("svg")
+    assert c.get("/art/1/99.svg", headers=HTML).status_code == 404
+    for name in ("home.css", "home.js"):
+        assert c.get(f"/static/{name}").status_code == 200
+    assert c.get("/static/../app.py", headers=HTML).status_code == 404
+
+
+def test_nothing_leaves_the_host_and_the_page_is_light(site):
+    c = site["client"]
+    html = c.get("/home/1?device=tv").text
+    assets = [c.get(u).content for u in ("/static/home.css", "/static/home.js")]
+    assets += [c.get(src).content for *_, src, _ in tiles(html)]
+    for text in [html, *(a.decode() for a in assets)]:
+        assert not re.search(r"(?:src|href)=\"(?:https?:)?//", text) and "url(http" not in text and "@import" not in text
+    assert len(html.encode()) + sum(map(len, assets)) < 300_000
+
+
+@pytest.mark.parametrize(("path", "status", "says"), [
+    ("/home/" + "9" * 30, 422, "integer member ids go up to"),
+    ("/home/" + "x" * 300, 422, "1 to 256 characters"),
+    ("/home/a%00b", 422, "control"),
+    ("/home/1?device=fridge", 422, "device must be one of"),
+    ("/home/1?hour=25", 422, "0-23"),
+    ("/home/1?hour=soon", 422, "hour"),
+    ("/title/123456789", 404, "no title"),
+    ("/no/such/page", 404, "nothing here"),
+])  # fmt: skip
+def test_bad_input_is_a_4xx_page_never_a_stack_trace(site, path, status, says):
+    r = site["client"].get(path, headers=HTML)
+    assert r.status_code == status
+    assert says in r.text and "Traceback" not in r.text
