@@ -18,7 +18,7 @@
   document.addEventListener("keydown", (ev) => {
     if (!["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].includes(ev.key) || ev.altKey || ev.ctrlKey || ev.metaKey) return;
     const el = document.activeElement;
-    if (el && (el.tagName === "INPUT" || el.tagName === "SELECT")) return;
+    if (el && (el.tagName === "INPUT" || el.tagName === "SELECT" || el.closest(".search"))) return;
     const grid = rows();
     if (!grid.length) return;
     let r = -1, c = -1;
@@ -72,7 +72,7 @@
       }, 60);
     });
     q.addEventListener("keydown", (ev) => {
-      if (ev.key === "ArrowDown") { const first = results.querySelector("a"); if (first) { first.focus(); ev.preventDefault(); } }
+      if (ev.key === "ArrowDown") { const first = results.querySelector("a"); if (first) { first.focus(); ev.preventDefault(); ev.stopPropagation(); } }
       if (ev.key === "Escape") { q.value = ""; results.replaceChildren(); }
     });
     results.addEventListener("keydown", (ev) => {
