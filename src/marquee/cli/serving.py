@@ -14,7 +14,14 @@ import typer
 from rich.table import Table
 
 from marquee.cli._common import (
-    DATASET_OPTION, HOME_OPTION, console, err_console, errors_to_exit, load_dataset, split_fingerprint, status,
+    DATASET_OPTION,
+    HOME_OPTION,
+    console,
+    err_console,
+    errors_to_exit,
+    load_dataset,
+    split_fingerprint,
+    status,
 )  # fmt: skip
 from marquee.errors import ConfigError, MarqueeError, UnknownIdError
 

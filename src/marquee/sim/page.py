@@ -23,9 +23,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from marquee.errors import ConfigError
 from marquee.data.interactions import Interactions
-from marquee.page import GreedyPolicy, History, Impressions, Page, PageBuilder, PageModel, PagePolicy, RowCandidates, RuleTemplate, ShuffledTemplate
+from marquee.errors import ConfigError
+from marquee.page import (
+    GreedyPolicy,
+    History,
+    Impressions,
+    Page,
+    PageBuilder,
+    PageModel,
+    PagePolicy,
+    RowCandidates,
+    RuleTemplate,
+    ShuffledTemplate,
+)
 from marquee.random import SeedLike, as_generator
 from marquee.sim.world import Sessions, World
 
