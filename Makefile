@@ -9,7 +9,7 @@ PIP_EXTRA ?=
 SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
-BENCHES := ranking ids distill serving ope experiment artwork sim playback
+BENCHES := ranking ids distill serving ope experiment artwork sim playback homepage
 
 .PHONY: run run-leaderboard run-models run-context test install bench $(addprefix bench-,$(BENCHES)) clean
 

@@ -32,7 +32,7 @@ def site(ml100k, tmp_path_factory):
     exposures = MemorySink()
     service = Service(router, ModelRegistry(tmp / "registry"), artwork=build_artwork(ml100k.catalog, tmp / "art.sqlite", seed=0),
                       allocator=Allocator.from_dict(EXPERIMENTS), exposures=exposures)  # fmt: skip
-    service.pages = HomePages(service, data, impressions=tmp / "impressions.jsonl")
+    service.pages = HomePages(service, data, impressions=tmp / "impressions.jsonl", durable=True)  # read back at once below
     with TestClient(create_app(service)) as client:
         yield {"client": client, "service": service, "tmp": tmp, "exposures": exposures}
 
@@ -87,6 +87,19 @@ def test_a_click_is_the_reward_of_its_decision(site):
     r = site["client"].post("/v1/feedback", json={"decision_id": decision, "reward": 1.0})
     assert r.status_code == 200 and not r.json()["duplicate"]
     assert decisions(site)[decision][2] == 1.0
+
+
+def test_a_queued_page_can_be_clicked_at_once(ml100k, tmp_path):
+    """Without durable pages the page is sent once its decisions are queued; the log's one writer still
+    writes them before a click's reward, so feedback right away finds its decision."""
+    router = Router(MostPopular().fit(ml100k.interactions))
+    service = Service(router, ModelRegistry(tmp_path / "registry"), artwork=build_artwork(ml100k.catalog, tmp_path / "art.sqlite"))
+    service.pages = HomePages(service, ml100k.interactions)
+    with TestClient(create_app(service)) as client:
+        for member in (7, 8, 9):
+            decision = tiles(client.get(f"/home/{member}").text)[-1][4]
+            r = client.post("/v1/feedback", json={"decision_id": decision, "reward": 1.0})
+            assert r.status_code == 200, r.text
 
 
 def test_the_page_experiment_decides_the_policy_and_logs_an_exposure(site):

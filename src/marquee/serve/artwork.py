@@ -34,7 +34,7 @@ from marquee.bandit.artwork import (
     joint_features,
 )
 from marquee.bandit.durable import SQLiteDecisionLog
-from marquee.data.artwork import ArtworkVariants, generate_variants
+from marquee.data.artwork import ArtworkVariants, TitleVariants, generate_variants
 from marquee.data.artwork_log import ArtworkLog
 from marquee.data.catalog import Catalog
 from marquee.data.ids import normalize_id
@@ -47,6 +47,16 @@ from marquee.serve.schemas import MAX_ID, MAX_ID_CHARS, Context, Device, MemberI
 __all__ = ["Artwork", "ArtworkBody", "ArtworkRequest", "ArtworkSink", "FeedbackBody", "FeedbackRequest", "build_artwork", "evaluate_artwork"]
 
 log = logging.getLogger("marquee.serve.artwork")
+
+
+#: Titles whose variant tuples :meth:`Artwork.choose_many` keeps (a catalog's worth on most services).
+_TITLE_CACHE = 1_000_000
+
+
+def _report_failure(future: Future[None]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.error("artwork decisions of a page were not logged", extra={"reason": str(exc)})
 
 
 class ArtworkSink(Protocol):
@@ -128,6 +138,7 @@ class Artwork:
         self.clock, self.new_id = clock, new_id
         self.rng = as_generator(seed)
         self._lock = threading.Lock()
+        self._titles: dict[int | str, tuple[TitleVariants, tuple[Any, ...], tuple[tuple[float, ...], ...]]] = {}
 
     def __repr__(self) -> str:
         return f"Artwork({self.policy!r}, titles={len(self.variants.title_ids)}, variants={len(self.variants)})"
@@ -185,47 +196,64 @@ class Artwork:
         await asyncio.wrap_future(self.sink.submit_decisions([decision]))
         return decision
 
+    def _title(self, title_id: int | str) -> tuple[TitleVariants, tuple[Any, ...], tuple[tuple[float, ...], ...]] | None:
+        """A title's variants with the tuples its decisions record, built once per title (they never change)."""
+        found = self._titles.get(title_id) if type(title_id) is int or type(title_id) is str else None
+        if found is None:
+            try:
+                v = self.variants.of(title_id)
+            except UnknownIdError:
+                return None
+            found = (v, tuple(v.variant_ids.tolist()), tuple(map(tuple, v.features.tolist())))
+            if len(self._titles) < _TITLE_CACHE:
+                self._titles[title_id] = found
+        return found
+
     def choose_many(
         self, member_id: int | str, title_ids: Sequence[int | str], device: str | None = None, local_hour: int | None = None
     ) -> list[ArtworkDecision | None]:
         """One decision per title (``None`` for a title without variants), chosen in one batched
         call of the policy (:meth:`CandidatePolicy.choose_many`): a page of tiles is one model call."""
-        found = []
-        for title in title_ids:
-            try:
-                found.append(self.variants.of(title))
-            except UnknownIdError:
-                found.append(None)
+        found = [self._title(t) for t in title_ids]
         shown = [f for f in found if f is not None]
         if not shown:
             return [None] * len(found)
         if type(member_id) is not int and type(member_id) is not str:
             member_id = normalize_id(member_id, "member")
         x = context_features(device, local_hour)
-        stacked = np.concatenate([f.features for f in shown])
-        sizes = np.array([len(f.variant_ids) for f in shown])
+        stacked = np.concatenate([f[0].features for f in shown])
+        sizes = np.array([len(f[1]) for f in shown])
         with self._lock:
             index, propensity = self.policy.choose_many(x, stacked, sizes, self.rng)
-        context, now = tuple(x.tolist()), self.clock()
+        context, now, name = tuple(x.tolist()), self.clock(), self.policy.name
         made = iter(
             ArtworkDecision(
-                decision_id=self.new_id(), policy=self.policy.name, context=context, action=int(a), propensity=float(p),
-                timestamp_us=now, member_id=member_id, title_id=f.title_id, variant_ids=tuple(f.variant_ids.tolist()),
-                candidates=tuple(map(tuple, f.features.tolist())),
+                decision_id=self.new_id(), policy=name, context=context, action=a, propensity=p, timestamp_us=now,
+                member_id=member_id, title_id=f[0].title_id, variant_ids=f[1], candidates=f[2],
             )
             for f, a, p in zip(shown, index.tolist(), propensity.tolist(), strict=True)
         )  # fmt: skip
         return [next(made) if f is not None else None for f in found]
 
     async def decide_many_async(
-        self, member_id: int | str, title_ids: Sequence[int | str], device: str | None = None, local_hour: int | None = None
+        self, member_id: int | str, title_ids: Sequence[int | str], device: str | None = None, local_hour: int | None = None,
+        *, wait: bool = True,
     ) -> list[ArtworkDecision | None]:
-        """:meth:`choose_many`, then all the decisions logged in one transaction (awaited without
-        blocking the loop): a page of tiles costs one commit, not one per tile."""
+        """:meth:`choose_many`, then all the decisions logged in one transaction: a page of tiles
+        costs one commit, not one per tile.
+
+        With ``wait`` the call returns once the commit is durable (awaited without blocking the loop).
+        Without, it returns once the decisions are queued to the log's one writer: a reward for one of
+        them, queued later, is still written after them (the writer keeps order), but a crash before
+        the commit (milliseconds) loses them; a failed commit is logged as an error."""
         decisions = self.choose_many(member_id, title_ids, device, local_hour)
         made = [d for d in decisions if d is not None]
         if made:
-            await asyncio.wrap_future(self.sink.submit_decisions(made))
+            future = self.sink.submit_decisions(made)
+            if wait:
+                await asyncio.wrap_future(future)
+            else:
+                future.add_done_callback(_report_failure)
         return decisions
 
     def attributes(self, decision: ArtworkDecision) -> dict[str, Any]:

@@ -7,8 +7,9 @@
 2. the member's history: the service's log plus what they played from the page since it started;
 3. the page policy: the member's variant of the page experiment when one runs (logged as an exposure),
    else the service's default; rows from :mod:`marquee.page`;
-4. one artwork decision per tile, chosen by the artwork policy for this member and context and logged
-   durably, all tiles in one transaction, with their propensities, before the page is sent;
+4. one artwork decision per tile, chosen by the artwork policy for this member and context in one batched
+   call, all logged with their propensities in one transaction of the durable decision log (queued before
+   the page is sent; committed before it is sent with ``durable=True``);
 5. one impression record per tile (page, row, column, title, variant, decision, propensity) appended
    to the impression log (JSON lines).
 
@@ -102,15 +103,19 @@ class HomePages:
         default_policy: ``learned`` or ``template``, when no experiment decides.
         impressions: the impression log (JSON lines), appended to; ``None``: not logged.
         n_rows, columns: the page's shape.
+        durable: send a page only once its artwork decisions are committed to the decision log (fsync);
+            by default it is sent once they are queued to the log's writer, which writes a click's reward
+            after them (see :meth:`~marquee.serve.artwork.Artwork.decide_many_async`).
     """
 
     def __init__(
         self, service: Service, data: Interactions, *, page_model: PageModel | None = None, default_policy: str = "learned",
         impressions: str | Path | None = None, n_rows: int = 10, columns: int = 10, player: Player | None = None,
+        durable: bool = False,
     ) -> None:  # fmt: skip
         if data.catalog is None:
             raise DataError("the homepage needs the log's catalog (names, genres); open a dataset that has one")
-        self.service, self.catalog = service, data.catalog
+        self.service, self.catalog, self.durable = service, data.catalog, durable
         self.candidates = RowCandidates().fit(data)
         self.model = page_model or PageModel()
         self.policies: dict[str, PagePolicy] = {
@@ -217,7 +222,7 @@ class HomePages:
         decisions: list[ArtworkDecision | None] = [None] * len(titles)
         if art is not None and titles:
             who = member_id if member_id is not None else "guest"
-            decisions = await art.decide_many_async(who, [self.ids[t] for t in titles], device, local_hour)
+            decisions = await art.decide_many_async(who, [self.ids[t] for t in titles], device, local_hour, wait=self.durable)
         out, i = [], 0
         for row in home.rows:
             tiles = []
