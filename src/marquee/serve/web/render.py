@@ -20,7 +20,7 @@ __all__ = ["DEVICES", "error_page", "home_page", "picker_page", "title_page"]
 
 #: The devices a page can be asked for (the service's device classes), as the picker offers them.
 DEVICES: tuple[str, ...] = ("web", "tv", "mobile", "tablet", "console", "other")
-STATIC_VERSION = "3"
+STATIC_VERSION = "4"
 
 
 @functools.lru_cache(maxsize=65536)
