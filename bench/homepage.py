@@ -3,7 +3,8 @@
 1. **Policies** (:func:`marquee.sim.page.run_page_study`): a 3,000-member world calibrated on MovieLens-100K;
    the page model is fitted on one logged page per member (the template's rows in a random order), then the
    template, the learned page with the model's prior and the learned page with the fitted model are valued on
-   fresh sessions by the world's truth (expected plays per page, paired differences, 95% intervals).
+   fresh sessions by the world's truth (expected plays per page, paired differences, 95% intervals); and
+   replay on the logged pages (:func:`marquee.page.slot_replay`) beside the truth.
 2. **Page generation** (library, no HTTP): ``PageBuilder.page`` for every member of the served log, scores from
    the served model (``score_one``), per policy; median and p99 in one run, side by side.
 3. **Server time**: the real server (``marquee serve``, artwork on: every tile's decision durably logged)
@@ -52,7 +53,7 @@ def policies(members: int, seed: int, model_out: Path) -> dict:
     run = run_page_study(ds.interactions, members=members, seed=seed, progress=lambda m: print(f"  {m}", flush=True))
     run.model.save(model_out)
     return {"members": members, "seconds": round(time.perf_counter() - t0, 1), "impressions": run.impressions,
-            "play_rate": run.play_rate, "params": asdict(run.model.params_), "summary": run.study.summary()}  # fmt: skip
+            "play_rate": run.play_rate, "params": asdict(run.model.params_), "summary": run.study.summary(), "replay": list(run.replay)}  # fmt: skip
 
 
 def generation(home: Path | None, dataset: str, light: str, model_path: Path) -> dict:
@@ -172,6 +173,15 @@ def report(res: dict) -> str:
     par = p["params"]
     lines += ["", "Fitted page model: " + ", ".join(f"{k} {v:.3f}" for k, v in par.items())
               + " (the world's truth: intent 1.5, resume 1.0, eta_row 1.0, eta_col 0.7; the model's intents are estimated from history, the world's are not).", ""]  # fmt: skip
+    lines += ["Replay on the logged pages (`marquee.page.slot_replay`: the pseudo-inverse estimator, unbiased when plays add up over "
+              "rows) of two orders of each logged page's rows, beside their true value on the same sessions:", "",
+              "| target | replay [95% CI] | truth [95% CI] | rows at their target slot |", "|---|---|---|---|"]  # fmt: skip
+    for r in p["replay"]:
+        lines.append(f"| {r['target']} | {r['replay']:.3f} [{r['replay_low']:.3f}, {r['replay_high']:.3f}] | {r['truth']:.3f} "
+                     f"[{r['truth_low']:.3f}, {r['truth_high']:.3f}] | {r['matched']:.1%} |")  # fmt: skip
+    lines += ["", "In the world rows compete for one play (a logit over the whole page), so plays do not add up over rows: where a "
+              "target puts the strongest rows together at the top, replay counts each row's plays as if its neighbours were the "
+              "logged random ones, and over-states the target. The world's truth is the figure that judges the policies.", ""]  # fmt: skip
     g = res["generation"]
     lines += [f"Page generation per member, library only ({g['members']:,} members of {res['dataset']}, scores from {g['model']}; "
               f"candidate rows fitted in {g['candidates_fit_s']} s):", "", "| step | p50 ms | p99 ms |", "|---|---|---|"]  # fmt: skip

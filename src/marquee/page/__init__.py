@@ -11,6 +11,7 @@ responds to a whole page. Library code: no HTTP (the service renders pages in :m
 
 from marquee.page.model import Impressions, PageModel, PageParams, intent_shares, standardise
 from marquee.page.policy import GreedyPolicy, MemberState, Page, PageBuilder, PagePolicy, RuleTemplate, ShuffledTemplate
+from marquee.page.replay import ReplayEstimate, slot_replay
 from marquee.page.rows import ROW_KINDS, History, Row, RowCandidates
 
 __all__ = [
@@ -24,10 +25,12 @@ __all__ = [
     "PageModel",
     "PageParams",
     "PagePolicy",
+    "ReplayEstimate",
     "Row",
     "RowCandidates",
     "RuleTemplate",
     "ShuffledTemplate",
     "intent_shares",
+    "slot_replay",
     "standardise",
 ]

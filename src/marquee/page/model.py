@@ -94,6 +94,8 @@ class Impressions:
         intents: (n, G) float64 the member's estimated intent shares.
         played: (n,) int64 flat tile index ``r * K + c`` played, -1 for none.
         propensity: (n,) float64 the logging policy's probability of the page's arrangement.
+        row_keys: (n, R) str, each shown row's key ("" where no row), for replay
+            (:func:`~marquee.page.slot_replay`); ``None`` when not logged.
     """
 
     z: np.ndarray
@@ -102,11 +104,14 @@ class Impressions:
     intents: np.ndarray
     played: np.ndarray
     propensity: np.ndarray
+    row_keys: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n, r, k = self.titles.shape
         if self.z.shape != (n, r, k) or self.unfinished.shape != (n, r, k) or self.played.shape != (n,) or self.intents.shape[0] != n:
             raise DataError("Impressions: z, titles and unfinished must be (n, R, K), intents (n, G), played (n,)")
+        if self.row_keys is not None and self.row_keys.shape != (n, r):
+            raise DataError(f"Impressions: row_keys must be (n, R) = {(n, r)}, got {self.row_keys.shape}")
         bad = (self.played >= r * k) | (self.played < -1)
         if bad.any():
             raise DataError(f"Impressions: played must be -1 or a tile index below {r * k}", row=int(np.argmax(bad)) + 1, column="played")

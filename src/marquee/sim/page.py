@@ -40,7 +40,7 @@ from marquee.page import (
 from marquee.random import SeedLike, as_generator
 from marquee.sim.world import Sessions, World
 
-__all__ = ["PageRun", "PageStudy", "PageWorld", "log_impressions", "page_study", "run_page_study"]
+__all__ = ["PageRun", "PageStudy", "PageWorld", "log_impressions", "page_study", "replay_check", "run_page_study"]
 
 
 class PageWorld:
@@ -144,7 +144,8 @@ def log_impressions(
         z[i] = np.where(grids[i] >= 0, m.z[safe], 0.0)
         unfinished[i] = (grids[i] >= 0) & m.unfinished[safe]
         intents[i] = m.intents
-    return Impressions(z, grids, unfinished, intents, played, np.array([p.propensity for p in pages]))
+    keys = np.array([[r.key for r in p.rows[:n_rows]] + [""] * (n_rows - len(p.rows[:n_rows])) for p in pages], dtype=object).astype(str)
+    return Impressions(z, grids, unfinished, intents, played, np.array([p.propensity for p in pages]), keys.reshape(len(pages), n_rows))
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,7 @@ class PageRun:
     impressions: int
     play_rate: float
     members: int
+    replay: tuple[dict[str, float | str], ...] = ()
 
 
 def run_page_study(
@@ -244,7 +246,8 @@ def run_page_study(
     builder = PageBuilder(cand, template)
     progress("logging one page per member with the template's rows in a random order")
     logging_policy = ShuffledTemplate(n_rows=n_rows, columns=columns, genres=cand.genres_, seed=seed + 2)
-    imp = log_impressions(truth, builder, logging_policy, world.sessions(idx, seed=seed + 3), scores, histories, n_rows=n_rows, seed=seed + 4)
+    logged_sessions = world.sessions(idx, seed=seed + 3)
+    imp = log_impressions(truth, builder, logging_policy, logged_sessions, scores, histories, n_rows=n_rows, seed=seed + 4)
     progress(f"fitting the page model on {len(imp):,} impressions ({(imp.played >= 0).mean():.1%} played)")
     model = PageModel().fit(imp, cand.genre_matrix_)
     policies: dict[str, PagePolicy] = {
@@ -254,4 +257,34 @@ def run_page_study(
     }
     progress("valuing each policy's pages on fresh sessions by the world's truth")
     study = page_study(truth, builder, policies, world.sessions(idx, seed=seed + 5), scores, histories, baseline="template", n_rows=n_rows)
-    return PageRun(model, study, len(imp), float((imp.played >= 0).mean()), members)
+    progress("replaying the logged pages for two orders of the template's rows, against the truth")
+    replay = replay_check(truth, builder, policies["learned"], imp, logged_sessions, scores, histories, n_rows=n_rows)  # type: ignore[arg-type]
+    return PageRun(model, study, len(imp), float((imp.played >= 0).mean()), members, replay)
+
+
+def replay_check(
+    page_world: PageWorld, builder: PageBuilder, learned: GreedyPolicy, impressions: Impressions, sessions: Sessions,
+    scores: np.ndarray, histories: list[History], *, n_rows: int = 10,
+) -> tuple[dict[str, float | str], ...]:  # fmt: skip
+    """:func:`~marquee.page.slot_replay` of two targets on the logged pages, each beside its true value on the same sessions.
+
+    The targets order the rows each logged page showed: as the rule template does, and as the learned
+    page would (greedy placement restricted to those rows). The gap between replay and truth is the
+    estimator's bias where plays do not add up over rows."""
+    from marquee.page import slot_replay
+
+    out: list[dict[str, float | str]] = []
+    for name in ("template order", "learned order"):
+        targets, grids = [], []
+        for i, h in enumerate(histories):
+            page = builder.page(scores[i], h)  # the template: the logged page's rows in the template's order
+            if name == "learned order":
+                page = learned.arrange(list(page.rows), builder.member(scores[i], h))
+            targets.append({r.key: slot for slot, r in enumerate(page.rows)})
+            grids.append(page.grid(n_rows))
+        est = slot_replay(impressions, targets)
+        true = page_world.expected_plays(sessions, np.stack(grids), histories)
+        se = true.std(ddof=1) / math.sqrt(true.size)
+        out.append({"target": name, "replay": est.value, "replay_low": est.low, "replay_high": est.high, "matched": est.matched,
+                    "truth": float(true.mean()), "truth_low": float(true.mean() - 1.96 * se), "truth_high": float(true.mean() + 1.96 * se)})  # fmt: skip
+    return tuple(out)
