@@ -84,3 +84,24 @@ def test_top_k_row_matches_top_k_with_ties_and_exclusions(k):
         one_idx, one_vals = top_k_row(row, k)
         np.testing.assert_array_equal(one_idx, idx[r])
         np.testing.assert_array_equal(one_vals, vals[r])
+
+
+def test_an_artifact_with_unreadable_id_arrays_is_refused_as_an_artifact(tmp_path, monkeypatch):
+    """A saved model whose id arrays do not decode is an ArtifactError naming the directory (not a NameError)."""
+    import numpy as np
+
+    from marquee.data import Interactions
+    from marquee.data.ids import IdIndex
+    from marquee.errors import ArtifactError, DataError
+    from marquee.rank import MostPopular
+    from marquee.rank.base import Recommender
+
+    data = Interactions.from_arrays([1, 1, 2], [5, 6, 5], np.arange(3))
+    MostPopular().fit(data).save(tmp_path / "m")
+
+    def broken(*args, **kwargs):
+        raise DataError("ids out of order")
+
+    monkeypatch.setattr(IdIndex, "from_arrays", broken)
+    with pytest.raises(ArtifactError, match="ids out of order"):
+        Recommender.load(tmp_path / "m")

@@ -18,8 +18,10 @@ from marquee.serve.router import Router
 from marquee.serve.service import Service
 from marquee.serve.web import PAGE_EXPERIMENT, HomePages
 
-EXPERIMENTS = {"layers": [{"name": "home", "experiments": [{"name": PAGE_EXPERIMENT, "variants": [
-    {"name": "template", "weight": 0.5}, {"name": "learned", "weight": 0.5}]}]}]}  # fmt: skip
+EXPERIMENTS = {"layers": [
+    {"name": "home", "experiments": [{"name": PAGE_EXPERIMENT, "variants": [{"name": "template", "weight": 0.5}, {"name": "learned", "weight": 0.5}]}]},
+    {"name": "other", "experiments": [{"name": "checkout-colour", "variants": [{"name": "red", "weight": 0.5}, {"name": "blue", "weight": 0.5}]}]},
+]}  # fmt: skip
 HTML = {"accept": "text/html"}
 
 
@@ -35,6 +37,12 @@ def site(ml100k, tmp_path_factory):
     service.pages = HomePages(service, data, impressions=tmp / "impressions.jsonl", durable=True)  # read back at once below
     with TestClient(create_app(service)) as client:
         yield {"client": client, "service": service, "tmp": tmp, "exposures": exposures}
+
+
+def impressions(site):
+    """The impression log, once everything queued is written."""
+    site["service"].pages.flush()
+    return [json.loads(x) for x in (site["tmp"] / "impressions.jsonl").read_text().splitlines()]
 
 
 def tiles(html):
@@ -74,8 +82,7 @@ def test_a_members_page_logs_every_tile_with_its_propensity(site):
         record = json.loads(log[decision][1])
         assert str(record["title_id"]) == title and 0 < record["propensity"] <= 1
         assert src == f"/art/{title}/{record['variant_ids'][record['action']]}.svg"  # the tile shows the chosen variant
-    lines = [json.loads(x) for x in (site["tmp"] / "impressions.jsonl").read_text().splitlines()]
-    page = [x for x in lines if x["page_id"] == m["page_id"]]
+    page = [x for x in impressions(site) if x["page_id"] == m["page_id"]]
     assert len(page) == len(shown)
     assert {(x["row"], x["column"], str(x["title_id"]), x["decision_id"]) for x in page} == {
         (int(r_), int(c), t, d) for _, r_, c, t, d, _, _ in shown}  # fmt: skip
@@ -111,6 +118,8 @@ def test_the_page_experiment_decides_the_policy_and_logs_an_exposure(site):
     assert set(seen.values()) == {"template", "learned"}
     exposed = {(e.member_id, e.experiment, e.variant) for e in site["exposures"].exposures}
     assert all((member, PAGE_EXPERIMENT, v) in exposed for member, v in seen.items())
+    # Opening the homepage exposes the member to the page's experiment only, not to the others they are in.
+    assert not any(e.experiment == "checkout-colour" for e in site["exposures"].exposures)
 
 
 def test_unknown_and_guest_members_get_the_popular_page(site):
@@ -133,6 +142,11 @@ def test_play_adds_the_title_to_continue_watching(site):
     assert c.post("/home/play", json={"title_id": 10**9}).status_code == 404
     assert c.post("/home/play", json={"title_id": 50, "device": "fridge"}).status_code == 422
     assert c.post("/home/play", json={"title_id": "<x>", "extra": 1}).status_code == 422
+    assert c.post("/home/play", json={"title_id": "fifty"}).status_code == 404  # a string id the integer catalog lacks
+    # A member id sent as text is the same member as the path's integer.
+    c.post("/home/play", json={"member_id": "4", "title_id": 60, "device": "tv"})
+    row = re.search(r'data-kind="continue".*?</section>', c.get("/home/4").text).group(0)
+    assert 'data-title="60"' in row
 
 
 def test_title_page_has_details_play_and_more_like_this(site):
@@ -142,12 +156,39 @@ def test_title_page_has_details_play_and_more_like_this(site):
     assert len(tiles(r.text)) == 10
 
 
+def test_unclicked_tiles_get_reward_zero_after_the_window(site):
+    c, pages = site["client"], site["service"].pages
+    shown = tiles(c.get("/home/11").text)
+    clicked = shown[0][4]
+    assert c.post("/v1/feedback", json={"decision_id": clicked, "reward": 1.0}).status_code == 200
+    import time
+
+    assert pages.sweep(now=time.monotonic() + pages.click_window_s + 1) >= 1
+    site["service"].artwork.sink.submit_missing_rewards([], 0.0).result()  # everything queued before is written
+    log = decisions(site)
+    assert log[clicked][2] == 1.0  # a click keeps its reward
+    assert all(log[d][2] == 0.0 for *_, d, _, _ in shown[1:])
+
+
+def test_the_title_page_shows_the_tiles_poster_without_a_decision(site):
+    c = site["client"]
+    href, *_, src, _ = tiles(c.get("/home/12").text)[0]
+    variant = src.rsplit("/", 1)[1].removesuffix(".svg")
+    before = len(decisions(site))
+    page = c.get(href.replace("&amp;", "&")).text
+    assert f'class="poster" src="{src}"' in page
+    assert "art=" + variant in href
+    assert len(decisions(site)) == before + 10  # the More Like This row only
+    assert 'class="poster" src="/art/1/default.svg"' in c.get("/title/1?art=999").text
+
+
 def test_posters_and_static_files(site):
     c = site["client"]
     r = c.get("/art/1/0.svg")
     assert r.headers["content-type"] == "image/svg+xml" and "max-age" in r.headers["cache-control"]
     assert ElementTree.fromstring(r.content).tag.endswith("svg")
     assert c.get("/art/1/99.svg", headers=HTML).status_code == 404
+    assert c.get("/art/1/" + "x" * 5000 + ".svg", headers=HTML).status_code == 404
     for name in ("home.css", "home.js"):
         assert c.get(f"/static/{name}").status_code == 200
     assert c.get("/static/../app.py", headers=HTML).status_code == 404

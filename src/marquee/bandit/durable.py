@@ -230,6 +230,26 @@ class SQLiteDecisionLog:
 
         return self._submit(op)
 
+    def submit_missing_rewards(self, decision_ids: Sequence[str], reward: float, *, timestamp_us: int = 0) -> Future[list[dict[str, Any]]]:
+        """Queue ``reward`` for each of ``decision_ids`` that has no reward yet (a shown tile nobody
+        clicked within its window scores 0); the others are left as they are, unknown ids ignored.
+        The future completes once durable, with the records of the decisions it rewarded."""
+        reward, ids = float(reward), list(dict.fromkeys(decision_ids))
+
+        def op() -> list[dict[str, Any]]:
+            out: list[dict[str, Any]] = []
+            for lo in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+                chunk = ids[lo : lo + 500]
+                rows = self._db.execute(
+                    f"SELECT d.decision_id, d.record FROM decisions d LEFT JOIN rewards r USING (decision_id) "
+                    f"WHERE r.reward IS NULL AND d.decision_id IN ({','.join('?' * len(chunk))})", chunk,
+                ).fetchall()  # fmt: skip
+                self._db.executemany("INSERT INTO rewards VALUES (?, ?, ?)", [(d, reward, int(timestamp_us)) for d, _ in rows])
+                out.extend(_decode(record) for _, record in rows)
+            return out
+
+        return self._submit(op)
+
     def append_reward(self, decision_id: str, reward: float, *, timestamp_us: int = 0) -> bool:
         """Append the reward of a logged decision; durable when this returns.
 

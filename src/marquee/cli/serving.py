@@ -221,7 +221,7 @@ def serve(
     # by host and port); in that moment another process could take it, and uvicorn then stops
     # with its own error. Holding it through the minutes of loading is what matters.
     err_console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs"
-                      + (f"; homepage: http://{host}:{port}/" if service.pages is not None else "") + "); tiers: {router.available() or ['popular only']}"
+                      + (f"; homepage: http://{host}:{port}/" if service.pages is not None else "") + f"); tiers: {router.available() or ['popular only']}"
                       + (f"; context stage: {service.context[1].ref}" if service.context else "")
                       + (f"; artwork: {art!r}, log {art.sink.path}" if art is not None else "")
                       + (f"; search ranked by {service.search.ranker}" if service.search is not None else "; search off"), highlight=False)  # fmt: skip

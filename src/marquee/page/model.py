@@ -83,6 +83,13 @@ def intent_shares(titles: np.ndarray, genre_matrix: np.ndarray, prior: np.ndarra
     return out / out.sum()
 
 
+def _one_intent_without_genres(genre_matrix: np.ndarray, intents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A catalog without genres has one intent that every title serves."""
+    if genre_matrix.shape[0]:
+        return genre_matrix, intents
+    return np.ones((1, genre_matrix.shape[1]), bool), np.ones((intents.shape[0], 1))
+
+
 @dataclass(frozen=True, eq=False)
 class Impressions:
     """Logged page impressions: what each session was shown and what it played.
@@ -159,6 +166,7 @@ class PageModel:
 
         if len(impressions) == 0:
             raise DataError("PageModel.fit needs at least one impression")
+        genre_matrix, intents = _one_intent_without_genres(genre_matrix, impressions.intents)
         n, rows, cols = impressions.titles.shape
         t = impressions.titles.reshape(n, -1)
         shown = torch.as_tensor(t >= 0)
@@ -168,7 +176,7 @@ class PageModel:
         unf = torch.as_tensor(impressions.unfinished.reshape(n, -1), dtype=torch.float64)
         log_r = torch.as_tensor(np.repeat(np.log1p(np.arange(rows)), cols), dtype=torch.float64)
         log_c = torch.as_tensor(np.tile(np.log1p(np.arange(cols)), rows), dtype=torch.float64)
-        log_pi = torch.log(torch.as_tensor(impressions.intents, dtype=torch.float64).clamp_min(1e-300))
+        log_pi = torch.log(torch.as_tensor(intents, dtype=torch.float64).clamp_min(1e-300))
         played = torch.as_tensor(impressions.played)
         hit = played >= 0
         pick = played.clamp_min(0)
@@ -208,6 +216,7 @@ class PageModel:
             (n,) float64.
         """
         p = self.current
+        genre_matrix, intents = _one_intent_without_genres(genre_matrix, intents)
         n, rows, cols = titles.shape
         t = titles.reshape(n, -1)
         theta = p.examination(rows, cols).ravel()

@@ -5,9 +5,9 @@
 - :class:`GreedyPolicy`: the learned page. Rows are placed top to bottom, each slot taking the
   candidate that most raises the expected plays of the page so far under a fitted
   :class:`~marquee.page.model.PageModel` (relevance, position bias in both directions, and the
-  member's mixture of intents, which rewards covering several tastes). Expected plays of a page are
-  monotone and submodular in its set of rows under that model, so greedy placement is the usual
-  (1 - 1/e) approximation (Nemhauser et al. 1978) at a few milliseconds a page.
+  member's mixture of intents, which rewards covering several tastes). A greedy heuristic, about a
+  millisecond a page: no approximation guarantee is claimed (the value depends on the rows' order and
+  on de-duplication, so it is not a set function with the (1 - 1/e) bound of Nemhauser et al. 1978).
 - :class:`ShuffledTemplate`: the template's rows in a random order, each order logged with its
   probability: the logging policy whose impressions identify the model's position bias.
 
@@ -174,10 +174,12 @@ class GreedyPolicy(_Layout):
         if not rows:
             return Page((), self.name, 1.0, self.columns)
         weight = np.exp(p.alpha * member.z + p.beta + p.resume * member.unfinished)
-        # (G, n_titles): each title's weight under each intent.
-        w = np.where(self.genre_matrix, weight, weight * math.exp(-p.intent))
+        # (G, n_titles): each title's weight under each intent; a catalog without genres has one intent, all titles.
+        if self.genre_matrix.shape[0] == 0:
+            w, pi = weight[None, :], np.ones(1)
+        else:
+            w, pi = np.where(self.genre_matrix, weight, weight * math.exp(-p.intent)), member.intents
         col = np.r_[(np.arange(self.columns) + 1.0) ** -p.eta_col, 0.0]  # the last: a title past the row's end
-        pi = member.intents
         # Every candidate's titles in one (C, L) matrix (-1 pads), scored for every slot at once.
         length = max(r.items.size for r in rows)
         items = np.full((len(rows), length), -1, np.int64)

@@ -125,8 +125,8 @@ class RowCandidates:
         catalog = catalog if catalog is not None else data.catalog
         if catalog is None:
             raise DataError("RowCandidates.fit needs a catalog: the log has none, pass catalog=")
-        if len(catalog) != len(data.titles):
-            raise DataError(f"the log indexes {len(data.titles)} titles but the catalog has {len(catalog)}; fit on the catalog's log")
+        if data.titles != catalog.index:
+            raise DataError(f"the log indexes other titles ({len(data.titles)}) than the catalog ({len(catalog)}); fit on the catalog's log")
         n = len(catalog)
         x = data.matrix()
         x.data[:] = 1.0

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from marquee.artifacts import read_artifact, write_artifact
 from marquee.data.ids import IdIndex, id_array
 from marquee.data.interactions import Interactions
-from marquee.errors import ArtifactError, ConfigError, NotFittedError
+from marquee.errors import ArtifactError, ConfigError, DataError, NotFittedError
 
 __all__ = ["Recommendations", "Recommender", "top_k", "top_k_row"]
 

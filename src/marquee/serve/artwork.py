@@ -68,6 +68,8 @@ class ArtworkSink(Protocol):
 
     def submit_reward(self, decision_id: str, reward: float, *, timestamp_us: int = 0) -> Future[tuple[bool, dict[str, Any]]]: ...
 
+    def submit_missing_rewards(self, decision_ids: Sequence[str], reward: float, *, timestamp_us: int = 0) -> Future[list[dict[str, Any]]]: ...
+
     def rows(self) -> list[tuple[int, str, float | None]]: ...
 
 
@@ -209,6 +211,11 @@ class Artwork:
                 self._titles[title_id] = found
         return found
 
+    def variant_ids(self, title_id: int | str) -> tuple[Any, ...]:
+        """The title's variant ids (empty when it has none)."""
+        found = self._title(title_id)
+        return found[1] if found is not None else ()
+
     def choose_many(
         self, member_id: int | str, title_ids: Sequence[int | str], device: str | None = None, local_hour: int | None = None
     ) -> list[ArtworkDecision | None]:
@@ -266,6 +273,21 @@ class Artwork:
             with self._lock:
                 self.policy.update(np.asarray(decision.context), np.asarray(decision.candidates[decision.action]), reward)
         return decision
+
+    def expire(self, decision_ids: Sequence[str], reward: float = 0.0) -> Future[list[dict[str, Any]]]:
+        """Give ``reward`` (0: not clicked) to each of ``decision_ids`` that has none yet, durably, and
+        learn from each such decision once it is written. Returns the log's future (the records rewarded)."""
+        future = self.sink.submit_missing_rewards(decision_ids, reward, timestamp_us=self.clock())
+
+        def learn(done: Future[list[dict[str, Any]]]) -> None:
+            if done.exception() is not None:
+                log.error("missing rewards were not logged", extra={"decisions": len(decision_ids), "reason": str(done.exception())})
+                return
+            for record in done.result():
+                self._learn(record, reward, True)
+
+        future.add_done_callback(learn)
+        return future
 
     def feedback(self, decision_id: str, reward: float) -> tuple[ArtworkDecision, bool]:
         """Log a decision's reward durably, then (if new and ``learn``) update the policy.

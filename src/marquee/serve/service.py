@@ -250,13 +250,18 @@ class Service:
         return {"decision_id": d.decision_id, "reward": float(reward), "duplicate": not new, "policy": d.policy}
 
     def flush(self) -> None:
-        """Make buffered exposures durable (every few seconds, and at shutdown)."""
+        """Make buffered exposures durable, and close the homepage's expired click windows (every few
+        seconds, and at shutdown)."""
+        if self.pages is not None:
+            self.pages.sweep()
         if self.exposures is not None:
             self.exposures.flush()
 
     def close(self) -> None:
         """At shutdown: flush exposures and close the artwork decision log (its last checkpoint)."""
         self.flush()
+        if self.pages is not None:
+            self.pages.close()
         close = getattr(self.artwork.sink, "close", None) if self.artwork is not None else None
         if close is not None:
             close()

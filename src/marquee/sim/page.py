@@ -52,15 +52,16 @@ class PageWorld:
         intent: ``λ``, the damping (in log units) of titles outside the session's intent.
         resume: ``κ``, the log-boost of a title the member left unfinished.
         eta_row, eta_col: the position bias down the page and along a row.
+        finished: a play at or above this completion is finished (as :class:`~marquee.page.RowCandidates` counts it).
     """
 
     def __init__(self, world: World, genre_matrix: np.ndarray, *, intent: float = 1.5, resume: float = 1.0,
-                 eta_row: float = 1.0, eta_col: float = 0.7) -> None:  # fmt: skip
+                 eta_row: float = 1.0, eta_col: float = 0.7, finished: float = 0.9) -> None:  # fmt: skip
         world._check_fitted()
         if genre_matrix.shape[1] != world.n_titles:
             raise ConfigError(f"genre_matrix covers {genre_matrix.shape[1]} titles, the world {world.n_titles}")
         self.world, self.genres = world, np.asarray(genre_matrix, bool)
-        self.intent, self.resume, self.eta_row, self.eta_col = intent, resume, eta_row, eta_col
+        self.intent, self.resume, self.eta_row, self.eta_col, self.finished = intent, resume, eta_row, eta_col, finished
         g = self.genres.astype(np.float64)
         per = g.sum(axis=0)
         self._split = (g / np.where(per > 0, per, 1.0)).T  # (n_titles, G)
@@ -73,7 +74,7 @@ class PageWorld:
         shares = p @ self._split
         return shares / shares.sum(axis=1, keepdims=True)
 
-    def play_probabilities(self, sessions: Sessions, grids: np.ndarray, histories: list[History], finished: float = 0.9) -> np.ndarray:
+    def play_probabilities(self, sessions: Sessions, grids: np.ndarray, histories: list[History]) -> np.ndarray:
         """True probabilities, per session, intent and tile.
 
         Args:
@@ -92,8 +93,8 @@ class PageWorld:
         theta = np.outer((np.arange(rows) + 1.0) ** -self.eta_row, (np.arange(cols) + 1.0) ** -self.eta_col).ravel()
         boost = np.zeros((n, rows * cols))
         for s, h in enumerate(histories):  # finished: never again; unfinished: resumed more readily
-            done = h.titles[~(h.completion < finished)]
-            left = h.titles[h.completion < finished]
+            done = h.titles[~(h.completion < self.finished)]
+            left = h.titles[h.completion < self.finished]
             boost[s, np.isin(t[s], done)] = -np.inf
             boost[s, np.isin(t[s], left)] = self.resume
         w = np.where(t >= 0, theta * np.exp(logit + boost), 0.0)
@@ -163,6 +164,14 @@ class PageStudy:
     rows: Mapping[str, float]
     distinct_genres: Mapping[str, float]
 
+    def compare(self, policy: str, against: str, level: float = 0.95) -> tuple[float, float, float]:
+        """Mean paired difference in plays per page, ``policy`` minus ``against``, with its interval."""
+        from scipy.stats import norm
+
+        d = self.plays[policy] - self.plays[against]
+        half = float(norm.ppf(0.5 + level / 2)) * d.std(ddof=1) / math.sqrt(d.size)
+        return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
+
     def summary(self, level: float = 0.95) -> list[dict[str, float | str]]:
         """Per policy: mean plays per page with a normal interval, and the paired difference and
         ratio against the baseline with intervals (sessions are independent draws)."""
@@ -171,16 +180,19 @@ class PageStudy:
         zq = float(norm.ppf(0.5 + level / 2))
         base = self.plays[self.baseline]
         out: list[dict[str, float | str]] = []
+        mb = base.mean()
         for name, v in self.plays.items():
             n = v.size
             se = v.std(ddof=1) / math.sqrt(n)
             d = v - base
             dse = d.std(ddof=1) / math.sqrt(n) if name != self.baseline else 0.0
-            mb = base.mean()
+            lift = d.mean() / mb
+            # The ratio's delta-method error: the baseline's mean is estimated too, on the same sessions.
+            lse = (d - lift * base).std(ddof=1) / (math.sqrt(n) * mb) if name != self.baseline else 0.0
             out.append({
                 "policy": name, "sessions": n, "plays_per_page": float(v.mean()), "low": float(v.mean() - zq * se), "high": float(v.mean() + zq * se),
                 "diff": float(d.mean()), "diff_low": float(d.mean() - zq * dse), "diff_high": float(d.mean() + zq * dse),
-                "lift": float(d.mean() / mb), "lift_low": float((d.mean() - zq * dse) / mb), "lift_high": float((d.mean() + zq * dse) / mb),
+                "lift": float(lift), "lift_low": float(lift - zq * lse), "lift_high": float(lift + zq * lse),
                 "rows": self.rows[name], "distinct_genres": self.distinct_genres[name],
             })  # fmt: skip
         return out
@@ -218,7 +230,7 @@ class PageRun:
 
 def run_page_study(
     data: Interactions, *, members: int = 3000, seed: int = 0, n_rows: int = 10, columns: int = 10,
-    progress: Callable[[str], None] = lambda _: None,
+    truth: Mapping[str, float] | None = None, progress: Callable[[str], None] = lambda _: None,
 ) -> PageRun:  # fmt: skip
     """The page experiment end to end, in a world calibrated on ``data``.
 
@@ -227,6 +239,7 @@ def run_page_study(
     in a random order (the logging policy) and responds by the world's truth; :class:`PageModel` is
     fitted on those impressions. On fresh sessions of the same members, the template, the learned page
     with the model's prior parameters and the learned page with the fitted model are valued by the truth.
+    ``truth`` overrides :class:`PageWorld`'s parameters (a world the model's prior does not describe).
     """
     from marquee.rank import EASE
     from marquee.sim.world import World
@@ -241,13 +254,13 @@ def run_page_study(
     idx = np.arange(members)
     scores = np.asarray(EASE().fit(log).score_index(idx), np.float64)
     histories = [cand.history(int(m)) for m in idx]
-    truth = PageWorld(world, cand.genre_matrix_)
+    truth_world = PageWorld(world, cand.genre_matrix_, finished=cand.finished, **(truth or {}))
     template = RuleTemplate(n_rows=n_rows, columns=columns, genres=cand.genres_)
     builder = PageBuilder(cand, template)
     progress("logging one page per member with the template's rows in a random order")
     logging_policy = ShuffledTemplate(n_rows=n_rows, columns=columns, genres=cand.genres_, seed=seed + 2)
     logged_sessions = world.sessions(idx, seed=seed + 3)
-    imp = log_impressions(truth, builder, logging_policy, logged_sessions, scores, histories, n_rows=n_rows, seed=seed + 4)
+    imp = log_impressions(truth_world, builder, logging_policy, logged_sessions, scores, histories, n_rows=n_rows, seed=seed + 4)
     progress(f"fitting the page model on {len(imp):,} impressions ({(imp.played >= 0).mean():.1%} played)")
     model = PageModel().fit(imp, cand.genre_matrix_)
     policies: dict[str, PagePolicy] = {
@@ -256,9 +269,9 @@ def run_page_study(
         "learned": GreedyPolicy(n_rows=n_rows, columns=columns, model=model, genre_matrix=cand.genre_matrix_),
     }
     progress("valuing each policy's pages on fresh sessions by the world's truth")
-    study = page_study(truth, builder, policies, world.sessions(idx, seed=seed + 5), scores, histories, baseline="template", n_rows=n_rows)
+    study = page_study(truth_world, builder, policies, world.sessions(idx, seed=seed + 5), scores, histories, baseline="template", n_rows=n_rows)
     progress("replaying the logged pages for two orders of the template's rows, against the truth")
-    replay = replay_check(truth, builder, policies["learned"], imp, logged_sessions, scores, histories, n_rows=n_rows)  # type: ignore[arg-type]
+    replay = replay_check(truth_world, builder, policies["learned"], imp, logged_sessions, scores, histories, n_rows=n_rows)  # type: ignore[arg-type]
     return PageRun(model, study, len(imp), float((imp.played >= 0).mean()), members, replay)
 
 

@@ -3,28 +3,31 @@
 :class:`HomePages` turns a request (member, device, hour) into a :class:`RenderedPage`:
 
 1. the member's scores for every title from one call of the served model (the light tier's, else the
-   heavy tier's, else popularity; an unknown member gets popularity and the rule template);
+   heavy tier's, else popularity), re-ranked for the device and hour by the service's context stage when
+   one is loaded; a member the model does not know gets popularity and the rule template;
 2. the member's history: the service's log plus what they played from the page since it started;
-3. the page policy: the member's variant of the page experiment when one runs (logged as an exposure),
-   else the service's default; rows from :mod:`marquee.page`;
+3. the page policy: the member's variant of the page experiment when one runs (that one assignment is
+   logged as an exposure), else the service's default; rows from :mod:`marquee.page`;
 4. one artwork decision per tile, chosen by the artwork policy for this member and context in one batched
    call, all logged with their propensities in one transaction of the durable decision log (queued before
    the page is sent; committed before it is sent with ``durable=True``);
-5. one impression record per tile (page, row, column, title, variant, decision, propensity) appended
-   to the impression log (JSON lines).
+5. one impression record per tile (page, row, column, title, variant, decision, propensity), written to the
+   impression log (JSON lines) by a background writer.
 
-A click on a tile reports reward 1 for its decision through ``POST /v1/feedback``; Play runs a simulated
-playback session (:mod:`marquee.serve.play`) and adds the title, unfinished, to the member's history,
-so it appears in Continue Watching.
+A click on a tile reports reward 1 for its decision through ``POST /v1/feedback``; a tile not clicked within
+``click_window_s`` gets reward 0 (:meth:`HomePages.sweep`, run by the service every few seconds), so the artwork
+policy learns from what was shown and passed over, not from clicks alone. Play runs a simulated playback session
+(:mod:`marquee.serve.play`) and adds the title, unfinished, to the member's history: it appears in Continue Watching.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,8 +35,10 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
+from marquee.data.ids import IdIndex
 from marquee.data.interactions import Interactions
 from marquee.errors import ConfigError, DataError
+from marquee.experiment.exposure import Exposure
 from marquee.page import (
     GreedyPolicy,
     History,
@@ -57,11 +62,12 @@ log = logging.getLogger("marquee.serve.web")
 
 #: The experiment whose variant names the page policy (``template`` or ``learned``), when the service runs one.
 PAGE_EXPERIMENT = "homepage-policy"
-#: A title's running time when the catalog does not say (how much of it one simulated session watches).
+#: How much of a title one simulated session watches is its 192 seconds over this running time: the catalog
+#: carries no running times, so every title counts as a 100-minute film.
 NOMINAL_RUNTIME_S = 100 * 60.0
-_encode = msgspec.json.Encoder().encode
 #: Members whose plays from the page are remembered (least recently seen forgotten first).
 MAX_LIVE_MEMBERS = 10_000
+_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True)
@@ -93,11 +99,50 @@ class RenderedPage:
     server_ms: float
 
 
+class _LineWriter:
+    """Appends lines to a file from one background thread: a request only queues its lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._queue: queue.SimpleQueue[bytes | threading.Event | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="impression-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, data: bytes) -> None:
+        self._queue.put(data)
+
+    def _run(self) -> None:
+        with self.path.open("ab") as f:
+            while True:
+                items = [self._queue.get()]
+                while not self._queue.empty():  # everything queued meanwhile, in one write
+                    items.append(self._queue.get())
+                f.write(b"".join(i for i in items if isinstance(i, bytes)))
+                f.flush()
+                for i in items:
+                    if isinstance(i, threading.Event):
+                        i.set()
+                if None in items:
+                    return
+
+    def flush(self) -> None:
+        """Return once everything queued before the call is written."""
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait()
+
+    def close(self) -> None:
+        """Write what is queued, then stop."""
+        self._queue.put(None)
+        self._thread.join()
+
+
 class HomePages:
     """Pages for members: candidates fitted on the service's log, policies, artwork, logs.
 
     Args:
-        service: the service (its router's models, artwork, allocator and search).
+        service: the service (its router's models, context stage, artwork, allocator and search).
         data: the log the service serves (its catalog gives names, years, genres).
         page_model: a fitted :class:`~marquee.page.PageModel` for the learned page (``None``: its prior).
         default_policy: ``learned`` or ``template``, when no experiment decides.
@@ -106,16 +151,19 @@ class HomePages:
         durable: send a page only once its artwork decisions are committed to the decision log (fsync);
             by default it is sent once they are queued to the log's writer, which writes a click's reward
             after them (see :meth:`~marquee.serve.artwork.Artwork.decide_many_async`).
+        click_window_s: a tile not clicked within this many seconds of its page gets reward 0.
     """
 
     def __init__(
         self, service: Service, data: Interactions, *, page_model: PageModel | None = None, default_policy: str = "learned",
         impressions: str | Path | None = None, n_rows: int = 10, columns: int = 10, player: Player | None = None,
-        durable: bool = False,
+        durable: bool = False, click_window_s: float = 1800.0,
     ) -> None:  # fmt: skip
         if data.catalog is None:
             raise DataError("the homepage needs the log's catalog (names, genres); open a dataset that has one")
-        self.service, self.catalog, self.durable = service, data.catalog, durable
+        if not click_window_s >= 0:
+            raise ConfigError(f"click_window_s must be >= 0 seconds, got {click_window_s!r}")
+        self.service, self.catalog, self.durable, self.click_window_s = service, data.catalog, durable, float(click_window_s)
         self.candidates = RowCandidates().fit(data)
         self.model = page_model or PageModel()
         self.policies: dict[str, PagePolicy] = {
@@ -133,13 +181,13 @@ class HomePages:
         self.years: list[int | None] = t.column("year").to_pylist()
         self.genres: list[list[str]] = [g or [] for g in t.column("genres").to_pylist()]
         self.popularity = self.candidates.popularity_.astype(np.float64)
-        self._live: OrderedDict[int | str, History] = OrderedDict()
-        self._lock = threading.Lock()
-        self.impressions_path = Path(impressions) if impressions is not None else None
-        if self.impressions_path is not None:
-            self.impressions_path.parent.mkdir(parents=True, exist_ok=True)
-        self._members = data.members
+        self.members: IdIndex = data.members
         self._plays = np.diff(data.member_indptr)
+        self._live: OrderedDict[int, History] = OrderedDict()  # by member position
+        self._lock = threading.Lock()
+        self._pending: deque[tuple[float, list[str]]] = deque()  # (deadline, decision ids) per page, oldest first
+        self._writer = _LineWriter(Path(impressions)) if impressions is not None else None
+        self.impressions_path = Path(impressions) if impressions is not None else None
 
     # ---- the member --------------------------------------------------------------------------
     def scorer(self) -> tuple[Any, str]:
@@ -150,71 +198,91 @@ class HomePages:
                 return tiers[name].model, f"{name} tier {tiers[name].version}"
         return None, "popularity"
 
-    def scores(self, member_id: int | str | None) -> tuple[np.ndarray, bool, str]:
-        """(n_titles,) scores for the member, whether they are known to the model, and the model's label."""
+    def scores(self, member_id: int | str | None, device: str | None = None, local_hour: int | None = None) -> tuple[np.ndarray, bool, str]:
+        """(n_titles,) scores for the member in catalog order, whether the model knows the member, and what scored them.
+
+        A model indexing other titles than the catalog (another dataset's) is not used: popularity answers."""
         model, label = self.scorer()
-        if model is not None and member_id is not None:
-            u = model.members_.position(member_id)
-            if u is not None and len(model.titles_) == len(self.ids):
-                return np.asarray(model.score_one(u), np.float64), True, label
-        return self.popularity, False, "popularity"
+        if model is None or member_id is None or model.titles_ != self.catalog.index:
+            return self.popularity, False, "popularity"
+        u = model.members_.position(member_id)
+        if u is None:
+            return self.popularity, False, "popularity"
+        scores = np.asarray(model.score_one(u), np.float64)
+        context = self.service.context
+        if context is not None and device is not None and local_hour is not None:
+            ids, adjusted, applied = context[2].rerank(np.asarray(model.titles_.ids), scores, device, local_hour)
+            if applied:
+                out = np.empty_like(scores)
+                out[self.catalog.index.positions(ids)] = adjusted
+                return out, True, f"{label} + context stage {context[1].ref}"
+        return scores, True, label
+
+    def _position(self, member_id: int | str | None) -> int | None:
+        return self.members.position(member_id) if member_id is not None else None
 
     def history(self, member_id: int | str | None) -> History:
         """The member's history in the log, with their plays from the page since."""
+        u = self._position(member_id)
+        if u is None:
+            return History()
         with self._lock:
-            live = self._live.get(member_id) if member_id is not None else None
-        if live is not None:
-            return live
-        u = self._members.position(member_id) if member_id is not None else None
-        return self.candidates.history(u)
-
-    def known(self, member_id: int | str) -> bool:
-        return self._members.position(member_id) is not None
+            live = self._live.get(u)
+        return live if live is not None else self.candidates.history(u)
 
     def title_position(self, title_id: int | str) -> int | None:
         return self.catalog.index.position(title_id)
 
     # ---- the page ----------------------------------------------------------------------------
     def _policy(self, member_id: int | str | None, known: bool) -> tuple[str, str | None, str | None]:
-        """(policy, experiment, variant): the page experiment's variant when it runs and names a policy."""
+        """(policy, experiment, variant): the page experiment's variant when it runs and names a policy.
+
+        Only that assignment is logged as an exposure (the page is about to show it); the member's
+        other experiments are not exposed by opening the homepage."""
         allocator = self.service.allocator
         if not known or member_id is None:
             return "template", None, None
         if allocator is not None and any(e.name == PAGE_EXPERIMENT for layer in allocator.layers for e in layer.experiments):
-            found = self.service.assignments(member_id, expose=True)  # logged as an exposure: the page is about to show it
-            for a in found.get("assignments", []):
-                if a["experiment"] == PAGE_EXPERIMENT and a["variant"] in self.policies:
-                    return a["variant"], PAGE_EXPERIMENT, a["variant"]
+            (found,) = allocator.assign([member_id])
+            for a in found.assignments:
+                if a.experiment == PAGE_EXPERIMENT and a.variant in self.policies:
+                    if self.service.exposures is not None:
+                        self.service.exposures.write([Exposure(member_id, a.experiment, a.variant, time.time())])
+                    return a.variant, PAGE_EXPERIMENT, a.variant
         return self.default_policy, None, None
 
     async def page(self, member_id: int | str | None, device: str, local_hour: int) -> RenderedPage:
-        """The member's page, its artwork decisions durably logged and its impressions appended."""
+        """The member's page, its artwork decisions logged and its impressions queued to the impression log."""
         start = time.perf_counter()
-        scores, known, label = self.scores(member_id)
+        scores, known, label = self.scores(member_id, device, local_hour)
         policy, experiment, variant = self._policy(member_id, known)
-        home = self.builder.page(scores, self.history(member_id) if known else History(), self.policies[policy])
+        home = self.builder.page(scores, self.history(member_id), self.policies[policy])
         rows = await self._tiles(member_id, home, device, local_hour)
         page_id = uuid.uuid4().hex
-        rendered = RenderedPage(page_id, member_id, known, policy, experiment, variant, device, local_hour, rows, label,
-                                (time.perf_counter() - start) * 1000.0)  # fmt: skip
-        self._log_impressions(rendered, home)
-        return rendered
+        self._log_impressions(page_id, member_id, policy, experiment, variant, device, local_hour, home, rows)
+        return RenderedPage(page_id, member_id, known, policy, experiment, variant, device, local_hour, rows, label,
+                            (time.perf_counter() - start) * 1000.0)  # fmt: skip
 
     async def more_like_this(self, member_id: int | str | None, title: int, device: str, local_hour: int, k: int = 10) -> tuple[Tile, ...]:
-        """The title's co-watched neighbours, in the member's order, with their artwork."""
-        scores = self.scores(member_id)[0]
+        """The title's co-watched neighbours, in the member's order, with their artwork (logged: a row of impressions)."""
+        scores = self.scores(member_id, device, local_hour)[0]
         near = self.candidates.neighbours_[title]
         near = near[near >= 0]
         near = near[np.argsort(-scores[near], kind="stable")][:k]
         row = Row("more_like_this", f"more_like_this:{title}", "More like this", near, title)
-        (_, tiles), = await self._tiles(member_id, Page((row,), "more_like_this", columns=k), device, local_hour)
-        return tiles
+        home = Page((row,), "more_like_this", columns=k)
+        rows = await self._tiles(member_id, home, device, local_hour)
+        self._log_impressions(uuid.uuid4().hex, member_id, "more_like_this", None, None, device, local_hour, home, rows)
+        return rows[0][1]
 
-    async def artwork_for(self, member_id: int | str | None, title: int, device: str, local_hour: int) -> Tile:
-        """One title's tile (the title page's poster)."""
-        row = Row("title", "title", "", np.array([title]))
-        (_, tiles), = await self._tiles(member_id, Page((row,), "title", columns=1), device, local_hour)
-        return tiles[0]
+    def poster(self, title: int, variant: str | None) -> Tile:
+        """The title page's poster: the variant its tile showed (``variant``, when it is one of the title's),
+        else the generic poster. Not a decision: the member chose this title already."""
+        art = self.service.artwork
+        shown: int | str | None = None
+        if art is not None and variant is not None:
+            shown = next((v for v in art.variant_ids(self.ids[title]) if str(v) == variant), None)
+        return Tile(self.ids[title], title, self.names[title], shown, None, None)
 
     async def _tiles(self, member_id: int | str | None, home: Page, device: str, local_hour: int) -> tuple[tuple[Row, tuple[Tile, ...]], ...]:
         art = self.service.artwork
@@ -223,6 +291,10 @@ class HomePages:
         if art is not None and titles:
             who = member_id if member_id is not None else "guest"
             decisions = await art.decide_many_async(who, [self.ids[t] for t in titles], device, local_hour, wait=self.durable)
+            made = [d.decision_id for d in decisions if d is not None]
+            if made:
+                with self._lock:
+                    self._pending.append((time.monotonic() + self.click_window_s, made))
         out, i = [], 0
         for row in home.rows:
             tiles = []
@@ -234,34 +306,57 @@ class HomePages:
             out.append((row, tuple(tiles)))
         return tuple(out)
 
-    def _log_impressions(self, page: RenderedPage, home: Page) -> None:
-        if self.impressions_path is None:
+    def _log_impressions(self, page_id: str, member_id: int | str | None, policy: str, experiment: str | None, variant: str | None,
+                         device: str, local_hour: int, home: Page, rows: tuple[tuple[Row, tuple[Tile, ...]], ...]) -> None:  # fmt: skip
+        if self._writer is None:
             return
         ts = time.time()
-        lines = []
-        for r, (row, tiles) in enumerate(page.rows):
-            for c, tile in enumerate(tiles):
-                lines.append(_encode({
-                    "ts": ts, "page_id": page.page_id, "member_id": page.member_id, "policy": page.policy, "experiment": page.experiment,
-                    "variant": page.variant, "page_propensity": home.propensity, "device": page.device, "local_hour": page.local_hour,
-                    "row": r, "column": c, "row_kind": row.kind, "row_key": row.key, "title_id": tile.title_id,
-                    "artwork_variant": tile.variant_id, "decision_id": tile.decision_id, "artwork_propensity": tile.propensity,
-                }))  # fmt: skip
-        with self._lock, self.impressions_path.open("ab") as f:
-            f.write(b"\n".join(lines) + b"\n")
+        lines = [
+            _encode({
+                "ts": ts, "page_id": page_id, "member_id": member_id, "policy": policy, "experiment": experiment, "variant": variant,
+                "page_propensity": home.propensity, "device": device, "local_hour": local_hour, "row": r, "column": c, "row_kind": row.kind,
+                "row_key": row.key, "title_id": tile.title_id, "artwork_variant": tile.variant_id, "decision_id": tile.decision_id,
+                "artwork_propensity": tile.propensity,
+            })
+            for r, (row, tiles) in enumerate(rows) for c, tile in enumerate(tiles)
+        ]  # fmt: skip
+        self._writer.write(b"\n".join(lines) + b"\n")
+
+    def sweep(self, now: float | None = None) -> int:
+        """Give reward 0 to the decisions of pages older than the click window that have no reward
+        (one transaction); returns how many pages it closed."""
+        now = time.monotonic() if now is None else now
+        due: list[str] = []
+        pages = 0
+        with self._lock:
+            while self._pending and self._pending[0][0] <= now:
+                due.extend(self._pending.popleft()[1])
+                pages += 1
+        if due and self.service.artwork is not None:
+            self.service.artwork.expire(due, 0.0)
+        return pages
+
+    def flush(self) -> None:
+        """Return once the impressions of every page sent so far are written."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        """Write the queued impressions (at shutdown)."""
+        if self._writer is not None:
+            self._writer.close()
 
     # ---- play --------------------------------------------------------------------------------
     def play(self, member_id: int | str | None, title: int, device: str) -> PlayResult:
-        """A simulated playback session; the member's history then has the title, unfinished."""
+        """A simulated playback session; a member of the log then has the title in their history, unfinished."""
         result = self.player.play(self.ids[title], device, member_id=member_id)
-        if member_id is not None and self.known(member_id):
+        u = self._position(member_id)
+        if u is not None:
             completion = min(1.0, result.duration_s / NOMINAL_RUNTIME_S)
-            with self._lock:
-                base = self._live.get(member_id)
-            base = base if base is not None else self.candidates.history(self._members.position(member_id))
-            with self._lock:
-                self._live[member_id] = base.with_play(title, completion)
-                self._live.move_to_end(member_id)
+            with self._lock:  # one read-modify-write: two plays at once both land
+                base = self._live.get(u)
+                self._live[u] = (base if base is not None else self.candidates.history(u)).with_play(title, completion)
+                self._live.move_to_end(u)
                 while len(self._live) > MAX_LIVE_MEMBERS:
                     self._live.popitem(last=False)
         log.info("play", extra={"member_id": member_id, "title_id": self.ids[title], **result.to_dict()})
@@ -272,5 +367,5 @@ class HomePages:
         counts = self._plays
         order = np.argsort(-counts, kind="stable")
         pick = np.unique(np.r_[order[: n // 2], order[:: max(1, len(order) // (n - n // 2))][: n - n // 2]])[:n]
-        ids = self._members.ids
+        ids = self.members.ids
         return [(ids[i].item() if hasattr(ids[i], "item") else ids[i], int(counts[i])) for i in pick]

@@ -65,7 +65,9 @@ def _layout(title: str, body: str, *, member: int | str | None = None, device: s
 
 
 def _tile(tile: Tile, query: str, row: int, col: int, *, eager: bool) -> str:
-    href = f"/title/{_u(tile.title_id)}{query}"
+    # The title page shows the poster this tile showed (art=...).
+    art_q = "" if tile.variant_id is None else f"{'&' if query else '?'}art={_u(tile.variant_id)}"
+    href = f"/title/{_u(tile.title_id)}{query}{art_q}"
     art = f"/art/{_u(tile.title_id)}/{_u(tile.variant_id if tile.variant_id is not None else 'default')}.svg"
     decision = f' data-decision="{_e(tile.decision_id)}"' if tile.decision_id else ""
     return (

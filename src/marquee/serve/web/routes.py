@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from marquee.data.artwork import id_seed
 from marquee.data.ids import IdIndex
-from marquee.errors import UnknownIdError
 from marquee.serve.play import SERVICE_DEVICES
 from marquee.serve.posters import POSTER_MEDIA_TYPE, poster_svg
 from marquee.serve.schemas import MAX_ID, MAX_ID_CHARS
@@ -84,7 +83,7 @@ def homepage_router(pages: HomePages) -> APIRouter:
     """The routes of the homepage, over a :class:`HomePages`."""
     router = APIRouter(tags=["homepage"])
     search = pages.service.search is not None
-    members, titles = pages._members, pages.catalog.index
+    members, titles = pages.members, pages.catalog.index
 
     def title_of(raw: str) -> int:
         t = pages.title_position(_id(raw, titles, "title"))
@@ -113,11 +112,12 @@ def homepage_router(pages: HomePages) -> APIRouter:
         return html(home_page(page, search=search))
 
     @router.get("/title/{title_id}", response_class=HTMLResponse, summary="A title's page: details, Play, more like this")
-    async def title(title_id: str, member: str | None = None, device: str | None = None, hour: int | None = None) -> HTMLResponse:
+    async def title(title_id: str, member: str | None = None, device: str | None = None, hour: int | None = None,
+                    art: str | None = Query(None, max_length=64)) -> HTMLResponse:  # fmt: skip
         t = title_of(title_id)
         who = _id(member, members, "member") if member not in (None, "null", "guest") else None
         device, hour = _context(device, hour)
-        tile = await pages.artwork_for(who, t, device, hour)
+        tile = pages.poster(t, art)
         more = await pages.more_like_this(who, t, device, hour)
         return html(title_page(tile, year=pages.years[t], genres=pages.genres[t], member=who, device=device, more=more, search=search))
 
@@ -130,28 +130,27 @@ def homepage_router(pages: HomePages) -> APIRouter:
             return JSONResponse({"error": "unknown_device", "detail": f"device must be one of {', '.join(SERVICE_DEVICES)}"}, status_code=422)  # type: ignore[return-value]
         return pages.play(body.member_id, t, body.device).to_dict()
 
-    @functools.lru_cache(maxsize=16384)
-    def poster(t: int, variant: str) -> bytes:
+    @functools.lru_cache(maxsize=65536)
+    def poster(t: int, variant: int | str | None) -> bytes:
+        """A poster by (title, variant): ``None`` is the generic one. Keys are real variants only."""
         attrs: dict[str, Any] = {}
         art = pages.service.artwork
-        if art is not None and variant != "default":
-            try:
-                found = art.variants.of(pages.ids[t])
-            except UnknownIdError:
-                found = None
-            if found is not None:
-                for row, vid in zip(found.rows.tolist(), found.variant_ids.tolist(), strict=True):
-                    if str(vid) == variant:
-                        attrs = art.variants.attributes_of(int(row))
-                        break
-                else:
-                    raise PageRefusal(404, "no such artwork", f"title {pages.ids[t]!r} has no artwork variant {variant!r}")
-        svg = poster_svg(pages.names[t], attrs, year=pages.years[t], genres=pages.genres[t], seed=id_seed(pages.ids[t]))
-        return svg.encode()
+        if art is not None and variant is not None:
+            found = art.variants.of(pages.ids[t])
+            row = next(int(r) for r, v in zip(found.rows.tolist(), found.variant_ids.tolist(), strict=True) if v == variant)
+            attrs = art.variants.attributes_of(row)
+        return poster_svg(pages.names[t], attrs, year=pages.years[t], genres=pages.genres[t], seed=id_seed(pages.ids[t])).encode()
 
     @router.get("/art/{title_id}/{variant}.svg", include_in_schema=False)
     def art(title_id: str, variant: str) -> Response:
-        return Response(poster(title_of(title_id), variant), media_type=POSTER_MEDIA_TYPE, headers=_CACHE)
+        t = title_of(title_id)
+        shown: int | str | None = None
+        if variant != "default":
+            art = pages.service.artwork
+            shown = next((v for v in (art.variant_ids(pages.ids[t]) if art is not None else ()) if str(v) == variant), None)
+            if shown is None:  # refused before the cache: only real variants are ever keys
+                raise PageRefusal(404, "no such artwork", f"title {pages.ids[t]!r} has no artwork variant {variant[:64]!r}")
+        return Response(poster(t, shown), media_type=POSTER_MEDIA_TYPE, headers=_CACHE)
 
     @router.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
