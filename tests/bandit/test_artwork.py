@@ -153,6 +153,17 @@ def test_reopened_without_close_keeps_everything(tmp_path):
     assert again.record("d3")[1] == 1.0
 
 
+def test_missing_rewards_fill_only_decisions_without_one(tmp_path):
+    log = SQLiteDecisionLog(tmp_path / "d.sqlite")
+    log.append_decisions([decision(i) for i in range(1200)])  # more ids than one SQL statement binds
+    log.append_reward("d3", 1.0)
+    done = log.submit_missing_rewards([f"d{i}" for i in range(1200)] + ["d3", "unknown"], 0.0).result()
+    assert sorted(r["decision_id"] for r in done) == sorted(f"d{i}" for i in range(1200) if i != 3)
+    assert log.record("d3")[1] == 1.0 and log.record("d7")[1] == 0.0
+    assert log.submit_missing_rewards(["d7", "d3"], 0.0).result() == []  # nothing left to fill
+    log.close()
+
+
 def test_rows_carry_the_logs_row_ids_and_read_rows_changes_nothing(tmp_path):
     path = tmp_path / "d.sqlite"
     log = SQLiteDecisionLog(path)

@@ -107,3 +107,18 @@ def test_layout_checks():
         RuleTemplate(columns=3, min_tiles=4)
     with pytest.raises(ConfigError, match="genre_matrix"):
         GreedyPolicy(genre_matrix=np.zeros((2, 3), bool)).arrange([], MemberState(np.zeros(5), np.ones(2) / 2, np.zeros(5, bool)))
+
+
+def test_a_catalog_without_genres_still_gets_a_learned_page():
+    from marquee.data import Catalog, Interactions
+
+    rng = np.random.default_rng(0)
+    catalog = Catalog.from_arrays(np.arange(1, 41))
+    members = np.repeat(np.arange(1, 31), 8)
+    titles = np.concatenate([rng.choice(np.arange(1, 41), 8, replace=False) for _ in range(30)])
+    data = Interactions.from_arrays(members, titles, rng.integers(0, 10**6, members.size), catalog=catalog)
+    cand = RowCandidates(row_length=10).fit(data)
+    assert cand.genres_ == ()
+    greedy = GreedyPolicy(genre_matrix=cand.genre_matrix_)
+    home = PageBuilder(cand, greedy).page(rng.normal(size=40), cand.history(0))
+    assert {r.kind for r in home.rows} >= {"top_picks", "trending"}
