@@ -14,6 +14,7 @@ from marquee.cli import cdn
 from marquee.cli import retention
 from marquee.cli import search
 from marquee.cli import page
+from marquee.cli import scale
 from marquee.cli._common import errors_to_exit
 
 app = typer.Typer(
@@ -43,6 +44,7 @@ app.add_typer(playback.app, name="playback")
 app.add_typer(cdn.app, name="cdn")
 app.add_typer(retention.app, name="retention")
 app.add_typer(page.app, name="page")
+app.add_typer(scale.app, name="scale")
 app.command("search")(errors_to_exit(search.search))
 
 

@@ -155,6 +155,7 @@ def serve(
     page_policy: str = typer.Option("learned", envvar="MARQUEE_PAGE_POLICY", help="The page policy when no experiment named homepage-policy decides: learned or template."),
     durable_pages: bool = typer.Option(False, "--durable-pages/--queued-pages", envvar="MARQUEE_DURABLE_PAGES", help="Send a homepage only once its artwork decisions are committed (fsync) to the decision log; by default once they are queued to its writer, which writes a click's reward after them (a crash in the milliseconds before the commit loses that page's impressions)."),
     impressions: Path | None = typer.Option(None, envvar="MARQUEE_IMPRESSIONS", help="The homepage's impression log (JSON lines, appended) [default: $MARQUEE_HOME/homepage/impressions.jsonl]."),
+    precomputed: Path | None = typer.Option(None, envvar="MARQUEE_PRECOMPUTED", help="A precomputed top-k table (`marquee scale score`): the tier between the light model and popularity, answering in microseconds when the online tiers miss their deadline, fail, or shed a prefetch request."),
     context: str | None = typer.Option(None, envvar="MARQUEE_CONTEXT", help="Registry reference of a context stage (`marquee train-context`) that re-ranks every tier's titles for requests stating device and local_hour."),
     home: Path = HOME_OPTION,
 ) -> None:
@@ -202,6 +203,9 @@ def serve(
             if ref:
                 with status(f"loading {ref} into the {tier} tier"):
                     service.load(tier, ref)
+        if precomputed is not None:
+            with status(f"loading the precomputed table {precomputed}"):
+                service.load_precomputed(precomputed)
         if context:
             with status(f"loading the context stage {context}"):
                 service.load_context(context)

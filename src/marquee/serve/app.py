@@ -131,13 +131,14 @@ def create_app(service: Service) -> Any:
         ctx = body.context
         answer, ids, scores, stage = await service.recommend(
             body.member_id, body.k, mode=body.model, budget_ms=body.latency_budget_ms,
-            device=ctx.device if ctx else None, local_hour=ctx.local_hour if ctx else None,
+            device=ctx.device if ctx else None, local_hour=ctx.local_hour if ctx else None, priority=body.priority,
         )  # fmt: skip
         return {
             "member_id": body.member_id,
             "items": [{"title_id": t, "score": s} for t, s in zip(ids.tolist(), scores.tolist(), strict=True)],
             "model_used": answer.model_used, "model_version": answer.model_version,
             "fallback_reason": answer.fallback_reason, "latency_ms": answer.latency_ms, "context_stage": stage,
+            "staleness_s": answer.staleness_s,
         }  # fmt: skip
 
     @app.get("/v1/assignments/{member_id}", summary="The member's variant in every running experiment")

@@ -17,14 +17,14 @@ from typing import Any
 
 import msgspec
 
-from marquee.serve.service import Conflict, Invalid, NotEnabled, NotFound, ServiceError
+from marquee.serve.service import Conflict, Invalid, NotEnabled, NotFound, Overloaded, ServiceError
 
 __all__ = ["STATUS", "failure", "http_code", "refusal", "respond", "service_refusal", "status_of", "validation_detail"]
 
 log = logging.getLogger("marquee.serve")
 
 #: The HTTP status of each refusal of the service (the most specific class that matches wins).
-STATUS: dict[type[ServiceError], int] = {Invalid: 422, NotEnabled: 404, NotFound: 404, Conflict: 409, ServiceError: 400}
+STATUS: dict[type[ServiceError], int] = {Invalid: 422, NotEnabled: 404, NotFound: 404, Conflict: 409, Overloaded: 429, ServiceError: 400}
 
 #: Refusals that may be probing or abuse, logged at warning; the rest (a client's mistake) at info.
 _WARN = frozenset({401, 403, 413})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import msgspec
@@ -57,13 +58,20 @@ class HotPath:
         if self._watch is None or self._watch.done() or self._watch.get_loop() is not asyncio.get_running_loop():
             # On the serving loop, which exists only once requests arrive (test clients may bring new loops).
             self._watch = asyncio.get_running_loop().create_task(self.service.router.watch_loop())
-        status, body = await self._handle(scope, receive)
+        arrived = time.perf_counter()  # the budget counts from here: time queued before the handler counts too
+        status, body, headers = await self._handle(scope, receive, arrived)
         metrics = self.service.metrics
         metrics.child(metrics.requests, PATH, str(status)).inc()
-        await send({"type": "http.response.start", "status": status, "headers": _JSON})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _handle(self, scope: dict, receive: Any) -> tuple[int, bytes]:
+    async def _handle(self, scope: dict, receive: Any, arrived: float) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        status, body = await self._answer(scope, receive, arrived)
+        if status == 429:
+            return status, body, [*_JSON, (b"retry-after", b"1")]
+        return status, body, _JSON
+
+    async def _answer(self, scope: dict, receive: Any, arrived: float) -> tuple[int, bytes]:
         raw = await read_body(scope, receive)
         if raw is None:
             return too_large(scope)
@@ -76,8 +84,10 @@ class HotPath:
         try:
             answer, ids, scores, stage = await service.recommend(
                 req.member_id, req.k, mode=req.model, budget_ms=req.latency_budget_ms,
-                device=ctx.device if ctx else None, local_hour=ctx.local_hour if ctx else None,
+                device=ctx.device if ctx else None, local_hour=ctx.local_hour if ctx else None, priority=req.priority, arrived=arrived,
             )  # fmt: skip
+        except ServiceError as exc:  # shed under overload: 429
+            return service_refusal(scope, exc)
         except Exception:  # noqa: BLE001 - answered in the service's error shape, logged with its traceback
             return failure(scope)
         m = service.metrics
@@ -89,7 +99,8 @@ class HotPath:
             log.info("fallback", extra={"member_id": req.member_id, "reason": answer.fallback_reason, "model_used": answer.model_used})
         items = [ScoredTitle(t, s) for t, s in zip(ids.tolist(), scores.tolist(), strict=True)]
         resp = RecommendationResponse(
-            req.member_id, items, answer.model_used, answer.model_version, answer.fallback_reason, round(answer.latency_ms, 3), stage
+            req.member_id, items, answer.model_used, answer.model_version, answer.fallback_reason, round(answer.latency_ms, 3), stage,
+            answer.staleness_s,
         )
         return 200, _encoder.encode(resp)
 

@@ -43,6 +43,11 @@ class ServiceMetrics:
             "marquee_search_latency_seconds", "Server-side latency of GET /v1/search, personalised or not.", ["personalized"],
             buckets=_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
+        self.shed = Counter("marquee_shed", "Recommendation requests refused (429) under overload, by priority.", ["priority"], registry=r)
+        self.degraded = Counter(
+            "marquee_degraded", "Recommendation requests answered below the best tier (switched or fallen back), by priority and tier.",
+            ["priority", "model"], registry=r,
+        )  # fmt: skip
         self.homepage_latency = Histogram(
             "marquee_homepage_seconds", "Server time to build a member's homepage (scores, rows, artwork logged), by page policy.", ["policy"],
             buckets=_LATENCY_BUCKETS, registry=r,

@@ -22,11 +22,23 @@ import numpy as np
 from marquee.errors import ConfigError
 from marquee.rank.base import Recommender
 from marquee.serve.batching import MicroBatcher
+from marquee.serve.precomputed import Precomputed
 
-__all__ = ["MODES", "Answer", "LatencyEstimate", "Router", "Tier"]
+__all__ = ["MODES", "PRIORITIES", "Answer", "LatencyEstimate", "Router", "Shed", "Tier"]
 
 MODES = ("auto", "heavy", "light")
 ORDER = ("heavy", "light")
+#: Request priorities, most important first: ``critical`` (a member opening the app) and ``prefetch``
+#: (a background refresh), which is shed first when the service is overloaded.
+PRIORITIES = ("critical", "prefetch")
+
+
+class Shed(Exception):
+    """A request refused to keep the budget of more important ones (no precomputed row to answer it with)."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(f"overloaded: retry after {retry_after_s:g} s")
 
 
 class LatencyEstimate:
@@ -95,6 +107,7 @@ class Answer:
     fallback_reason: str | None
     switched: bool
     latency_ms: float
+    staleness_s: float | None = None
 
 
 class Router:
@@ -121,6 +134,8 @@ class Router:
         # Popularity is the same for every member: rank it once, not per request.
         self._popular_scores = np.asarray(popular.score_index(np.array([0]))[0], np.float32)
         self._popular_order = np.argsort(-self._popular_scores, kind="stable")
+        #: Every member's row scored offline (:mod:`marquee.serve.precomputed`): the tier before popularity.
+        self.precomputed: Precomputed | None = None
 
     # ---- tiers -------------------------------------------------------------------------
     def set_tier(self, name: str, model: Recommender, version: str, *, batcher: MicroBatcher | None = None) -> Tier:
@@ -164,12 +179,32 @@ class Router:
             self.loop_lag.observe(max((time.monotonic() - start - interval_s) * 1000.0, 0.0))
 
     # ---- serving -----------------------------------------------------------------------
-    async def recommend(self, member_id: int | str, k: int, *, mode: str = "auto", budget_ms: float | None = None) -> Answer:
-        start = time.perf_counter()
+    async def recommend(
+        self, member_id: int | str, k: int, *, mode: str = "auto", budget_ms: float | None = None, priority: str = "critical",
+        arrived: float | None = None,
+    ) -> Answer:  # fmt: skip
+        """The member's row from the best tier that fits what is left of the budget.
+
+        The budget counts from ``arrived`` (``time.perf_counter()`` when the request reached the
+        service; default now), so time spent queued before the handler counts. Under overload (the
+        best tier does not fit, or nothing is left of the budget) a ``prefetch`` request is answered
+        from the precomputed table or :class:`Shed`; a ``critical`` one moves down the tiers, and with
+        nothing left of its budget it is answered at once from the precomputed table or popularity.
+
+        Raises:
+            Shed: a prefetch request under overload with no precomputed row for the member.
+        """
+        start = time.perf_counter() if arrived is None else arrived
         budget = self.default_budget_ms if budget_ms is None else budget_ms
         deadline = start + budget / 1000.0
-        plan, switched = self.plan(mode, budget)
-        reason: str | None = None
+        left_ms = (deadline - time.perf_counter()) * 1000.0
+        plan, switched = self.plan(mode, left_ms) if left_ms > 0 else ([], bool(self.tiers))
+        if priority != "critical" and (switched or left_ms <= 0) and mode == "auto":
+            answer = self._precomputed_answer(member_id, k, "shed", switched, start)
+            if answer is None:
+                raise Shed(retry_after_s=1.0)
+            return answer
+        reason: str | None = None if left_ms > 0 else "deadline"
         for i, name in enumerate(plan):
             tier = self.tiers[name]
             model, version = tier.model, tier.version
@@ -188,7 +223,20 @@ class Router:
                 continue
             return Answer(member_id, model.titles_.ids[idx], scores, name, version, reason, switched,
                           (time.perf_counter() - start) * 1000.0)  # fmt: skip
+        if reason != "unknown_member":
+            answer = self._precomputed_answer(member_id, k, reason or "no_model", switched, start)
+            if answer is not None:
+                return answer
         return self._popular_answer(member_id, k, reason or "no_model", switched, start)
+
+    def _precomputed_answer(self, member_id: int | str, k: int, reason: str, switched: bool, start: float) -> Answer | None:
+        table = self.precomputed
+        found = table.row(member_id, k) if table is not None else None
+        if found is None:
+            return None
+        ids, scores = found
+        return Answer(member_id, ids, scores, "precomputed", table.version, reason, switched,  # type: ignore[union-attr]
+                      (time.perf_counter() - start) * 1000.0, round(table.staleness_s(), 1))  # type: ignore[union-attr]  # fmt: skip
 
     async def _call(
         self, tier: Tier, model: Recommender, version: str, member_id: int | str, u: int, k: int, deadline: float, lighter: list[str]

@@ -41,6 +41,7 @@ class RecommendationRequest(msgspec.Struct, forbid_unknown_fields=True):
     context: Context | None = None
     latency_budget_ms: Annotated[float, msgspec.Meta(gt=0, le=60_000)] | None = None
     model: Literal["auto", "heavy", "light"] = "auto"
+    priority: Literal["critical", "prefetch"] = "critical"
 
 
 class ScoredTitle(msgspec.Struct):
@@ -56,6 +57,7 @@ class RecommendationResponse(msgspec.Struct):
     fallback_reason: str | None
     latency_ms: float
     context_stage: str | None = None
+    staleness_s: float | None = None
 
 
 # ---- the same shapes for the OpenAPI document -------------------------------------------
@@ -74,6 +76,9 @@ class RequestDoc(BaseModel):
     context: ContextDoc | None = None
     latency_budget_ms: float | None = Field(None, gt=0, le=60_000, description="Server-side budget; default from the service config.")
     model: Literal["auto", "heavy", "light"] = Field("auto", description="auto: best model that fits the budget.")
+    priority: Literal["critical", "prefetch"] = Field(
+        "critical", description="critical (a member opening the app) or prefetch (a background refresh, shed first under overload: 429 with Retry-After)."
+    )
 
 
 class ScoredTitleDoc(BaseModel):
@@ -93,3 +98,4 @@ class ResponseDoc(BaseModel):
     context_stage: str | None = Field(
         None, description="Registry reference of the context stage that re-ranked the list for the request's device and hour; null when none did."
     )
+    staleness_s: float | None = Field(None, description="Age in seconds of the precomputed row that answered; null when a model answered online.")

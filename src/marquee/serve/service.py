@@ -4,6 +4,7 @@ admin, experiment and artwork operations that the HTTP layer (:mod:`marquee.serv
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,14 +21,15 @@ from marquee.rank.context import ContextStage
 from marquee.serve.artwork import Artwork
 from marquee.serve.batching import MicroBatcher
 from marquee.serve.metrics import ServiceMetrics
+from marquee.serve.precomputed import Precomputed
 from marquee.serve.registry import ModelRegistry, ModelVersion
-from marquee.serve.router import Answer, Router
+from marquee.serve.router import Answer, Router, Shed
 
 if TYPE_CHECKING:
     from marquee.serve.search import TitleSearch
     from marquee.serve.web import HomePages
 
-__all__ = ["Conflict", "Invalid", "NotEnabled", "NotFound", "Service", "ServiceError"]
+__all__ = ["Conflict", "Invalid", "NotEnabled", "NotFound", "Overloaded", "Service", "ServiceError"]
 
 log = logging.getLogger("marquee.serve")
 
@@ -59,6 +61,14 @@ class NotEnabled(ServiceError):
 
 class NotFound(ServiceError):
     """The request names a title or decision the service does not know."""
+
+
+class Overloaded(ServiceError):
+    """The request was shed to keep the latency budget of more important ones; retry after ``retry_after_s``."""
+
+    def __init__(self, code: str, message: str, retry_after_s: float) -> None:
+        super().__init__(code, message)
+        self.retry_after_s = retry_after_s
 
 
 class Conflict(ServiceError):
@@ -156,6 +166,17 @@ class Service:
         self._install(tier, ref, mv, model)
         return mv
 
+    def load_precomputed(self, path: str | os.PathLike[str]) -> Precomputed:
+        """Load (and verify) a precomputed table as the tier before popularity; a refused table raises and changes nothing."""
+        try:
+            table = Precomputed.load(path)
+        except ArtifactError as exc:
+            raise Conflict("artifact_refused", str(exc)) from None
+        self.router.precomputed = table  # one reference swap
+        log.info("precomputed table loaded", extra={"path": str(path), "members": len(table), "version": table.version,
+                                                    "staleness_s": round(table.staleness_s(), 1)})  # fmt: skip
+        return table
+
     def load_context(self, ref: str) -> ModelVersion:
         """Load a context stage (``marquee train-context``) from the registry and use it from the
         next request on; a refused artifact raises and changes nothing."""
@@ -167,7 +188,7 @@ class Service:
 
     async def recommend(
         self, member_id: int | str, k: int, *, mode: str = "auto", budget_ms: float | None = None,
-        device: str | None = None, local_hour: int | None = None,
+        device: str | None = None, local_hour: int | None = None, priority: str = "critical", arrived: float | None = None,
     ) -> tuple[Answer, np.ndarray, np.ndarray, str | None]:
         """The router's answer, then the context stage's re-ranking when one is loaded and the
         request states its device and hour (the router is asked for the stage's candidates).
@@ -178,9 +199,16 @@ class Service:
         """  # fmt: skip
         context = self.context if device is not None and local_hour is not None else None
         n = max(k, context[2].candidates) if context is not None else k
-        answer = await self.router.recommend(member_id, n, mode=mode, budget_ms=budget_ms)
+        try:
+            answer = await self.router.recommend(member_id, n, mode=mode, budget_ms=budget_ms, priority=priority, arrived=arrived)
+        except Shed as exc:
+            self.metrics.child(self.metrics.shed, priority).inc()
+            raise Overloaded("overloaded", f"the service is overloaded and sheds {priority} requests first; retry after "
+                             f"{exc.retry_after_s:g} s", exc.retry_after_s) from None  # fmt: skip
+        if answer.switched or answer.fallback_reason is not None:
+            self.metrics.child(self.metrics.degraded, priority, answer.model_used).inc()
         ids, scores = answer.title_ids, answer.scores
-        if context is not None:
+        if context is not None and answer.model_used != "precomputed":
             _, mv, stage = context
             reranked, new, applied = stage.rerank(ids, scores, device, local_hour, k=k)
             if applied:
