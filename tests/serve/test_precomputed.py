@@ -142,3 +142,15 @@ def test_the_endpoint_sheds_prefetch_with_429_and_counts_it(stored, tmp_path):
         metrics = client.get("/metrics").text
         assert 'marquee_shed_total{priority="prefetch"} 1.0' in metrics
         assert 'marquee_degraded_total{model="light",priority="critical"} 1.0' in metrics
+
+
+def test_critical_goes_to_the_table_when_no_online_tier_fits(stored):
+    path, model = stored
+    router = _router()
+    router.tiers["heavy"].latency.observe(80.0)
+    router.tiers["light"].latency.value = 30.0  # the lightest tier no longer fits a 20 ms budget either
+    member = model.members_.ids[0].item()
+    assert asyncio.run(router.recommend(member, 5, budget_ms=20)).model_used == "light"  # no table: it still tries
+    router.precomputed = Precomputed.load(path)
+    answer = asyncio.run(router.recommend(member, 5, budget_ms=20))
+    assert (answer.model_used, answer.fallback_reason, answer.switched) == ("precomputed", "overload", True)

@@ -204,6 +204,13 @@ class Router:
             if answer is None:
                 raise Shed(retry_after_s=1.0)
             return answer
+        if mode == "auto" and plan and self.precomputed is not None:
+            # Even the lightest online tier does not fit what is left: the table answers in microseconds.
+            allowed = left_ms * self.headroom - (self.loop_lag.value or 0.0)
+            if self.tiers[plan[0]].estimate_ms() > allowed:
+                answer = self._precomputed_answer(member_id, k, "overload", True, start)
+                if answer is not None:
+                    return answer
         reason: str | None = None if left_ms > 0 else "deadline"
         for i, name in enumerate(plan):
             tier = self.tiers[name]
