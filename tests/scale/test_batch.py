@@ -42,6 +42,12 @@ def test_process_pool_gives_the_serial_table(registry):
     assert pooled.provenance["engine"] == "process" and pooled.provenance["workers"] == 2
 
 
+def test_several_passes_time_more_work_but_keep_one_row_per_member(registry):
+    once = batch_score(registry, "ease", 5, engine="serial", block=4)
+    thrice = batch_score(registry, "ease", 5, engine="process", workers=2, block=4, passes=3)
+    assert thrice.table.equals(once.table) and thrice.provenance["members"] == 3 * once.provenance["members"]
+
+
 def test_the_table_round_trips_into_the_precomputed_tier(registry, tmp_path):
     result = batch_score(registry, "ease:1", 4, engine="serial")
     pre = Precomputed.load(write_precomputed(tmp_path / "t", result.table, result.provenance))

@@ -11,7 +11,7 @@ from tests.scale.test_batch import registry  # noqa: F401 - the fixture
 
 def test_ray_data_gives_the_serial_table(registry):  # noqa: F811
     serial = batch_score(registry, "ease", 5, engine="serial", block=7)
-    on_ray = batch_score(registry, "ease", 5, engine="ray", workers=2, block=7)
+    on_ray = batch_score(registry, "ease", 5, engine="ray", workers=2, block=7, passes=2)
     assert on_ray.table.equals(serial.table)
     assert on_ray.provenance["engine"] == "ray" and on_ray.members_per_s > 0
 

@@ -81,9 +81,10 @@ def _score_in_worker(root: str, ref: str, member_idx: np.ndarray, k: int) -> tup
         return score_block(_model(root, ref), member_idx, k)
 
 
-def _blocks(n: int, block: int) -> Iterator[np.ndarray]:
+def _blocks(n: int, block: int, members: int) -> Iterator[np.ndarray]:
+    """Blocks of member positions covering ``n`` scorings of ``members`` members (several passes when n > members)."""
     for lo in range(0, n, block):
-        yield np.arange(lo, min(n, lo + block), dtype=np.int64)
+        yield np.arange(lo, min(n, lo + block), dtype=np.int64) % members
 
 
 def to_table(model: Any, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> pa.Table:
@@ -101,9 +102,21 @@ def to_table(model: Any, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]])
                      "score": pa.array(scores.ravel()[keep].astype(np.float32))})  # fmt: skip
 
 
+def _first_pass(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], members: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each member's row once, from blocks that cover the members several times."""
+    seen = np.zeros(members, bool)
+    out = []
+    for m, idx, sc in parts:
+        keep = ~seen[m]
+        if keep.any():
+            seen[m[keep]] = True
+            out.append((m[keep], idx[keep], sc[keep]))
+    return out
+
+
 def batch_score(
     registry: str | os.PathLike[str], ref: str, k: int = 100, *, engine: str = "serial", workers: int = 2, block: int = 1024,
-    progress: Callable[[str], None] = lambda _: None, ray_address: str | None = None,
+    progress: Callable[[str], None] = lambda _: None, ray_address: str | None = None, passes: int = 1,
 ) -> BatchScores:  # fmt: skip
     """Score every member of a registered model (``name@alias``, ``name:version``) and return the top-k table.
 
@@ -112,36 +125,40 @@ def batch_score(
         engine: ``serial``, ``process`` (a local pool of ``workers``) or ``ray`` (Ray Data, ``workers`` actors).
         block: members per block (one ``recommend_index`` call).
         ray_address: an existing Ray cluster (``ray://...`` or ``auto``); ``None`` starts a local one.
+        passes: score every member this many times (a benchmark's steady state on a small catalog of
+            members); the table holds each member once.
     Raises:
         ConfigError: an unknown engine, or k/workers/block below 1; the registry's errors for the reference.
     """
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
-    for name, value in (("k", k), ("workers", workers), ("block", block)):
+    for name, value in (("k", k), ("workers", workers), ("block", block), ("passes", passes)):
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     root = str(Path(registry))
     mv, model = ModelRegistry(root).load(ref)
-    n = len(model.members_)
+    n = len(model.members_) * passes
     k = min(k, len(model.titles_))
     progress(f"scoring {n:,} members with {mv.ref} ({engine}, {workers if engine != 'serial' else 1} worker(s), blocks of {block})")
     t0 = time.perf_counter()
     if engine == "serial":
         model.for_serving(threads=1)
-        parts = [score_block(model, b, k) for b in _blocks(n, block)]
+        parts = [score_block(model, b, k) for b in _blocks(n, block, len(model.members_))]
     elif engine == "process":
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_score_in_worker, root, ref, b, k) for b in _blocks(n, block)]
+            futures = [pool.submit(_score_in_worker, root, ref, b, k) for b in _blocks(n, block, len(model.members_))]
             parts = [f.result() for f in futures]
     else:
         from marquee.scale.ray_data import score_with_ray
 
-        parts, t0 = score_with_ray(root, ref, n, k, workers=workers, block=block, address=ray_address)
+        parts, t0 = score_with_ray(root, ref, n, k, workers=workers, block=block, address=ray_address, members=len(model.members_))
     seconds = time.perf_counter() - t0
+    if passes > 1:  # the table holds each member once
+        parts = _first_pass(parts, len(model.members_))
     table = to_table(model, parts)
     provenance = {
         "model": ref, "model_version": mv.ref, "class": mv.cls, "data_fingerprint": mv.data_fingerprint, "code_version": mv.code_version,
-        "k": k, "members": n, "engine": engine, "workers": workers if engine != "serial" else 1, "created_at": created_now(),
+        "k": k, "members": n, "passes": passes, "engine": engine, "workers": workers if engine != "serial" else 1, "created_at": created_now(),
     }  # fmt: skip
     progress(f"scored {n:,} members in {seconds:.1f} s ({n / seconds:,.0f} members/s)")
     return BatchScores(table, provenance, seconds)

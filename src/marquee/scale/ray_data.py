@@ -31,7 +31,7 @@ class _Scorer:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from marquee.scale.batch import score_block
 
-        members, idx, scores = score_block(self.model, batch["id"], self.k)
+        members, idx, scores = score_block(self.model, batch["id"] % len(self.model.members_), self.k)
         return {"member": members, "idx": idx, "score": scores}
 
 
@@ -61,8 +61,10 @@ def _check_reachable(address: str, timeout_s: float = 3.0) -> None:
         raise ConfigError(f"could not reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
-def score_with_ray(root: str, ref: str, n: int, k: int, *, workers: int, block: int, address: str | None = None) -> tuple[list, float]:
-    """Score members ``0..n-1`` on Ray Data; returns the blocks' answers and when scoring started (after Ray's start).
+def score_with_ray(root: str, ref: str, n: int, k: int, *, workers: int, block: int, address: str | None = None,
+                   members: int | None = None) -> tuple[list, float]:  # fmt: skip
+    """Score ``n`` member positions (``0..n-1``, modulo ``members`` when given: several passes) on Ray Data;
+    returns the blocks' answers and when scoring started (after Ray's start).
 
     Raises:
         ConfigError: Ray is not installed, or the cluster at ``address`` cannot be reached (one line, no trace).

@@ -1,0 +1,237 @@
+"""Beyond one process: batch scoring speed by engine, the precomputed tier's cost, and overload with priorities.
+
+1. **Batch scoring**: every member of ml-100k-fit with SASRec (``sasrec@production`` in the bench-serving home that
+   bench/serving.py prepares), top 100, through :func:`marquee.scale.batch_score`: ``serial`` (one process, one
+   thread), ``process`` and ``ray`` (Ray Data) with 1 and 2 workers, side by side in one run, every member scored
+   20 times (943 members alone take less than the engines' set-up). Ray's start-up is excluded (a cluster is
+   already up in production); each engine's worker start-up and model loading are included.
+2. **Precomputed tier**: CPU per answer of the router's precomputed path (lookup and answer), over 200,000 calls.
+3. **Overload with priorities**: ``marquee serve`` (heavy SASRec, light student, the precomputed table) pinned to
+   CPU 0; wrk on CPU 1. The heavy tier's capacity is its closed-loop throughput at 64 connections; then 2x and 4x
+   that is offered, half ``critical`` and half ``prefetch`` (two wrk processes, 128 connections each, pacing
+   calibrated to the target), budget 50 ms, ``auto``. Per priority: answered, shed (429), the tiers that answered,
+   server-side latency past the budget (the answer's ``latency_ms``, counted from arrival in the handler) and
+   client-side percentiles.
+
+Writes bench/results/scale.json and the ``scale`` section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, machine, write_section
+from search_endpoint import BENCH_HOME
+from serving import LOAD_CPU, Server, free_port
+
+BUDGET_MS = 50.0
+MODEL = "sasrec@production"
+#: Every member is scored this many times: 943 members alone take under a second, less than the engines' set-up.
+PASSES = 20
+
+LUA = r"""
+local members = {%(members)s}
+local priority, budget, mode, pause = "%(priority)s", %(budget)s, "%(mode)s", %(delay)s
+local threads = {}
+local i = 0
+function setup(thread) table.insert(threads, thread) end
+function init(args) i = math.random(#members); served, statuses, late = {}, {}, {} end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+function request()
+  i = i %% #members + 1
+  local body = string.format('{"member_id":%%d,"k":10,"latency_budget_ms":%%s,"model":"%%s","priority":"%%s"}', members[i], budget, mode, priority)
+  return wrk.format(nil, "/v1/recommendations", nil, body)
+end
+if pause > 0 then function delay() return pause end end
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  if status ~= 200 then return end
+  local used = body:match('"model_used":"(%%a+)"') or "?"
+  served[used] = (served[used] or 0) + 1
+  local ms = tonumber(body:match('"latency_ms":([%%d%%.]+)')) or 0
+  if ms > budget then late["n"] = (late["n"] or 0) + 1 end
+end
+local function encode(t)
+  local parts = {}
+  for key, v in pairs(t) do table.insert(parts, string.format('"%%s":%%s', tostring(key), tostring(v))) end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+local function merge(name)
+  local out = {}
+  for _, thread in ipairs(threads) do for key, v in pairs(thread:get(name) or {}) do out[key] = (out[key] or 0) + v end end
+  return out
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  local lat = {}
+  for _, p in ipairs({50, 99, 99.9}) do lat["p" .. p] = latency:percentile(p) end
+  lat["max"] = latency.max
+  io.write(string.format('RESULT {"requests":%%d,"duration_us":%%d,"socket_errors":%%d,"latency_us":%%s,"served":%%s,"statuses":%%s,"late":%%s}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, encode(lat), encode(merge("served")),
+    encode(merge("statuses")), encode(merge("late"))))
+end
+"""
+
+
+def batch(home: Path, tmp: Path) -> tuple[list[dict[str, Any]], Path]:
+    from marquee.scale import batch_score
+    from marquee.serve.precomputed import write_precomputed
+
+    runs, table = [], None
+    for engine, workers in (("serial", 1), ("process", 1), ("process", 2), ("ray", 1), ("ray", 2)):
+        r = batch_score(home / "registry", MODEL, 100, engine=engine, workers=workers, block=128, passes=PASSES)
+        print(f"  {engine:>7} x{workers}: {r.provenance['members']} members in {r.seconds:.2f} s = {r.members_per_s:,.0f} members/s", flush=True)
+        runs.append({"engine": engine, "workers": workers, "members": r.provenance["members"], "seconds": r.seconds, "members_per_s": r.members_per_s})
+        if table is None:
+            table = write_precomputed(tmp / "precomputed", r.table, r.provenance)
+    return runs, table  # type: ignore[return-value]
+
+
+def precomputed_cpu(path: Path) -> dict[str, Any]:
+    from marquee.rank import MostPopular
+    from marquee.serve.precomputed import Precomputed
+    from marquee.serve.router import Router
+    from marquee.testing import block_interactions
+
+    pre = Precomputed.load(path)
+    router = Router(MostPopular().fit(block_interactions()))
+    router.precomputed = pre
+    members = [m.item() if hasattr(m, "item") else m for m in pre.members.ids]
+    n = 200_000
+    t0 = time.process_time()
+    for i in range(n):
+        router._precomputed_answer(members[i % len(members)], 10, "no_model", False, 0.0)
+    cpu_us = (time.process_time() - t0) / n * 1e6
+
+    async def full() -> float:  # the whole router call with no online tier: plan, lookup, answer
+        t = time.process_time()
+        for i in range(n // 4):
+            await router.recommend(members[i % len(members)], 10)
+        return (time.process_time() - t) / (n // 4) * 1e6
+
+    return {"lookup_answer_us": cpu_us, "router_us": asyncio.run(full()), "members": len(pre), "staleness_s": pre.staleness_s()}
+
+
+def wrk(url: str, script: Path, connections: int, seconds: float) -> dict[str, Any]:
+    cmd = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{connections}", f"-d{max(round(seconds), 1)}s", "--timeout", "5s", "-s", str(script), url]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)  # type: ignore[return-value]
+
+
+def result(proc: subprocess.Popen) -> dict[str, Any]:
+    out = proc.communicate(timeout=300)[0]
+    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
+    r = json.loads(line[len("RESULT ") :])
+    n = r["requests"]
+    return {"requests": n, "rps": n / (r["duration_us"] / 1e6), "ok": r["statuses"].get("200", 0), "shed": r["statuses"].get("429", 0),
+            "other": n - r["statuses"].get("200", 0) - r["statuses"].get("429", 0), "socket_errors": r["socket_errors"],
+            "served": r["served"], "late": r["late"].get("n", 0), "p50_ms": r["latency_us"]["p50"] / 1000, "p99_ms": r["latency_us"]["p99"] / 1000,
+            "p999_ms": r["latency_us"]["p99.9"] / 1000, "max_ms": r["latency_us"]["max"] / 1000}  # fmt: skip
+
+
+def script(tmp: Path, members: list[int], priority: str, mode: str, budget: float, delay: float) -> Path:
+    p = tmp / f"{priority}-{mode}-{budget}-{delay:.3f}.lua"
+    p.write_text(LUA % {"members": ",".join(map(str, members)), "priority": priority, "budget": budget, "mode": mode, "delay": round(delay, 3)})
+    return p
+
+
+def overload(home: Path, table: Path, tmp: Path, seconds: float) -> dict[str, Any]:
+    from marquee.cli._common import load_dataset
+
+    members = [int(m) for m in load_dataset("ml-100k-fit", home).interactions.members.ids.tolist()]
+    port = free_port()
+    argv = [str(Path(sys.executable).parent / "marquee"), "serve", "--heavy", MODEL, "--light", "sasrec-student@production", "--dataset",
+            "ml-100k-fit", "--home", str(home), "--port", str(port), "--precomputed", str(table), "--no-artwork", "--no-search", "--no-homepage"]  # fmt: skip
+    server = Server("scale", argv, {}, port, tmp)
+    out: dict[str, Any] = {}
+    try:
+        warm = wrk(server.url, script(tmp, members, "critical", "heavy", 60_000, 0), 16, 2)
+        result(warm)
+        cap = result(wrk(server.url, script(tmp, members, "critical", "heavy", 60_000, 0), 64, seconds))
+        out["heavy_capacity_rps"] = cap["rps"]
+        print(f"  heavy capacity: {cap['rps']:,.0f} req/s (p99 {cap['p99_ms']:.1f} ms)", flush=True)
+        for factor in (2, 4):
+            target = factor * cap["rps"] / 2  # per priority
+            c = 128
+            pause = 1000 * c / target
+            for _ in range(3):
+                procs = {p: wrk(server.url, script(tmp, members, p, "auto", BUDGET_MS, pause), c, seconds) for p in ("critical", "prefetch")}
+                runs = {p: result(proc) for p, proc in procs.items()}
+                offered = sum(r["rps"] for r in runs.values())
+                print(f"  {factor}x: offered {offered:,.0f} req/s (target {2 * target:,.0f}); " + "; ".join(
+                    f"{p}: ok {r['ok']} shed {r['shed']} late {r['late']} p99 {r['p99_ms']:.1f} ms served {r['served']}" for p, r in runs.items()), flush=True)  # fmt: skip
+                if abs(offered / (2 * target) - 1) <= 0.1:
+                    break
+                in_flight = 1000 * c / (offered / 2) - pause
+                pause = max(1000 * c / target - in_flight, 0.1)
+            out[f"{factor}x"] = {"target_rps": 2 * target, "offered_rps": offered, **runs}
+    finally:
+        server.stop()
+    return out
+
+
+def report(res: dict[str, Any]) -> str:
+    b = {(r["engine"], r["workers"]): r for r in res["batch"]}
+    serial = b[("serial", 1)]["members_per_s"]
+    lines = [f"Run {res['generated']} on {res['machine']['cpu']} ({res['machine']['cores']} cores).", "",
+             f"**Batch scoring** ({b[('serial', 1)]['members']:,} member scorings: the 943 members of ml-100k-fit {PASSES} times, SASRec `{MODEL}`, top 100; "
+             "Ray's start excluded; worker start-up and model loading included):", "",
+             "| engine | workers | seconds | members/s | vs serial |", "|---|---|---|---|---|"]  # fmt: skip
+    for r in res["batch"]:
+        lines.append(f"| {r['engine']} | {r['workers']} | {r['seconds']:.2f} | {r['members_per_s']:,.0f} | {r['members_per_s'] / serial:.2f}x |")
+    p = res["precomputed"]
+    lines += ["", f"**Precomputed tier**: {p['lookup_answer_us']:.1f} us of CPU per answer (lookup and answer), {p['router_us']:.1f} us "
+              f"through the whole router call with no online tier ({p['members']:,} members; target under 50 us).", ""]  # fmt: skip
+    o = res["overload"]
+    lines += [f"**Overload** (heavy capacity {o['heavy_capacity_rps']:,.0f} req/s closed-loop at 64 connections; budget {BUDGET_MS:.0f} ms; "
+              "half the offered load critical, half prefetch):", "",
+              "| load | priority | offered req/s | answered (2xx) | shed (429) | other | past budget (server) | p50 ms | p99 ms | p99.9 ms | max ms | answered by |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for f in ("2x", "4x"):
+        for pr in ("critical", "prefetch"):
+            r = o[f][pr]
+            served = ", ".join(f"{k} {v:,}" for k, v in sorted(r["served"].items()))
+            lines.append(f"| {f} | {pr} | {r['rps']:,.0f} | {r['ok'] / max(r['requests'], 1):.2%} | {r['shed']:,} | {r['other'] + r['socket_errors']:,} | "
+                         f"{r['late']:,} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p999_ms']:.1f} | {r['max_ms']:.1f} | {served} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--home", type=Path, default=BENCH_HOME, help="The bench-serving home (bench/serving.py prepares it).")
+    ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    if not (args.home / "registry").exists():
+        raise SystemExit(f"{args.home} has no registry: run python bench/serving.py first (it trains and registers the models)")
+    with tempfile.TemporaryDirectory() as tmp_:
+        tmp = Path(tmp_)
+        print("batch scoring", flush=True)
+        runs, table = batch(args.home, tmp)
+        print("precomputed tier", flush=True)
+        pre = precomputed_cpu(table)
+        print("overload", flush=True)
+        over = overload(args.home, table, tmp, args.seconds)
+    res = {"generated": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine("ray"), "batch": runs, "precomputed": pre, "overload": over}
+    text = report(res)
+    print(text)
+    if not args.no_write:
+        (ROOT / "bench" / "results" / "scale.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
+        write_section("scale", "Scale: batch scoring, precomputed tier, overload (bench/scale.py)", text)
+
+
+if __name__ == "__main__":
+    main()
