@@ -9,7 +9,7 @@ PIP_EXTRA ?=
 SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
-BENCHES := ranking ids distill serving ope experiment artwork sim playback homepage
+BENCHES := ranking ids distill serving ope experiment artwork sim playback homepage scale
 
 .PHONY: run run-leaderboard run-models run-context test install bench $(addprefix bench-,$(BENCHES)) clean
 
