@@ -87,7 +87,8 @@ def score_with_ray(root: str, ref: str, n: int, k: int, *, workers: int, block: 
         ctx.enable_progress_bars = False
         t0 = time.perf_counter()
         ds = ray.data.range(n, override_num_blocks=max(1, -(-n // block))).map_batches(
-            _Scorer, fn_constructor_args=(root, ref, k), batch_size=block, batch_format="numpy", concurrency=workers, num_cpus=1,
+            _Scorer, fn_constructor_args=(root, ref, k), batch_size=block, batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
         )  # fmt: skip
         parts = [(b["member"], b["idx"], b["score"]) for b in ds.iter_batches(batch_size=None, batch_format="numpy")]
         return parts, t0
