@@ -51,3 +51,30 @@ def score(
     table.add_row(f"{p['members']:,}", f"{result.table.num_rows:,}", str(p["k"]), p["engine"], str(p["workers"]), f"{result.seconds:.2f}",
                   f"{result.members_per_s:,.0f}")  # fmt: skip
     console.print(table)
+
+
+@app.command("capacity")
+@errors_to_exit
+def capacity(
+    peak_rps: float = typer.Option(..., "--peak-rps", help="Peak requests per second the tier must serve."),
+    replica_rps: float = typer.Option(..., "--replica-rps", help="What one replica completes per second at saturation (bench/scale.py measures the heavy tier's)."),
+    budget_ms: float = typer.Option(50.0, help="Latency budget for the quantile."),
+    quantile: float = typer.Option(0.99, help="Response-time quantile that must fit the budget."),
+    check: bool = typer.Option(True, "--check/--no-check", help="Check the plan by simulating the queue (200,000 requests)."),
+) -> None:
+    """How many replicas a tier needs: the M/M/c queue (Erlang C) at the peak, checked by simulation."""
+    import numpy as np
+
+    from marquee.scale.capacity import replicas_needed, response_quantile, simulate
+
+    plan = replicas_needed(peak_rps, replica_rps, budget_ms, q=quantile)
+    table = Table(title=f"replicas for {peak_rps:,.0f} req/s at {replica_rps:,.0f} req/s each, p{100 * quantile:g} within {budget_ms:g} ms")
+    for col in ("replicas", "utilisation", f"p{100 * quantile:g} ms (queue)", f"p{100 * quantile:g} ms (simulated)", "P(wait)"):
+        table.add_column(col, justify="right")
+    for c in range(max(1, plan.replicas - 1), plan.replicas + 2):
+        t = response_quantile(c, peak_rps, replica_rps, quantile)
+        sim = np.percentile(simulate(c, peak_rps, 1000.0 / replica_rps, seed=0), 100 * quantile) if check and np.isfinite(t) else float("nan")
+        mark = " <- needed" if c == plan.replicas else ""
+        table.add_row(f"{c}{mark}", f"{peak_rps / (c * replica_rps):.0%}", f"{1000 * t:.1f}", f"{sim:.1f}",
+                      f"{plan.p_wait:.1%}" if c == plan.replicas else "")  # fmt: skip
+    console.print(table)
