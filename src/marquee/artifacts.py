@@ -23,14 +23,15 @@ from safetensors.numpy import load_file, save_file
 import marquee
 from marquee.errors import ArtifactError
 
-__all__ = ["ARTIFACT_FORMAT", "read_artifact", "verify_artifact", "write_artifact"]
+__all__ = ["ARTIFACT_FORMAT", "read_artifact", "sha256_file", "verify_artifact", "write_artifact"]
 
 ARTIFACT_FORMAT = 1
 ARRAYS = "arrays.safetensors"
 MANIFEST = "manifest.json"
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks (hex)."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -49,7 +50,7 @@ def write_artifact(directory: str | os.PathLike[str], arrays: dict[str, np.ndarr
             "format": ARTIFACT_FORMAT,
             "marquee_version": marquee.__version__,
             **metadata,
-            "files": {ARRAYS: {"sha256": _sha256(tmp / ARRAYS), "bytes": (tmp / ARRAYS).stat().st_size}},
+            "files": {ARRAYS: {"sha256": sha256_file(tmp / ARRAYS), "bytes": (tmp / ARRAYS).stat().st_size}},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         if target.exists():
@@ -86,7 +87,7 @@ def verify_artifact(directory: str | os.PathLike[str]) -> dict[str, Any]:
     expected = manifest.get("files", {}).get(ARRAYS, {}).get("sha256")
     if not (d / ARRAYS).is_file():
         raise ArtifactError(f"{d / ARRAYS} is missing; the artifact is incomplete, retrain it")
-    actual = _sha256(d / ARRAYS)
+    actual = sha256_file(d / ARRAYS)
     if actual != expected:
         raise ArtifactError(f"{d / ARRAYS} fails its checksum (sha256 {actual[:12]}…, manifest says {str(expected)[:12]}…); the file is damaged or was changed")
     return manifest

@@ -13,7 +13,6 @@ scored, the code version, and the Parquet file's SHA-256, checked on load).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -27,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from marquee.artifacts import sha256_file
 from marquee.data.ids import IdIndex
 from marquee.errors import ArtifactError
 
@@ -35,14 +35,6 @@ __all__ = ["MANIFEST", "TABLE", "Precomputed", "write_precomputed"]
 TABLE = "topk.parquet"
 MANIFEST = "manifest.json"
 KIND = "marquee.precomputed"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_precomputed(directory: str | os.PathLike[str], table: pa.Table, provenance: dict[str, Any]) -> Path:
@@ -56,7 +48,7 @@ def write_precomputed(directory: str | os.PathLike[str], table: pa.Table, proven
     tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=False)
     pq.write_table(table.select(["member_id", "rank", "title_id", "score"]), tmp / TABLE)
-    manifest = {"kind": KIND, **provenance, "rows": table.num_rows, "sha256": _sha256(tmp / TABLE)}
+    manifest = {"kind": KIND, **provenance, "rows": table.num_rows, "sha256": sha256_file(tmp / TABLE)}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     old = target.with_name(f".{target.name}.old{os.getpid()}")
     if target.exists():
@@ -105,7 +97,7 @@ class Precomputed:
             raise ArtifactError(f"{d}/{MANIFEST}: not JSON ({exc})") from None
         if manifest.get("kind") != KIND:
             raise ArtifactError(f"{d}: not a precomputed table (kind {manifest.get('kind')!r})")
-        if not (d / TABLE).is_file() or _sha256(d / TABLE) != manifest.get("sha256"):
+        if not (d / TABLE).is_file() or sha256_file(d / TABLE) != manifest.get("sha256"):
             raise ArtifactError(f"{d}/{TABLE}: missing or altered since it was written (SHA-256 differs); score again")
         table = pq.read_table(d / TABLE)
         members = table.column("member_id")
