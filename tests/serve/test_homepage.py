@@ -9,6 +9,7 @@ from xml.etree import ElementTree
 import pytest
 from starlette.testclient import TestClient
 
+from marquee.errors import ConfigError
 from marquee.experiment import Allocator, MemorySink
 from marquee.rank import EASE, MostPopular
 from marquee.serve.app import create_app
@@ -107,6 +108,30 @@ def test_a_queued_page_can_be_clicked_at_once(ml100k, tmp_path):
             decision = tiles(client.get(f"/home/{member}").text)[-1][4]
             r = client.post("/v1/feedback", json={"decision_id": decision, "reward": 1.0})
             assert r.status_code == 200, r.text
+
+
+def test_an_exploration_slice_logs_shuffled_pages_with_their_propensity(ml100k, tmp_path):
+    import math
+
+    router = Router(MostPopular().fit(ml100k.interactions))
+    router.set_tier("light", EASE().fit(ml100k.interactions), "ease:1")
+    service = Service(router, ModelRegistry(tmp_path / "registry"))
+    service.pages = HomePages(service, ml100k.interactions, impressions=tmp_path / "imp.jsonl", explore=0.5, seed=0)
+    with TestClient(create_app(service)) as client:
+        policies = [meta(client.get(f"/home/{m}").text)["policy"] for m in range(1, 41)]
+        assert client.get("/home/guest").status_code == 200  # unknown members are never explored
+    service.pages.close()
+    assert 10 < policies.count("explore") < 30 and set(policies) == {"explore", "learned"}
+    lines = [json.loads(x) for x in (tmp_path / "imp.jsonl").read_text().splitlines()]
+    explored = [x for x in lines if x["policy"] == "explore"]
+    rows = {}
+    for x in explored:
+        rows.setdefault(x["page_id"], set()).add(x["row"])
+    for page_id, r in rows.items():
+        props = [x["page_propensity"] for x in explored if x["page_id"] == page_id]
+        assert props == pytest.approx([1 / math.factorial(len(r))] * len(props))
+    with pytest.raises(ConfigError, match="explore"):
+        HomePages(service, ml100k.interactions, explore=1.5)
 
 
 def test_the_page_experiment_decides_the_policy_and_logs_an_exposure(site):

@@ -67,7 +67,7 @@ def _registry(home: Path | None):  # type: ignore[no-untyped-def]
 SEARCH_EASE_MAX_TITLES = 20_000
 
 
-def _build_pages(service, ds, home, page_model, page_policy, impressions, durable=False):  # type: ignore[no-untyped-def]
+def _build_pages(service, ds, home, page_model, page_policy, impressions, durable=False, explore=0.0):  # type: ignore[no-untyped-def]
     """The homepage over the dataset's log, with the fitted page model when there is one."""
     import logging
 
@@ -83,7 +83,7 @@ def _build_pages(service, ds, home, page_model, page_policy, impressions, durabl
         model = PageModel.load(path)  # a named file that is missing or not a model stops the start, saying which
     else:
         log.warning("no page model; the learned page uses the model's prior (fit one with `marquee page fit`)", extra={"path": str(path)})
-    pages = HomePages(service, ds.interactions, page_model=model, default_policy=page_policy, durable=durable,
+    pages = HomePages(service, ds.interactions, page_model=model, default_policy=page_policy, durable=durable, explore=explore,
                       impressions=impressions or config.home(home) / "homepage" / "impressions.jsonl")  # fmt: skip
     log.info("homepage ready", extra={"page_model": str(path) if model else "prior", "policy": page_policy, "impressions": str(pages.impressions_path)})
     return pages
@@ -154,6 +154,7 @@ def serve(
     page_model: Path | None = typer.Option(None, envvar="MARQUEE_PAGE_MODEL", help="Page model of the learned page (`marquee page fit`) [default: $MARQUEE_HOME/page/model.json when it exists, else the model's prior]."),
     page_policy: str = typer.Option("learned", envvar="MARQUEE_PAGE_POLICY", help="The page policy when no experiment named homepage-policy decides: learned or template."),
     durable_pages: bool = typer.Option(False, "--durable-pages/--queued-pages", envvar="MARQUEE_DURABLE_PAGES", help="Send a homepage only once its artwork decisions are committed (fsync) to the decision log; by default once they are queued to its writer, which writes a click's reward after them (a crash in the milliseconds before the commit loses that page's impressions)."),
+    page_explore: float = typer.Option(0.02, min=0.0, max=1.0, envvar="MARQUEE_PAGE_EXPLORE", help="Share of known members' homepages shown as the template's rows in a random order (logged as policy 'explore' with its propensity), for replay and for fitting the page model on served logs."),
     impressions: Path | None = typer.Option(None, envvar="MARQUEE_IMPRESSIONS", help="The homepage's impression log (JSON lines, appended) [default: $MARQUEE_HOME/homepage/impressions.jsonl]."),
     precomputed: Path | None = typer.Option(None, envvar="MARQUEE_PRECOMPUTED", help="A precomputed top-k table (`marquee scale score`): the tier between the light model and popularity, answering in microseconds when the online tiers miss their deadline, fail, or shed a prefetch request."),
     context: str | None = typer.Option(None, envvar="MARQUEE_CONTEXT", help="Registry reference of a context stage (`marquee train-context`) that re-ranks every tier's titles for requests stating device and local_hour."),
@@ -214,7 +215,7 @@ def serve(
                 service.search = _build_search(ds, router)
         if homepage:
             with status("fitting the homepage's candidate rows"):
-                service.pages = _build_pages(service, ds, home, page_model, page_policy, impressions, durable_pages)
+                service.pages = _build_pages(service, ds, home, page_model, page_policy, impressions, durable_pages, page_explore)
         # Everything loaded so far lives as long as the process: move it out of the collector's sight.
         # A full collection over the objects of torch, ONNX Runtime and FastAPI is a pause that would land
         # on some request (it set the p99.9 of bench/serving.py); after freeze() it scans only what requests allocate.

@@ -49,6 +49,7 @@ from marquee.page import (
     Row,
     RowCandidates,
     RuleTemplate,
+    ShuffledTemplate,
 )
 from marquee.serve.play import Player, PlayResult
 
@@ -152,17 +153,23 @@ class HomePages:
             by default it is sent once they are queued to the log's writer, which writes a click's reward
             after them (see :meth:`~marquee.serve.artwork.Artwork.decide_many_async`).
         click_window_s: a tile not clicked within this many seconds of its page gets reward 0.
+        explore: share of known members' pages (outside the page experiment) shown as the template's rows in a
+            uniformly random order (policy ``explore``, ``page_propensity`` 1/n! within the slice): the logged
+            pages that :func:`~marquee.page.slot_replay` and :meth:`~marquee.page.PageModel.fit` need.
+        seed: seeds the exploration.
     """
 
     def __init__(
         self, service: Service, data: Interactions, *, page_model: PageModel | None = None, default_policy: str = "learned",
         impressions: str | Path | None = None, n_rows: int = 10, columns: int = 10, player: Player | None = None,
-        durable: bool = False, click_window_s: float = 1800.0,
+        durable: bool = False, click_window_s: float = 1800.0, explore: float = 0.0, seed: int | None = None,
     ) -> None:  # fmt: skip
         if data.catalog is None:
             raise DataError("the homepage needs the log's catalog (names, genres); open a dataset that has one")
         if not click_window_s >= 0:
             raise ConfigError(f"click_window_s must be >= 0 seconds, got {click_window_s!r}")
+        if not 0 <= explore <= 1:
+            raise ConfigError(f"explore is a share of pages in [0, 1], got {explore!r}")
         self.service, self.catalog, self.durable, self.click_window_s = service, data.catalog, durable, float(click_window_s)
         self.candidates = RowCandidates().fit(data)
         self.model = page_model or PageModel()
@@ -170,6 +177,9 @@ class HomePages:
             "learned": GreedyPolicy(n_rows=n_rows, columns=columns, model=self.model, genre_matrix=self.candidates.genre_matrix_),
             "template": RuleTemplate(n_rows=n_rows, columns=columns, genres=self.candidates.genres_),
         }
+        self.explore = float(explore)
+        self._rng = np.random.default_rng(seed)
+        self._explorer = ShuffledTemplate(n_rows=n_rows, columns=columns, genres=self.candidates.genres_, seed=self._rng, name="explore")
         if default_policy not in self.policies:
             raise ConfigError(f"unknown page policy {default_policy!r}; choose one of {sorted(self.policies)}")
         self.default_policy = default_policy
@@ -256,7 +266,10 @@ class HomePages:
         start = time.perf_counter()
         scores, known, label = self.scores(member_id, device, local_hour)
         policy, experiment, variant = self._policy(member_id, known)
-        home = self.builder.page(scores, self.history(member_id), self.policies[policy])
+        arrange = self.policies[policy]
+        if known and experiment is None and self.explore > 0 and self._rng.random() < self.explore:
+            policy, arrange = "explore", self._explorer
+        home = self.builder.page(scores, self.history(member_id), arrange)
         rows = await self._tiles(member_id, home, device, local_hour)
         page_id = uuid.uuid4().hex
         self._log_impressions(page_id, member_id, policy, experiment, variant, device, local_hour, home, rows)
