@@ -38,7 +38,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, machine, write_section
-from search_endpoint import BENCH_HOME, free_port, stop
+from search_endpoint import BENCH_HOME, stop
+from search_endpoint import start_server as start_marquee
 
 BIN = Path(sys.executable).parent
 SERVER_CPU, LOAD_CPU = 0, 1
@@ -115,26 +116,8 @@ def generation(home: Path | None, dataset: str, light: str, model_path: Path) ->
 
 
 def start_server(home: Path | None, dataset: str, light: str, page_model: Path, tmp: Path, *, durable: bool) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    argv = ["taskset", "-c", str(SERVER_CPU), str(BIN / "marquee"), "serve", "--heavy", "", "--light", light, "--dataset", dataset,
-            "--port", str(port), "--log-level", "warning", "--page-model", str(page_model), "--artwork-log", str(tmp / "art.sqlite"),
-            "--impressions", str(tmp / "impressions.jsonl"), "--durable-pages" if durable else "--queued-pages",
-            *(["--home", str(home)] if home else [])]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k != "MARQUEE_ADMIN_TOKEN"}
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=(tmp / "server.log").open("w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited with {proc.returncode}: {(tmp / 'server.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    stop(proc)
-    raise SystemExit("the server did not start in 180 s")
+    return start_marquee(home, dataset, light, tmp / "server.log", "--page-model", str(page_model), "--artwork-log", str(tmp / "art.sqlite"),
+                         "--impressions", str(tmp / "impressions.jsonl"), "--durable-pages" if durable else "--queued-pages")  # fmt: skip
 
 
 async def drive(url: str, paths: list[str], connections: int, seconds: float) -> dict:

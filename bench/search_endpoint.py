@@ -46,10 +46,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: Path | None, dataset: str, light: str, log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(home: Path | None, dataset: str, light: str, log: Path, *options: str) -> tuple[subprocess.Popen, str]:
+    """``marquee serve`` (light tier only, then ``options``) pinned to CPU 0 at a free port, once it answers /healthz."""
     port = free_port()
     argv = ["taskset", "-c", str(SERVER_CPU), str(BIN / "marquee"), "serve", "--heavy", "", "--light", light, "--dataset", dataset,
-            "--port", str(port), "--no-artwork", "--log-level", "warning", *(["--home", str(home)] if home else [])]  # fmt: skip
+            "--port", str(port), "--log-level", "warning", *options, *(["--home", str(home)] if home else [])]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "MARQUEE_ADMIN_TOKEN"}
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -190,7 +191,7 @@ def main() -> None:
     mix = queries(titles, members, 20_000)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        proc, url = start_server(home, dataset, light, Path(tmp) / "server.log")
+        proc, url = start_server(home, dataset, light, Path(tmp) / "server.log", "--no-artwork")
         startup = time.perf_counter() - t0
         try:
             asyncio.run(drive(url, mix[:2000], args.connections, 2.0))  # warm-up

@@ -10,7 +10,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from marquee.errors import ConfigError
-from marquee.experiment import Allocator, MemorySink
 from marquee.rank import EASE, MostPopular
 from marquee.serve.app import create_app
 from marquee.serve.artwork import build_artwork
@@ -18,6 +17,7 @@ from marquee.serve.registry import ModelRegistry
 from marquee.serve.router import Router
 from marquee.serve.service import Service
 from marquee.serve.web import PAGE_EXPERIMENT, HomePages
+from tests.serve.homepage_site import homepage_service
 
 EXPERIMENTS = {"layers": [
     {"name": "home", "experiments": [{"name": PAGE_EXPERIMENT, "variants": [{"name": "template", "weight": 0.5}, {"name": "learned", "weight": 0.5}]}]},
@@ -29,13 +29,7 @@ HTML = {"accept": "text/html"}
 @pytest.fixture(scope="module")
 def site(ml100k, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("homepage")
-    data = ml100k.interactions
-    router = Router(MostPopular().fit(data))
-    router.set_tier("light", EASE().fit(data), "ease:1")
-    exposures = MemorySink()
-    service = Service(router, ModelRegistry(tmp / "registry"), artwork=build_artwork(ml100k.catalog, tmp / "art.sqlite", seed=0),
-                      allocator=Allocator.from_dict(EXPERIMENTS), exposures=exposures)  # fmt: skip
-    service.pages = HomePages(service, data, impressions=tmp / "impressions.jsonl", durable=True)  # read back at once below
+    service, exposures = homepage_service(ml100k, tmp, EXPERIMENTS, durable=True)  # durable: the tests read the log back at once
     with TestClient(create_app(service)) as client:
         yield {"client": client, "service": service, "tmp": tmp, "exposures": exposures}
 

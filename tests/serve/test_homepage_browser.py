@@ -13,15 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from marquee.experiment import Allocator, MemorySink
-from marquee.rank import EASE, MostPopular
 from marquee.serve.app import create_app
-from marquee.serve.artwork import build_artwork
-from marquee.serve.registry import ModelRegistry
-from marquee.serve.router import Router
-from marquee.serve.service import Service
-from marquee.serve.web import PAGE_EXPERIMENT, HomePages
+from marquee.serve.web import PAGE_EXPERIMENT
 from tests.browser import live_server
+from tests.serve.homepage_site import homepage_service
 
 PHONE = {"width": 390, "height": 844}
 TV = {"width": 1920, "height": 1080}
@@ -31,17 +26,8 @@ EXPERIMENTS = {"layers": [{"name": "home", "experiments": [{"name": PAGE_EXPERIM
 
 @pytest.fixture(scope="module")
 def site(ml100k, tmp_path_factory):
-    from marquee.cli.serving import _build_search
-
     tmp = tmp_path_factory.mktemp("homepage-browser")
-    data = ml100k.interactions
-    router = Router(MostPopular().fit(data))
-    router.set_tier("light", EASE().fit(data), "ease:1")
-    exposures = MemorySink()
-    service = Service(router, ModelRegistry(tmp / "registry"), artwork=build_artwork(ml100k.catalog, tmp / "art.sqlite", seed=0),
-                      allocator=Allocator.from_dict(EXPERIMENTS), exposures=exposures)  # fmt: skip
-    service.search = _build_search(ml100k, router)
-    service.pages = HomePages(service, data, impressions=tmp / "impressions.jsonl")
+    service, exposures = homepage_service(ml100k, tmp, EXPERIMENTS, search=True)
     with live_server(create_app(service)) as url:
         yield {"url": url, "tmp": tmp, "exposures": exposures}
 

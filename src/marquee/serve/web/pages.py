@@ -194,6 +194,7 @@ class HomePages:
         self.members: IdIndex = data.members
         self._plays = np.diff(data.member_indptr)
         self._live: OrderedDict[int, History] = OrderedDict()  # by member position
+        self._catalog_models: dict[int, tuple[Any, bool]] = {}
         self._lock = threading.Lock()
         self._pending: deque[tuple[float, list[str]]] = deque()  # (deadline, decision ids) per page, oldest first
         self._writer = _LineWriter(Path(impressions)) if impressions is not None else None
@@ -213,7 +214,7 @@ class HomePages:
 
         A model indexing other titles than the catalog (another dataset's) is not used: popularity answers."""
         model, label = self.scorer()
-        if model is None or member_id is None or model.titles_ != self.catalog.index:
+        if model is None or member_id is None or not self._indexes_catalog(model):
             return self.popularity, False, "popularity"
         u = model.members_.position(member_id)
         if u is None:
@@ -227,6 +228,13 @@ class HomePages:
                 out[self.catalog.index.positions(ids)] = adjusted
                 return out, True, f"{label} + context stage {context[1].ref}"
         return scores, True, label
+
+    def _indexes_catalog(self, model: Any) -> bool:
+        """Whether ``model`` indexes the catalog's titles: compared once per model (a swap brings a new one), not per page."""
+        known = self._catalog_models.get(id(model))
+        if known is None or known[0] is not model:
+            known = self._catalog_models[id(model)] = (model, model.titles_ == self.catalog.index)
+        return known[1]
 
     def _position(self, member_id: int | str | None) -> int | None:
         return self.members.position(member_id) if member_id is not None else None
