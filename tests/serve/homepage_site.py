@@ -22,8 +22,8 @@ def homepage_service(dataset: Any, tmp: Path, experiments: dict, *, search: bool
     service = Service(router, ModelRegistry(tmp / "registry"), artwork=build_artwork(dataset.catalog, tmp / "art.sqlite", seed=0),
                       allocator=Allocator.from_dict(experiments), exposures=exposures)  # fmt: skip
     if search:
-        from marquee.cli.serving import _build_search
+        from marquee.serve.build import build_search
 
-        service.search = _build_search(dataset, router)
+        service.search = build_search(dataset, router)
     service.pages = HomePages(service, data, impressions=tmp / "impressions.jsonl", durable=durable)
     return service, exposures

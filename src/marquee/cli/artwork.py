@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,6 @@ SIMULATED_LOG_OPTION = typer.Option(
 )  # fmt: skip
 
 
-def default_log(log: Path | None, home: Path | None) -> Path:
-    """The service's decision log: ``log``, or ``$MARQUEE_HOME/artwork/decisions.sqlite``."""
-    from marquee import config
-
-    return log if log is not None else config.home(home) / "artwork" / "decisions.sqlite"
-
-
 def simulation_log(log: Path | None, home: Path | None, policy: str, seed: int) -> Path:
     """Where a simulation writes: ``log``, or a new file of its own under ``$MARQUEE_HOME/artwork/simulated/``
     (named for the time, policy and seed), never the service's log by default."""
@@ -43,28 +35,6 @@ def simulation_log(log: Path | None, home: Path | None, policy: str, seed: int) 
         return log
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return config.home(home) / "artwork" / "simulated" / f"{stamp}-{policy}-seed{seed}.sqlite"
-
-
-def parse_candidate(spec: str, *, allow_uniform: bool = True) -> Any:
-    """``uniform`` or ``NAME[:key=value,...]`` (e.g. ``epsilon_greedy:epsilon=0.05``) -> a candidate."""
-    from marquee.bandit.artwork import CANDIDATE_POLICIES
-
-    name, _, params = spec.partition(":")
-    if name == "uniform" and not params and allow_uniform:
-        return "uniform"
-    if name not in CANDIDATE_POLICIES:
-        choices = f"{'uniform or ' if allow_uniform else ''}one of {sorted(CANDIDATE_POLICIES)}"
-        raise ConfigError(f"unknown policy {name!r} in {spec!r}; choose {choices}, optionally with :key=value,... (e.g. epsilon_greedy:epsilon=0.2)")
-    values: dict[str, Any] = {}
-    for item in filter(None, params.split(",")):
-        key, eq, raw = item.partition("=")
-        if not eq:
-            raise ConfigError(f"candidate parameter {item!r} in {spec!r} is not key=value (e.g. {name}:l2=2.0)")
-        try:
-            values[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            values[key.strip()] = raw
-    return CANDIDATE_POLICIES[name](**values)
 
 
 @app.command("simulate")
@@ -172,7 +142,7 @@ def evaluate(
     from marquee.data.artwork_log import ArtworkLog
     from marquee.errors import DataError
     from marquee.ope import IPS, SNIPS, DirectMethod, DoublyRobust, SelfNormalizedDR
-    from marquee.serve.artwork import evaluate_artwork
+    from marquee.serve.artwork import default_log, evaluate_artwork, parse_candidate
 
     known = {"ips": IPS, "snips": SNIPS, "dm": DirectMethod, "dr": DoublyRobust, "sndr": SelfNormalizedDR}
     bad = [e for e in estimator if e not in known]

@@ -7,7 +7,6 @@ import gc
 import json
 import os
 import socket
-import time
 from pathlib import Path
 
 import typer
@@ -57,80 +56,9 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _registry(home: Path | None):  # type: ignore[no-untyped-def]
-    from marquee import config
-    from marquee.serve import ModelRegistry
+    from marquee.serve.build import open_registry
 
-    return ModelRegistry(config.home(home) / "registry")
-
-
-#: Above this many titles the search's fallback ranker is MostPopular (EASE holds a titles x titles matrix).
-SEARCH_EASE_MAX_TITLES = 20_000
-
-
-def _build_pages(service, ds, home, page_model, page_policy, impressions, durable=False, explore=0.0):  # type: ignore[no-untyped-def]
-    """The homepage over the dataset's log, with the fitted page model when there is one."""
-    import logging
-
-    from marquee import config
-    from marquee.cli.page import default_model_path
-    from marquee.page import PageModel
-    from marquee.serve.web import HomePages
-
-    log = logging.getLogger("marquee.serve")
-    path = page_model or default_model_path(home)
-    model = None
-    if page_model is not None or path.is_file():
-        model = PageModel.load(path)  # a named file that is missing or not a model stops the start, saying which
-    else:
-        log.warning("no page model; the learned page uses the model's prior (fit one with `marquee page fit`)", extra={"path": str(path)})
-    pages = HomePages(service, ds.interactions, page_model=model, default_policy=page_policy, durable=durable, explore=explore,
-                      impressions=impressions or config.home(home) / "homepage" / "impressions.jsonl")  # fmt: skip
-    log.info("homepage ready", extra={"page_model": str(path) if model else "prior", "policy": page_policy, "impressions": str(pages.impressions_path)})
-    return pages
-
-
-def _build_search(ds, router):  # type: ignore[no-untyped-def]
-    """The service's title search over ``ds.catalog`` (None when the catalog has no names).
-
-    The ranker is the light tier's model when one is loaded (its scores are what members see on the home
-    page; a later hot swap of the tier does not change it), else EASE fitted at start on the dataset without
-    each member's last play (MostPopular over :data:`SEARCH_EASE_MAX_TITLES` titles). The blend is learned
-    from searches for those last plays, typed as short prefixes (:func:`marquee.sim.search.log_searches`);
-    the light tier's model saw them in training, so its blend leans on the member's score more than it would
-    on unseen plays."""
-    import logging
-
-    from marquee.rank import EASE, MostPopular
-    from marquee.search import Personalized, SearchIndex
-    from marquee.serve.search import TitleSearch
-    from marquee.sim.search import log_searches
-
-    log = logging.getLogger("marquee.serve")
-    if ds.catalog.table.column("name").null_count == len(ds.catalog):
-        log.warning("search off: the catalog has no title names", extra={"dataset": ds.name})
-        return None
-    started = time.perf_counter()
-    rest, searches = log_searches(ds.interactions, seed=0)
-    search_log = searches.to_log(rest.members.ids, ds.catalog)
-    index = SearchIndex().build(ds.catalog)
-    light = router.tiers.get("light")
-    engine = None
-    if light is not None:
-        try:
-            engine, label = Personalized(index, light.model).fit(search_log), f"the light tier's {light.version}"
-        except MarqueeError as exc:  # a model whose ids do not match the dataset's: fall back, say why
-            log.warning("search: the light tier's model cannot rank the dataset's members; fitting one", extra={"reason": str(exc)})
-    if engine is None:
-        fallback = MostPopular() if len(ds.catalog) > SEARCH_EASE_MAX_TITLES else EASE()
-        label = f"{type(fallback).__name__} fitted at start on {ds.name}"
-        try:
-            engine = Personalized(index, fallback.fit(rest)).fit(search_log)
-        except MarqueeError as exc:  # e.g. too few plays to learn a blend from: serve without search, say why
-            log.warning("search off: no blend could be learned from the dataset", extra={"dataset": ds.name, "reason": str(exc)})
-            return None
-    log.info("search ready", extra={"ranker": label, "titles": len(ds.catalog), "searches": engine.n_searches_,
-                                    "seconds": round(time.perf_counter() - started, 2), "weights": engine.weights_})  # fmt: skip
-    return TitleSearch(engine, label)
+    return open_registry(home)
 
 
 def serve(
@@ -158,6 +86,10 @@ def serve(
     impressions: Path | None = typer.Option(None, envvar="MARQUEE_IMPRESSIONS", help="The homepage's impression log (JSON lines, appended) [default: $MARQUEE_HOME/homepage/impressions.jsonl]."),
     precomputed: Path | None = typer.Option(None, envvar="MARQUEE_PRECOMPUTED", help="A precomputed top-k table (`marquee scale score`): the tier between the light model and popularity, answering in microseconds when the online tiers miss their deadline, fail, or shed a prefetch request."),
     context: str | None = typer.Option(None, envvar="MARQUEE_CONTEXT", help="Registry reference of a context stage (`marquee train-context`) that re-ranks every tier's titles for requests stating device and local_hour."),
+    ray: bool = typer.Option(False, "--ray/--no-ray", envvar="MARQUEE_RAY", help="Run on Ray Serve (pip install 'marquee[ray]'): the heavy model as its own autoscaled deployment with Ray's batching, the router, light tier and HTTP contract in the ingress; the same answers as one process."),
+    ray_address: str | None = typer.Option(None, envvar="RAY_ADDRESS", help="With --ray: an existing Ray cluster (auto, host:port, ray://host:10001); default: a local one on this machine."),
+    heavy_replicas: str = typer.Option("1:2", envvar="MARQUEE_HEAVY_REPLICAS", help="With --ray: MIN:MAX replicas of the heavy deployment (Ray's autoscaler moves between them by each replica's queue), or N for a fixed count."),
+    ingress_replicas: int = typer.Option(1, min=1, envvar="MARQUEE_INGRESS_REPLICAS", help="With --ray: replicas of the ingress (router, light tier, HTTP). With more than one, each follows the registry's aliases every second, so a promotion through one reaches all."),
     home: Path = HOME_OPTION,
 ) -> None:
     """Serve recommendations over HTTP with per-request model switching (docs at /docs).
@@ -167,11 +99,29 @@ def serve(
     the command stops at once with exit code 8."""
     import uvicorn
 
-    from marquee.rank import MostPopular
-    from marquee.serve.app import Service, create_app
+    from marquee.serve.app import create_app
+    from marquee.serve.build import ServiceSettings, build_service
     from marquee.serve.logs import configure_json_logging
-    from marquee.serve.router import Router
 
+    settings = ServiceSettings(
+        dataset=dataset, home=str(home) if home is not None else None, heavy=heavy, light=light, budget_ms=budget_ms,
+        max_batch=max_batch, max_wait_ms=max_wait_ms, admin_token=os.environ.get("MARQUEE_ADMIN_TOKEN") or None,
+        experiments=_str(experiments), exposures=_str(exposures), artwork=artwork, artwork_log=_str(artwork_log),
+        artwork_policy=artwork_policy, artwork_variants=_str(artwork_variants), search=search, homepage=homepage,
+        page_model=_str(page_model), page_policy=page_policy, durable_pages=durable_pages, page_explore=page_explore,
+        impressions=_str(impressions), precomputed=_str(precomputed), context=context,
+        follow_registry_s=1.0 if ray and ingress_replicas > 1 else 0.0,
+    )  # fmt: skip
+    if ray:
+        from marquee.scale.ray_serve import RayServeOptions, run_on_ray
+
+        options = RayServeOptions.parse(heavy_replicas, ingress_replicas=ingress_replicas, address=ray_address)
+        with _bind(host, port):  # a busy port fails at once, before Ray starts
+            pass
+        configure_json_logging(log_level)
+        load_dataset(dataset, home)  # fetched here, once, before any replica opens it
+        run_on_ray(settings, options, host=host, port=port, say=lambda m: err_console.print(m, highlight=False))
+        return
     # Take the address before anything loads: a second server on a busy port fails at once,
     # before it prints "serving on".
     with _bind(host, port) as sock:
@@ -181,41 +131,7 @@ def serve(
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1)
-        ds = load_dataset(dataset, home)
-        with status(f"fitting the popularity fallback on {ds.name}"):
-            router = Router(MostPopular().fit(ds.interactions), default_budget_ms=budget_ms)
-        allocator = sink = None
-        if experiments is not None:
-            from marquee import config
-            from marquee.experiment import Allocator, ParquetSink
-
-            allocator = Allocator.from_dict(config.load_config_file(experiments))
-            sink = ParquetSink(exposures or config.home(home) / "exposures", batch_rows=10_000)
-        art = None
-        if artwork:
-            from marquee.cli.artwork import default_log, parse_candidate
-            from marquee.serve.artwork import build_artwork
-
-            policy = parse_candidate(artwork_policy, allow_uniform=False)
-            art = build_artwork(ds.catalog, default_log(artwork_log, home), policy=policy, variants=artwork_variants)
-        service = Service(router, _registry(home), admin_token=os.environ.get("MARQUEE_ADMIN_TOKEN") or None, max_batch=max_batch,
-                          max_wait_ms=max_wait_ms, allocator=allocator, exposures=sink, artwork=art)  # fmt: skip
-        for tier, ref in (("heavy", heavy), ("light", light)):
-            if ref:
-                with status(f"loading {ref} into the {tier} tier"):
-                    service.load(tier, ref)
-        if precomputed is not None:
-            with status(f"loading the precomputed table {precomputed}"):
-                service.load_precomputed(precomputed)
-        if context:
-            with status(f"loading the context stage {context}"):
-                service.load_context(context)
-        if search:
-            with status(f"building the title search over {ds.name}"):
-                service.search = _build_search(ds, router)
-        if homepage:
-            with status("fitting the homepage's candidate rows"):
-                service.pages = _build_pages(service, ds, home, page_model, page_policy, impressions, durable_pages, page_explore)
+        service = build_service(settings, dataset=load_dataset(dataset, home), stage=status)
         # Everything loaded so far lives as long as the process: move it out of the collector's sight.
         # A full collection over the objects of torch, ONNX Runtime and FastAPI is a pause that would land
         # on some request (it set the p99.9 of bench/serving.py); after freeze() it scans only what requests allocate.
@@ -225,15 +141,17 @@ def serve(
     # The address is released here and taken again by uvicorn a moment later (uvicorn.run binds
     # by host and port); in that moment another process could take it, and uvicorn then stops
     # with its own error. Holding it through the minutes of loading is what matters.
-    err_console.print(f"serving on http://{host}:{port} (docs: http://{host}:{port}/docs"
-                      + (f"; homepage: http://{host}:{port}/" if service.pages is not None else "") + f"); tiers: {router.available() or ['popular only']}"
-                      + (f"; context stage: {service.context[1].ref}" if service.context else "")
-                      + (f"; artwork: {art!r}, log {art.sink.path}" if art is not None else "")
-                      + (f"; search ranked by {service.search.ranker}" if service.search is not None else "; search off"), highlight=False)  # fmt: skip
+    url = f"http://{host}:{port}"
+    err_console.print(f"serving on {url} (docs: {url}/docs" + (f"; homepage: {url}/" if service.pages is not None else "")
+                      + f"); {service.describe()}", highlight=False)  # fmt: skip
     # No access log (the service logs what matters as JSON), no proxy-header rewriting (it reads no
     # client address) and no Server header: each costs CPU on every request of the hot path.
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False, lifespan="on",
                 proxy_headers=False, server_header=False)  # fmt: skip
+
+
+def _str(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
 
 
 @models_app.command("list")

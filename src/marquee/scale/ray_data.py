@@ -1,6 +1,6 @@
 """Batch scoring on Ray Data: the member blocks as a dataset, mapped by actors that each hold the model.
 
-Ray is imported only here (an optional extra: ``pip install 'marquee[ray]'``). Each actor loads the model
+Ray is imported only when this runs (an optional extra: ``pip install 'marquee[ray]'``). Each actor loads the model
 from the registry once (the registry's directory must be reachable from every node: on one machine it is),
 then scores the blocks it is given with :func:`marquee.scale.batch.score_block`, the serial path's code.
 """
@@ -8,11 +8,10 @@ then scores the blocks it is given with :func:`marquee.scale.batch.score_block`,
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 
-from marquee.errors import ConfigError
+from marquee.scale.cluster import connect, import_ray
 
 __all__ = ["score_with_ray"]
 
@@ -35,32 +34,6 @@ class _Scorer:
         return {"member": members, "idx": idx, "score": scores}
 
 
-def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("the ray engine needs Ray: pip install 'marquee[ray]' (or choose --engine process)") from None
-    return ray
-
-
-def _check_reachable(address: str, timeout_s: float = 3.0) -> None:
-    """A ``host:port`` (or ``ray://host:port``) that does not accept a connection: one line, at once
-    (``ray.init`` would retry for minutes). ``auto`` and ``local`` are left to Ray."""
-    import socket
-
-    if address in ("auto", "local"):
-        return
-    hostport = address.split("://", 1)[-1].rsplit("/", 1)[0]
-    host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError(f"a Ray address is host:port, ray://host:port or auto; got {address!r}")
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout_s):
-            pass
-    except OSError as exc:
-        raise ConfigError(f"could not reach the Ray cluster at {address}: {exc.strerror or exc}") from None
-
-
 def score_with_ray(root: str, ref: str, n: int, k: int, *, workers: int, block: int, address: str | None = None,
                    members: int | None = None) -> tuple[list, float]:  # fmt: skip
     """Score ``n`` member positions (``0..n-1``, modulo ``members`` when given: several passes) on Ray Data;
@@ -69,19 +42,9 @@ def score_with_ray(root: str, ref: str, n: int, k: int, *, workers: int, block: 
     Raises:
         ConfigError: Ray is not installed, or the cluster at ``address`` cannot be reached (one line, no trace).
     """
-    ray = _ray()
-    started_here = False
-    if not ray.is_initialized():
-        try:
-            if address is None:
-                # One CPU per actor, and one for the dataset's own read tasks (without it the actors hold every CPU and the reads wait forever).
-                ray.init(num_cpus=workers + 1, include_dashboard=False, log_to_driver=False, configure_logging=False)
-            else:
-                _check_reachable(address)
-                ray.init(address=address, log_to_driver=False, configure_logging=False)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise ConfigError(f"could not reach the Ray cluster at {address or 'a new local instance'}: {str(exc).splitlines()[0]}") from None
-        started_here = True
+    ray = import_ray()
+    # One CPU per actor, and one for the dataset's own read tasks (without it the actors hold every CPU and the reads wait forever).
+    started_here = connect(ray, address, num_cpus=workers + 1)
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False

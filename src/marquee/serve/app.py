@@ -69,11 +69,19 @@ def create_app(service: Service) -> Any:
                 await asyncio.sleep(seconds)
                 await asyncio.get_running_loop().run_in_executor(None, service.flush)
 
-        flusher = asyncio.create_task(flush_every(EXPOSURE_FLUSH_S))
+        async def follow_every(seconds: float) -> None:
+            while True:
+                await asyncio.sleep(seconds)
+                await asyncio.get_running_loop().run_in_executor(None, service.follow_registry)
+
+        tasks = [asyncio.create_task(flush_every(EXPOSURE_FLUSH_S))]
+        if service.follow_registry_s > 0:
+            tasks.append(asyncio.create_task(follow_every(service.follow_registry_s)))
         try:
             yield
         finally:
-            flusher.cancel()
+            for task in tasks:
+                task.cancel()
             service.close()
 
     app = FastAPIOffline(

@@ -44,7 +44,7 @@ from marquee.ope.comparison import Comparison
 from marquee.random import SeedLike, as_generator
 from marquee.serve.schemas import MAX_ID, MAX_ID_CHARS, Context, Device, MemberId
 
-__all__ = ["Artwork", "ArtworkBody", "ArtworkRequest", "ArtworkSink", "FeedbackBody", "FeedbackRequest", "build_artwork", "evaluate_artwork"]
+__all__ = ["Artwork", "ArtworkBody", "ArtworkRequest", "ArtworkSink", "FeedbackBody", "FeedbackRequest", "build_artwork", "default_log", "evaluate_artwork", "parse_candidate"]
 
 log = logging.getLogger("marquee.serve.artwork")
 
@@ -305,6 +305,37 @@ class Artwork:
         """:meth:`feedback` for an event loop."""
         new, record = await asyncio.wrap_future(self.sink.submit_reward(decision_id, reward, timestamp_us=self.clock()))
         return self._learn(record, reward, new), new
+
+
+def default_log(log: str | Path | None, home: str | Path | None) -> Path:
+    """The service's decision log: ``log``, or ``$MARQUEE_HOME/artwork/decisions.sqlite``."""
+    from marquee import config
+
+    return Path(log) if log is not None else config.home(home) / "artwork" / "decisions.sqlite"
+
+
+def parse_candidate(spec: str, *, allow_uniform: bool = True) -> Any:
+    """``uniform`` or ``NAME[:key=value,...]`` (e.g. ``epsilon_greedy:epsilon=0.05``) -> a candidate."""
+    import json
+
+    from marquee.bandit.artwork import CANDIDATE_POLICIES
+
+    name, _, params = spec.partition(":")
+    if name == "uniform" and not params and allow_uniform:
+        return "uniform"
+    if name not in CANDIDATE_POLICIES:
+        choices = f"{'uniform or ' if allow_uniform else ''}one of {sorted(CANDIDATE_POLICIES)}"
+        raise ConfigError(f"unknown policy {name!r} in {spec!r}; choose {choices}, optionally with :key=value,... (e.g. epsilon_greedy:epsilon=0.2)")
+    values: dict[str, Any] = {}
+    for item in filter(None, params.split(",")):
+        key, eq, raw = item.partition("=")
+        if not eq:
+            raise ConfigError(f"candidate parameter {item!r} in {spec!r} is not key=value (e.g. {name}:l2=2.0)")
+        try:
+            values[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key.strip()] = raw
+    return CANDIDATE_POLICIES[name](**values)
 
 
 def build_artwork(

@@ -18,13 +18,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from marquee.errors import ConfigError
 from marquee.rank.base import Recommender
 
-__all__ = ["BatchResult", "MicroBatcher"]
+__all__ = ["BatchResult", "Batcher", "BatcherFactory", "MicroBatcher"]
 
 @dataclass(frozen=True)
 class BatchResult:
@@ -36,6 +37,28 @@ class BatchResult:
     version: str
     batch_size: int
     batch_ms: float
+
+
+class Batcher(Protocol):
+    """How the heavy tier's requests reach its model: :class:`MicroBatcher` in this process, or a
+    remote deployment's (:class:`marquee.scale.ray_serve.RemoteBatcher`). The router reads ``depth``,
+    ``max_batch`` and ``max_wait_ms`` to estimate the queue a request would join."""
+
+    max_batch: int
+    max_wait_ms: float
+
+    @property
+    def depth(self) -> int: ...
+
+    async def submit(self, member_idx: int, k: int) -> BatchResult: ...
+
+    def prepare(self, version: str) -> None:
+        """``version`` is about to be served: load it where the model runs (a no-op in process)."""
+
+
+#: Makes a heavy tier's batcher from ``get_model`` (the tier's current model and version) and
+#: ``on_batch`` (called with each batch's size and milliseconds).
+BatcherFactory = Callable[[Callable[[], tuple[Recommender, str]], Callable[[int, float], None]], Batcher]
 
 
 def _recommend(model: Recommender, members: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +120,9 @@ class MicroBatcher:
     def depth(self) -> int:
         """Requests waiting or being computed."""
         return len(self._pending) + self.in_flight
+
+    def prepare(self, version: str) -> None:
+        """Nothing to do: ``get_model`` hands the next batch the swapped-in model."""
 
     async def submit(self, member_idx: int, k: int) -> BatchResult:
         loop = asyncio.get_running_loop()

@@ -21,7 +21,7 @@ import numpy as np
 
 from marquee.errors import ConfigError
 from marquee.rank.base import Recommender
-from marquee.serve.batching import MicroBatcher
+from marquee.serve.batching import Batcher
 from marquee.serve.precomputed import Precomputed
 
 __all__ = ["MODES", "PRIORITIES", "Answer", "LatencyEstimate", "Router", "Shed", "Tier"]
@@ -73,7 +73,7 @@ class Tier:
     name: str
     model: Recommender
     version: str
-    batcher: MicroBatcher | None = None
+    batcher: Batcher | None = None
     latency: LatencyEstimate = field(default_factory=LatencyEstimate)
     loaded_at: float = field(default_factory=time.time)
     probed_at: float = 0.0
@@ -138,7 +138,7 @@ class Router:
         self.precomputed: Precomputed | None = None
 
     # ---- tiers -------------------------------------------------------------------------
-    def set_tier(self, name: str, model: Recommender, version: str, *, batcher: MicroBatcher | None = None) -> Tier:
+    def set_tier(self, name: str, model: Recommender, version: str, *, batcher: Batcher | None = None) -> Tier:
         """Install or hot-swap a tier. In-flight requests finish on the model they started with."""
         if name not in ORDER:
             raise ConfigError(f"tier must be one of {ORDER}, got {name!r}")

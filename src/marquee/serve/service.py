@@ -19,7 +19,7 @@ from marquee.experiment.exposure import Exposure, ExposureSink
 from marquee.rank.base import Recommender
 from marquee.rank.context import ContextStage
 from marquee.serve.artwork import Artwork
-from marquee.serve.batching import MicroBatcher
+from marquee.serve.batching import BatcherFactory, MicroBatcher
 from marquee.serve.metrics import ServiceMetrics
 from marquee.serve.precomputed import Precomputed
 from marquee.serve.registry import ModelRegistry, ModelVersion
@@ -108,6 +108,10 @@ class Service:
         allocator, exposures: experiment assignments behind ``GET /v1/assignments/{member_id}``.
         artwork: artwork decisions behind ``POST /v1/artwork`` and ``POST /v1/feedback``.
         search: title search behind ``GET /v1/search`` (:mod:`marquee.serve.search`); ``None``: 404 ``no_search``.
+        heavy_batcher: makes the heavy tier's batcher (default: an in-process
+            :class:`~marquee.serve.batching.MicroBatcher`; Ray Serve's sends batches to its heavy deployment).
+        follow_registry_s: every this many seconds (0: never), tiers serving an alias reload when the
+            registry has moved it elsewhere (:meth:`follow_registry`).
 
     ``pages`` (:class:`~marquee.serve.web.HomePages`, set once the service exists: it reads the
     service's models) serves the homepage at ``/``; ``None``: no homepage.
@@ -128,8 +132,12 @@ class Service:
         exposures: ExposureSink | None = None,
         artwork: Artwork | None = None,
         search: TitleSearch | None = None,
+        heavy_batcher: BatcherFactory | None = None,
+        follow_registry_s: float = 0.0,
     ) -> None:
         self.router = router
+        self.heavy_batcher = heavy_batcher
+        self.follow_registry_s = follow_registry_s
         self.artwork = artwork
         self.search = search
         self.pages: HomePages | None = None
@@ -218,16 +226,53 @@ class Service:
 
     def _install(self, tier: str, ref: str, mv: ModelVersion, model: Recommender) -> None:
         batcher = None
-        if tier == "heavy" and "heavy" not in self.router.tiers and self.max_batch > 0:  # 0: inline, on the event loop
-            batcher = MicroBatcher(
-                lambda: (self.router.tiers["heavy"].model, self.router.tiers["heavy"].version),
-                max_batch=self.max_batch, max_wait_ms=self.max_wait_ms, on_batch=self._on_batch,
-            )  # fmt: skip
+        current = lambda: (self.router.tiers["heavy"].model, self.router.tiers["heavy"].version)
+        if tier == "heavy" and "heavy" not in self.router.tiers and self.heavy_batcher is not None:
+            batcher = self.heavy_batcher(current, self._on_batch)
+        elif tier == "heavy" and "heavy" not in self.router.tiers and self.max_batch > 0:  # 0: inline, on the event loop
+            batcher = MicroBatcher(current, max_batch=self.max_batch, max_wait_ms=self.max_wait_ms, on_batch=self._on_batch)
         self._warm(model)
+        running = self.router.tiers.get(tier)
+        if batcher is None and running is not None:
+            batcher = running.batcher
+        if batcher is not None:  # a remote model's replicas start loading the version before it is asked for
+            batcher.prepare(mv.ref)
         self.router.set_tier(tier, model, mv.ref, batcher=batcher)
         self.served[tier] = _Served(ref, mv)
         self.metrics.served(tier, mv.ref)
         log.info("model loaded", extra={"tier": tier, "ref": ref, "version": mv.ref, "code_version": mv.code_version})
+
+    def follow_registry(self) -> list[str]:
+        """Reload every tier (and the context stage) whose alias the registry has moved since it was
+        loaded: how replicas that did not take an admin call, or a service whose registry
+        ``marquee models promote`` changed directly, catch up. Returns the tiers reloaded; a version
+        that cannot be loaded is logged and the tier keeps serving what it served."""
+        moved: list[str] = []
+        served = [(tier, s.ref, s.version) for tier, s in self.served.items()]
+        if self.context is not None:
+            served.append((CONTEXT, self.context[0], self.context[1]))
+        for tier, ref, mv in served:
+            if "@" not in ref:
+                continue
+            name, alias = ref.split("@", 1)
+            try:
+                if self.registry.alias(name, alias) in (None, mv.version):
+                    continue
+                self.load(tier, ref)
+            except (ServiceError, MarqueeError) as exc:
+                log.warning("registry moved an alias, but its version could not be loaded", extra={"tier": tier, "ref": ref, "reason": str(exc)})
+                continue
+            moved.append(tier)
+        return moved
+
+    def describe(self) -> str:
+        """One line of what is served (printed at start)."""
+        search = self.search
+        return (f"tiers: {self.router.available() or ['popular only']}"
+                + (f"; context stage: {self.context[1].ref}" if self.context else "")
+                + (f"; precomputed: {self.router.precomputed.version}" if self.router.precomputed is not None else "")
+                + (f"; artwork: {self.artwork!r}, log {self.artwork.sink.path}" if self.artwork is not None else "")
+                + (f"; search ranked by {search.ranker}" if search is not None else "; search off"))  # fmt: skip
 
     def assignments(self, member_id: int, *, expose: bool) -> dict[str, Any]:
         """The member's variant in every running experiment; with ``expose``, each is also logged
