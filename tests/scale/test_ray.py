@@ -227,3 +227,16 @@ def test_ray_serve_refuses_bad_settings_in_one_line(home):
         RayServeOptions.parse("two")
     with pytest.raises(ConfigError, match="1 <= MIN <= MAX"):
         RayServeOptions.parse("3:1")
+
+
+def test_serve_on_an_unreachable_cluster_is_one_line_before_anything_loads(tmp_path):
+    from typer.testing import CliRunner
+
+    from marquee.cli.main import app
+
+    result = CliRunner().invoke(app, ["serve", "--ray", "--ray-address", "127.0.0.1:1", "--port", "0", "--home", str(tmp_path / "empty")])
+    assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+    assert "could not reach the Ray cluster at 127.0.0.1:1" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "empty" / "datasets").exists()
+    result = CliRunner().invoke(app, ["serve", "--ray", "--heavy-replicas", "4:2", "--port", "0", "--home", str(tmp_path / "empty")])
+    assert result.exit_code != 0 and "1 <= MIN <= MAX" in result.output and "Traceback" not in result.output

@@ -127,6 +127,23 @@ def test_promoting_the_version_in_place_records_and_reloads_nothing(client, serv
     assert r.status_code == 409 and r.json()["error"] == "nothing_to_roll_back"
 
 
+def test_following_the_registry_reloads_tiers_whose_alias_moved_elsewhere(client, service, caplog):
+    # Another replica's admin API (or `marquee models promote` without --url) moved the alias.
+    service.registry.set_alias("heavy", "production", 2)
+    assert client.post("/v1/recommendations", json={"member_id": 1000}).json()["model_version"] == "heavy:1"
+    assert service.follow_registry() == ["heavy"]
+    assert client.post("/v1/recommendations", json={"member_id": 1000}).json()["model_version"] == "heavy:2"
+    assert service.follow_registry() == []  # nothing moved since
+    # A version that fails verification is logged and not served; the tier keeps what it had.
+    service.registry.set_alias("heavy", "production", 1)
+    mv = service.registry.get("heavy", 1)
+    (mv.path / "arrays.safetensors").write_bytes(b"broken")  # damaged after the move
+    with caplog.at_level(logging.WARNING, logger="marquee.serve"):
+        assert service.follow_registry() == []
+    assert "could not be loaded" in caplog.text
+    assert client.post("/v1/recommendations", json={"member_id": 1000}).json()["model_version"] == "heavy:2"
+
+
 def test_corrupt_version_is_refused_and_serving_continues(client, service):
     mv = service.registry.get("heavy", 2)
     blob = bytearray((mv.path / "arrays.safetensors").read_bytes())

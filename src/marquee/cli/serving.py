@@ -113,11 +113,20 @@ def serve(
         follow_registry_s=1.0 if ray and ingress_replicas > 1 else 0.0,
     )  # fmt: skip
     if ray:
+        from marquee.scale.cluster import check_reachable, import_ray
+
+        # In this process only (read as Ray is imported; workers start without it): Ray's C++ core would
+        # answer SIGTERM with a stack dump, where run_on_ray shuts down cleanly.
+        os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"] = "1"
+        import_ray("--ray", "serve in one process: leave out --ray")
+        os.environ.pop("RAY_DISABLE_FAILURE_SIGNAL_HANDLER")
         from marquee.scale.ray_serve import RayServeOptions, run_on_ray
 
         options = RayServeOptions.parse(heavy_replicas, ingress_replicas=ingress_replicas, address=ray_address)
         with _bind(host, port):  # a busy port fails at once, before Ray starts
             pass
+        if ray_address is not None:
+            check_reachable(ray_address)  # and so does an unreachable cluster
         configure_json_logging(log_level)
         load_dataset(dataset, home)  # fetched here, once, before any replica opens it
         run_on_ray(settings, options, host=host, port=port, say=lambda m: err_console.print(m, highlight=False))

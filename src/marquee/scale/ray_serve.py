@@ -315,9 +315,16 @@ def start(settings: ServiceSettings, options: RayServeOptions, *, host: str = "1
 
 def run_on_ray(settings: ServiceSettings, options: RayServeOptions, *, host: str, port: int, say: Callable[[str], None] = print) -> None:
     """``marquee serve --ray``: deploy, say where, and serve until interrupted (then shut Serve down)."""
+    import signal
+
     import ray
 
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # the `finally` below shuts Serve (and a Ray started here) down
+
     started = start(settings, options, host=host, port=port)
+    # What a container runtime or systemd sends; after Ray's start, which installs a handler of its own.
+    signal.signal(signal.SIGTERM, stop)
     url = f"http://{host}:{port}"
     heavy = f"heavy x{options.heavy_min}" + (f"-{options.heavy_max} (autoscaled)" if options.heavy_max > options.heavy_min else "")
     say(f"serving on {url} on Ray Serve (docs: {url}/docs); deployments: ingress x{options.ingress_replicas}"
