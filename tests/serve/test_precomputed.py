@@ -154,3 +154,18 @@ def test_critical_goes_to_the_table_when_no_online_tier_fits(stored):
     router.precomputed = Precomputed.load(path)
     answer = asyncio.run(router.recommend(member, 5, budget_ms=20))
     assert (answer.model_used, answer.fallback_reason, answer.switched) == ("precomputed", "overload", True)
+
+
+def test_after_a_missed_deadline_a_lighter_tier_that_no_longer_fits_gives_way_to_the_table(stored):
+    path, model = stored
+    router = _router(heavy_delay=0.3)
+    router.tiers["heavy"].latency.value = 1.0  # judged fast: auto tries it, and it runs late
+    router.tiers["light"].latency.value = 15.0  # what the light tier takes: more than is left when heavy gives up
+    router.precomputed = Precomputed.load(path)
+    member = model.members_.ids[0].item()
+    answer = asyncio.run(router.recommend(member, 5, budget_ms=50))
+    assert (answer.model_used, answer.fallback_reason) == ("precomputed", "deadline")
+    assert answer.latency_ms < 50
+    # The same without a table: the light tier answers (late rather than not at all).
+    router.precomputed = None
+    assert asyncio.run(router.recommend(member, 5, budget_ms=50)).model_used == "light"

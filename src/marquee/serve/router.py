@@ -214,6 +214,12 @@ class Router:
         reason: str | None = None if left_ms > 0 else "deadline"
         for i, name in enumerate(plan):
             tier = self.tiers[name]
+            if i > 0 and mode == "auto" and self.precomputed is not None:
+                # After a tier failed or ran out of time: a lighter one that no longer fits what is left
+                # would answer past the deadline, where the table answers in microseconds.
+                left_ms = (deadline - time.perf_counter()) * 1000.0
+                if tier.estimate_ms() + (self.loop_lag.value or 0.0) > left_ms:
+                    break
             model, version = tier.model, tier.version
             u = model.members_.position(member_id)
             if u is None:
@@ -256,8 +262,9 @@ class Router:
             idx, scores = model.recommend_one(u, k)
             tier.latency.observe((time.perf_counter() - t0) * 1000.0)
             return model, version, idx, scores
-        # Leave time for the next lighter tier to answer if this one runs late.
-        reserve = sum(self.tiers[n].estimate_ms() for n in lighter[:1]) / 1000.0
+        # Leave time for the next lighter tier to answer if this one runs late, and for the timer that
+        # stops this one to fire late: on a busy loop, by about the loop's lag.
+        reserve = (sum(self.tiers[n].estimate_ms() for n in lighter[:1]) + (self.loop_lag.value or 0.0)) / 1000.0
         timeout = max(deadline - time.perf_counter() - reserve, 0.0)
         async with asyncio.timeout(timeout):  # unlike wait_for, no extra task per request
             result = await tier.batcher.submit(u, k)
