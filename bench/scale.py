@@ -13,6 +13,13 @@
    server-side latency past the budget (the answer's ``latency_ms``, counted from arrival in the handler) and
    client-side percentiles.
 
+4. **Ray Serve vs one process**: the same service (heavy SASRec, light student; no precomputed table) as
+   ``marquee serve`` and as ``marquee serve --ray`` (one ingress replica, one heavy replica: on one core more
+   replicas only share it), each pinned to CPU 0 with everything it starts (Ray's GCS, raylet, proxy,
+   controller and replicas inherit the pinning); wrk on CPU 1, closed loop at 32 connections: ``auto`` within
+   50 ms, then ``heavy`` with no budget. Throughput, client-side p50/p99, which tier answered, and CPU per
+   request (user + system time of the server's whole process tree over the run / requests).
+
 Writes bench/results/scale.json and the ``scale`` section of BENCHMARKS.md.
 """
 
@@ -30,7 +37,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, machine, write_section
@@ -185,6 +191,64 @@ def overload(home: Path, table: Path, tmp: Path, seconds: float) -> dict[str, An
     return out
 
 
+#: The Ray Serve comparison's runs: (mode, budget ms, connections).
+RAY_RUNS = {"auto, 50 ms budget, 4 connections": ("auto", BUDGET_MS, 4), "auto, 50 ms budget, 32 connections": ("auto", BUDGET_MS, 32),
+            "heavy, no budget, 32 connections": ("heavy", 60_000, 32)}  # fmt: skip
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and every live descendant (Ray's processes are the server's)."""
+    stats: dict[int, tuple[int, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, (pp, _) in stats.items() if pp == parent and p not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(stats[p][1] for p in tree if p in stats)
+
+
+def ray_vs_one_process(home: Path, tmp: Path, seconds: float) -> dict[str, Any]:
+    from marquee.cli._common import load_dataset
+
+    members = [int(m) for m in load_dataset("ml-100k-fit", home).interactions.members.ids.tolist()]
+    out: dict[str, Any] = {}
+    ray = ["--ray", "--heavy-replicas", "1"]
+    for kind, extra, env in (("one process", [], {}), ("Ray Serve", ray, {}), ("Ray Serve, throughput mode", ray, {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"})):
+        port = free_port()
+        argv = [str(Path(sys.executable).parent / "marquee"), "serve", "--heavy", MODEL, "--light", "sasrec-student@production", "--dataset",
+                "ml-100k-fit", "--home", str(home), "--port", str(port), "--no-artwork", "--no-search", "--no-homepage", *extra]  # fmt: skip
+        server = Server(kind.replace(" ", "-").replace(",", "").lower(), argv, env, port, tmp)
+        runs: dict[str, Any] = {}
+        try:
+            result(wrk(server.url, script(tmp, members, "critical", "auto", BUDGET_MS, 0), 16, 3))  # warm-up
+            for run, (mode, budget, connections) in RAY_RUNS.items():
+                cpu0 = tree_cpu_seconds(server.proc.pid)
+                r = result(wrk(server.url, script(tmp, members, "critical", mode, budget, 0), connections, seconds))
+                r["cpu_ms_per_request"] = 1000 * (tree_cpu_seconds(server.proc.pid) - cpu0) / max(r["requests"], 1)
+                runs[run] = r
+                print(f"  {kind}, {run}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+                      f"{r['cpu_ms_per_request']:.2f} CPU ms/request, served {r['served']}, other {r['other']}", flush=True)  # fmt: skip
+        finally:
+            server.proc.terminate()  # Ray Serve shuts down on SIGTERM: give it time
+            try:
+                server.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+            server.log.close()
+        out[kind] = runs
+    return out
+
+
 def report(res: dict[str, Any]) -> str:
     b = {(r["engine"], r["workers"]): r for r in res["batch"]}
     serial = b[("serial", 1)]["members_per_s"]
@@ -209,6 +273,20 @@ def report(res: dict[str, Any]) -> str:
             late = f"{r['late']:,}" + (" (" + ", ".join(f"{k} {v:,}" for k, v in sorted(r["late_by_tier"].items())) + ")" if r["late"] else "")
             lines.append(f"| {f} | {pr} | {r['rps']:,.0f} | {r['ok'] / max(r['requests'], 1):.2%} | {r['shed']:,} | {r['other'] + r['socket_errors']:,} | "
                          f"{late} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p999_ms']:.1f} | {r['max_ms']:.1f} | {served} |")  # fmt: skip
+    rs = res.get("ray_serve")
+    if rs:
+        one = rs["one process"]
+        lines += ["", "**Ray Serve vs one process** (the same service and models, no precomputed table; each server pinned to one core "
+                  "with every process it starts, wrk on the other; closed loop; Ray Serve with one ingress and one heavy replica, "
+                  "access logs off; throughput mode = `RAY_SERVE_THROUGHPUT_OPTIMIZED=1`; CPU = the server's whole process tree):", "",
+                  "| run | server | req/s | vs one process | p50 ms | p99 ms | CPU ms/request | answered by | not 2xx |",
+                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for run in RAY_RUNS:
+            for kind, runs in rs.items():
+                r = runs[run]
+                served = ", ".join(f"{k} {v / max(r['ok'], 1):.0%}" for k, v in sorted(r["served"].items()))
+                lines.append(f"| {run} | {kind} | {r['rps']:,.0f} | {r['rps'] / one[run]['rps']:.2f}x | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+                             f"{r['cpu_ms_per_request']:.2f} | {served} | {r['other'] + r['socket_errors']:,} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -228,7 +306,10 @@ def main() -> None:
         pre = precomputed_cpu(table)
         print("overload", flush=True)
         over = overload(args.home, table, tmp, args.seconds)
-    res = {"generated": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine("ray"), "batch": runs, "precomputed": pre, "overload": over}
+        print("Ray Serve vs one process", flush=True)
+        ray_serve = ray_vs_one_process(args.home, tmp, args.seconds)
+    res = {"generated": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine("ray"), "batch": runs, "precomputed": pre,
+           "overload": over, "ray_serve": ray_serve}  # fmt: skip
     text = report(res)
     print(text)
     if not args.no_write:

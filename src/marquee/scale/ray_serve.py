@@ -308,7 +308,9 @@ def start(settings: ServiceSettings, options: RayServeOptions, *, host: str = "1
         check_reachable(options.address)  # at once, before anything loads
     check_settings(settings)
     started = connect(ray, options.address, num_cpus=max(options.cpus, os.cpu_count() or 1))
-    serve.start(http_options={"host": host, "port": port})
+    # No access log line per request in every proxy and replica (the service logs what matters as JSON,
+    # and Prometheus counts every request): each costs CPU on the hot path.
+    serve.start(http_options={"host": host, "port": port}, logging_config={"enable_access_log": False, "log_level": "WARNING"})
     serve.run(deploy(settings, options), name=APP_NAME, route_prefix="/")
     return started
 
