@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, machine, write_section
@@ -71,7 +72,10 @@ function response(status, headers, body)
   local used = body:match('"model_used":"(%%a+)"') or "?"
   served[used] = (served[used] or 0) + 1
   local ms = tonumber(body:match('"latency_ms":([%%d%%.]+)')) or 0
-  if ms > budget then late["n"] = (late["n"] or 0) + 1; late[used] = (late[used] or 0) + 1 end
+  if ms > budget then
+    local reason = body:match('"fallback_reason":"([%%a_]+)"') or "none"
+    late["n"] = (late["n"] or 0) + 1; late[used] = (late[used] or 0) + 1; late["reason:" .. reason] = (late["reason:" .. reason] or 0) + 1
+  end
 end
 local function encode(t)
   local parts = {}
@@ -146,7 +150,8 @@ def result(proc: subprocess.Popen) -> dict[str, Any]:
     n = r["requests"]
     return {"requests": n, "rps": n / (r["duration_us"] / 1e6), "ok": r["statuses"].get("200", 0), "shed": r["statuses"].get("429", 0),
             "other": n - r["statuses"].get("200", 0) - r["statuses"].get("429", 0), "socket_errors": r["socket_errors"],
-            "served": r["served"], "late": r["late"].get("n", 0), "late_by_tier": {t: v for t, v in r["late"].items() if t != "n"}, "p50_ms": r["latency_us"]["p50"] / 1000, "p99_ms": r["latency_us"]["p99"] / 1000,
+            "served": r["served"], "late": r["late"].get("n", 0), "late_by_tier": {t: v for t, v in r["late"].items() if t != "n" and not t.startswith("reason:")},
+            "late_by_reason": {t.split(":", 1)[1]: v for t, v in r["late"].items() if t.startswith("reason:")}, "p50_ms": r["latency_us"]["p50"] / 1000, "p99_ms": r["latency_us"]["p99"] / 1000,
             "p999_ms": r["latency_us"]["p99.9"] / 1000, "max_ms": r["latency_us"]["max"] / 1000}  # fmt: skip
 
 
@@ -191,6 +196,8 @@ def overload(home: Path, table: Path, tmp: Path, seconds: float) -> dict[str, An
     return out
 
 
+#: What the bench measures, in order (``--only`` picks some).
+SECTIONS = ("batch", "precomputed", "overload", "ray_serve", "ray_faults")
 #: The Ray Serve comparison's runs: (mode, budget ms, connections).
 RAY_RUNS = {"auto, 50 ms budget, 4 connections": ("auto", BUDGET_MS, 4), "auto, 50 ms budget, 32 connections": ("auto", BUDGET_MS, 32),
             "heavy, no budget, 32 connections": ("heavy", 60_000, 32)}  # fmt: skip
@@ -249,10 +256,112 @@ def ray_vs_one_process(home: Path, tmp: Path, seconds: float) -> dict[str, Any]:
     return out
 
 
+def ray_faults(home: Path, tmp: Path, seconds: float = 24.0) -> dict[str, Any]:
+    """``marquee serve --ray`` under steady load from 8 client threads: a promotion of ``sasrec`` to version 2 at
+    a quarter of the run, a rollback at half, and a SIGKILL of the heavy replica's process at three quarters (as
+    the kernel's OOM killer would). Every answer is kept with its time, status, tier and version."""
+    import shutil
+    import signal
+    import threading
+
+    import httpx
+
+    run_home = tmp / "faults-home"
+    for part in ("datasets", "registry"):  # a copy: the alias moves stay out of the bench home
+        shutil.copytree(home / part, run_home / part)
+    from marquee.serve.registry import ModelRegistry
+
+    reg = ModelRegistry(run_home / "registry")
+    if reg.alias("sasrec", "production") != 1 or len(reg.versions("sasrec")) < 2:
+        raise SystemExit(f"{home}: the fault runs need sasrec:1 in production and a sasrec:2 (bench/serving.py registers both)")
+    port = free_port()
+    argv = [str(Path(sys.executable).parent / "marquee"), "serve", "--ray", "--heavy-replicas", "1", "--heavy", MODEL, "--light",
+            "sasrec-student@production", "--dataset", "ml-100k-fit", "--home", str(run_home), "--port", str(port), "--no-artwork",
+            "--no-search", "--no-homepage"]  # fmt: skip
+    token = "bench-token"
+    server = Server("ray-faults", argv, {"MARQUEE_ADMIN_TOKEN": token}, port, tmp)
+    members = [int(m) for m in reg.load("sasrec-student:1")[1].members_.ids[:500].tolist()]
+    answers: list[tuple[float, int, str, str, str | None]] = []
+    stop = threading.Event()
+
+    def client(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        with httpx.Client(base_url=server.url, timeout=30.0) as c:
+            while not stop.is_set():
+                t = time.monotonic()
+                try:
+                    r = c.post("/v1/recommendations", json={"member_id": members[int(rng.integers(len(members)))], "k": 10})
+                    b = r.json() if r.status_code == 200 else {}
+                    answers.append((t, r.status_code, b.get("model_used", "-"), b.get("model_version", "-"), b.get("fallback_reason")))
+                except httpx.HTTPError as exc:
+                    answers.append((t, 0, "-", "-", type(exc).__name__))
+
+    events: dict[str, float] = {}
+    try:
+        with httpx.Client(base_url=server.url, timeout=30.0, headers={"Authorization": f"Bearer {token}"}) as admin:
+            threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(8)]
+            for t in threads:
+                t.start()
+            time.sleep(seconds / 4)
+            events["promote"] = time.monotonic()
+            assert admin.post("/admin/models/promote", json={"name": "sasrec", "version": 2}).status_code == 200
+            time.sleep(seconds / 4)
+            events["rollback"] = time.monotonic()
+            assert admin.post("/admin/models/rollback", json={"name": "sasrec"}).status_code == 200
+            time.sleep(seconds / 4)
+            victims = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p).startswith("ray::ServeReplica:marquee:heavy")]
+            events["kill"] = time.monotonic()
+            for pid in victims:
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(seconds / 4)
+            stop.set()
+            for t in threads:
+                t.join(timeout=60)
+    finally:
+        stop.set()
+        server.proc.terminate()
+        try:
+            server.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+        server.log.close()
+    answers.sort()
+
+    def first_after(event: str, version: str) -> float | None:
+        hits = [t for t, status, used, v, _ in answers if t >= events[event] and used == "heavy" and v == version]
+        return hits[0] - events[event] if hits else None
+
+    def window(a: str, b: str | None) -> dict[str, Any]:
+        end = events[b] if b else float("inf")
+        part = [x for x in answers if events[a] <= x[0] < end]
+        return {"requests": len(part), "not_2xx": sum(1 for x in part if x[1] != 200),
+                "by": {k: sum(1 for x in part if f"{x[2]} {x[3]}" == k) for k in sorted({f"{x[2]} {x[3]}" for x in part})}}
+
+    out = {"seconds": seconds, "clients": 8, "killed_replicas": len(victims), "requests": len(answers),
+           "not_2xx": sum(1 for a in answers if a[1] != 200), "lost": sum(1 for a in answers if a[1] == 0),
+           "promote_to_v2_s": first_after("promote", "sasrec:2"), "rollback_to_v1_s": first_after("rollback", "sasrec:1"),
+           "heavy_again_after_kill_s": first_after("kill", "sasrec:1"),
+           "after_promote": window("promote", "rollback"), "after_rollback": window("rollback", "kill"), "after_kill": window("kill", None),
+           "fallbacks": {k: sum(1 for a in answers if a[4] == k) for k in sorted({a[4] for a in answers if a[4]})}}  # fmt: skip
+    print(f"  faults: {out['requests']:,} requests, {out['not_2xx']} not 2xx; v2 answers {out['promote_to_v2_s']} s after promotion, "
+          f"v1 {out['rollback_to_v1_s']} s after rollback, heavy again {out['heavy_again_after_kill_s']} s after the kill; "
+          f"fallbacks {out['fallbacks']}", flush=True)  # fmt: skip
+    return out
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def report(res: dict[str, Any]) -> str:
     b = {(r["engine"], r["workers"]): r for r in res["batch"]}
     serial = b[("serial", 1)]["members_per_s"]
-    lines = [f"Run {res['generated']} on {res['machine']['cpu']} ({res['machine']['cores']} cores).", "",
+    stamps = res.get("sections_generated", {})
+    when = res["generated"] if len(set(stamps.values())) <= 1 else "; ".join(f"{k} {v}" for k, v in stamps.items())
+    lines = [f"Run {when} on {res['machine']['cpu']} ({res['machine']['cores']} cores).", "",
              f"**Batch scoring** ({b[('serial', 1)]['members']:,} member scorings: the 943 members of ml-100k-fit {PASSES} times, SASRec `{MODEL}`, top 100; "
              "Ray's start excluded; worker start-up and model loading included):", "",
              "| engine | workers | seconds | members/s | vs serial |", "|---|---|---|---|---|"]  # fmt: skip
@@ -270,7 +379,8 @@ def report(res: dict[str, Any]) -> str:
         for pr in ("critical", "prefetch"):
             r = o[f][pr]
             served = ", ".join(f"{k} {v:,}" for k, v in sorted(r["served"].items()))
-            late = f"{r['late']:,}" + (" (" + ", ".join(f"{k} {v:,}" for k, v in sorted(r["late_by_tier"].items())) + ")" if r["late"] else "")
+            late = f"{r['late']:,}" + (" (" + ", ".join(f"{k} {v:,}" for k, v in sorted(r["late_by_tier"].items())) + "; reason "
+                                       + ", ".join(f"{k} {v:,}" for k, v in sorted(r.get("late_by_reason", {}).items())) + ")" if r["late"] else "")
             lines.append(f"| {f} | {pr} | {r['rps']:,.0f} | {r['ok'] / max(r['requests'], 1):.2%} | {r['shed']:,} | {r['other'] + r['socket_errors']:,} | "
                          f"{late} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p999_ms']:.1f} | {r['max_ms']:.1f} | {served} |")  # fmt: skip
     rs = res.get("ray_serve")
@@ -287,7 +397,25 @@ def report(res: dict[str, Any]) -> str:
                 served = ", ".join(f"{k} {v / max(r['ok'], 1):.0%}" for k, v in sorted(r["served"].items()))
                 lines.append(f"| {run} | {kind} | {r['rps']:,.0f} | {r['rps'] / one[run]['rps']:.2f}x | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
                              f"{r['cpu_ms_per_request']:.2f} | {served} | {r['other'] + r['socket_errors']:,} |")  # fmt: skip
+    f = res.get("ray_faults")
+    if f:
+        lines += ["", f"**Ray Serve under faults** ({f['clients']} client threads for {f['seconds']:.0f} s, `auto` within 50 ms; "
+                  "promotion of sasrec to version 2 at a quarter, rollback at half, SIGKILL of the heavy replica's process at three "
+                  f"quarters): {f['requests']:,} requests, **{f['not_2xx']} not answered 2xx** ({f['lost']} lost). Version 2 answered "
+                  f"{_s(f['promote_to_v2_s'])} after the promotion, version 1 {_s(f['rollback_to_v1_s'])} after the rollback; after the kill "
+                  f"the heavy tier answered again {_s(f['heavy_again_after_kill_s'])} later (Serve replaced the replica). "
+                  f"Answers by tier and version: after the promotion {_by(f['after_promote'])}; after the rollback "
+                  f"{_by(f['after_rollback'])}; after the kill {_by(f['after_kill'])}. Fallback reasons: "
+                  + (", ".join(f"{k} {v:,}" for k, v in f["fallbacks"].items()) or "none") + "."]  # fmt: skip
     return "\n".join(lines)
+
+
+def _s(seconds: float | None) -> str:
+    return "never" if seconds is None else f"{seconds:.1f} s"
+
+
+def _by(window: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in window["by"].items())
 
 
 def main() -> None:
@@ -295,26 +423,43 @@ def main() -> None:
     ap.add_argument("--home", type=Path, default=BENCH_HOME, help="The bench-serving home (bench/serving.py prepares it).")
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--only", action="append", choices=SECTIONS, help="Run only these sections (repeatable); the others are kept from "
+                    "the last run's bench/results/scale.json, each section stamped with when it ran.")
     args = ap.parse_args()
     if not (args.home / "registry").exists():
         raise SystemExit(f"{args.home} has no registry: run python bench/serving.py first (it trains and registers the models)")
+    only = set(args.only or SECTIONS)
+    path = ROOT / "bench" / "results" / "scale.json"
+    res: dict[str, Any] = json.loads(path.read_text()) if args.only and path.exists() else {}
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory() as tmp_:
         tmp = Path(tmp_)
-        print("batch scoring", flush=True)
-        runs, table = batch(args.home, tmp)
-        print("precomputed tier", flush=True)
-        pre = precomputed_cpu(table)
-        print("overload", flush=True)
-        over = overload(args.home, table, tmp, args.seconds)
-        print("Ray Serve vs one process", flush=True)
-        ray_serve = ray_vs_one_process(args.home, tmp, args.seconds)
-    res = {"generated": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine("ray"), "batch": runs, "precomputed": pre,
-           "overload": over, "ray_serve": ray_serve}  # fmt: skip
+        table = None
+        if "batch" in only or "precomputed" in only or "overload" in only:
+            print("batch scoring", flush=True)
+            runs, table = batch(args.home, tmp)
+            if "batch" in only:
+                res["batch"] = runs
+        if "precomputed" in only:
+            print("precomputed tier", flush=True)
+            res["precomputed"] = precomputed_cpu(table)  # type: ignore[arg-type]
+        if "overload" in only:
+            print("overload", flush=True)
+            res["overload"] = overload(args.home, table, tmp, args.seconds)  # type: ignore[arg-type]
+        if "ray_serve" in only:
+            print("Ray Serve vs one process", flush=True)
+            res["ray_serve"] = ray_vs_one_process(args.home, tmp, args.seconds)
+        if "ray_faults" in only:
+            print("Ray Serve under faults", flush=True)
+            res["ray_faults"] = ray_faults(args.home, tmp)
+    res["generated"] = now
+    res.setdefault("sections_generated", {}).update({name: now for name in only})
+    res["machine"] = machine("ray")
     text = report(res)
     print(text)
     if not args.no_write:
-        (ROOT / "bench" / "results" / "scale.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
-        write_section("scale", "Scale: batch scoring, precomputed tier, overload (bench/scale.py)", text)
+        path.write_text(json.dumps(res, indent=2, default=float) + "\n")
+        write_section("scale", "Scale: batch scoring, precomputed tier, overload, Ray Serve (bench/scale.py)", text)
 
 
 if __name__ == "__main__":

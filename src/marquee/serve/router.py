@@ -227,7 +227,7 @@ class Router:
                 break
             lighter = plan[i + 1 :]
             try:
-                model, version, idx, scores = await self._call(tier, model, version, member_id, u, k, deadline, lighter)
+                model, version, idx, scores = await self._call(tier, model, version, member_id, u, k, deadline, lighter, budget)
             except TimeoutError:
                 reason = "deadline"
                 continue
@@ -252,8 +252,9 @@ class Router:
                       (time.perf_counter() - start) * 1000.0, round(table.staleness_s(), 1))  # type: ignore[union-attr]  # fmt: skip
 
     async def _call(
-        self, tier: Tier, model: Recommender, version: str, member_id: int | str, u: int, k: int, deadline: float, lighter: list[str]
-    ) -> tuple[Recommender, str, np.ndarray, np.ndarray]:
+        self, tier: Tier, model: Recommender, version: str, member_id: int | str, u: int, k: int, deadline: float, lighter: list[str],
+        budget_ms: float,
+    ) -> tuple[Recommender, str, np.ndarray, np.ndarray]:  # fmt: skip
         """``(model, version, title positions, scores)`` for the member at position ``u`` of
         ``model``; the model returned is the one that computed the row (a batch may run on a
         model swapped in after the request arrived)."""
@@ -263,8 +264,10 @@ class Router:
             tier.latency.observe((time.perf_counter() - t0) * 1000.0)
             return model, version, idx, scores
         # Leave time for the next lighter tier to answer if this one runs late, and for the timer that
-        # stops this one to fire late: on a busy loop, by about the loop's lag.
-        reserve = (sum(self.tiers[n].estimate_ms() for n in lighter[:1]) + (self.loop_lag.value or 0.0)) / 1000.0
+        # stops this one to fire late (on a busy loop, by about the loop's lag, with spikes above it):
+        # at least the budget's headroom, the share that absorbs noise.
+        reserve_ms = sum(self.tiers[n].estimate_ms() for n in lighter[:1]) + (self.loop_lag.value or 0.0)
+        reserve = max(reserve_ms, (1 - self.headroom) * budget_ms) / 1000.0
         timeout = max(deadline - time.perf_counter() - reserve, 0.0)
         async with asyncio.timeout(timeout):  # unlike wait_for, no extra task per request
             result = await tier.batcher.submit(u, k)
