@@ -347,7 +347,7 @@ class Service:
             model.recommend_index(np.array([0]), 10)
 
     def _on_batch(self, size: int, ms: float) -> None:
-        self.router.tiers["heavy"].latency.observe(ms)
+        self.router.tiers["heavy"].observe_batch(size, ms)
         self.metrics.batch_size.observe(size)
         self.metrics.batch_latency.observe(ms / 1000.0)
 
