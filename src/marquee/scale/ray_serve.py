@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,8 +34,9 @@ from ray import serve
 
 from marquee.errors import ConfigError
 from marquee.rank.base import Recommender
-from marquee.serve.batching import BatchResult, _recommend
+from marquee.serve.batching import BatchResult, recommend_rows
 from marquee.serve.build import ServiceSettings, build_service, open_or_fetch, open_registry
+from marquee.serve.registry import ModelRegistry
 
 __all__ = ["APP_NAME", "HeavyModel", "Ingress", "RayServeOptions", "RemoteBatcher", "deploy", "run_on_ray"]
 
@@ -106,10 +106,9 @@ class HeavyModel:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(1)  # replicas are the parallel unit
-        self.registry = open_registry_at(registry_root)
+        self.registry = ModelRegistry(registry_root)
         self.models: OrderedDict[str, Recommender] = OrderedDict()
         self._loading: dict[str, asyncio.Future[Any]] = {}
-        self._lock = threading.Lock()
         self.recommend.set_max_batch_size(max_batch)
         self.recommend.set_batch_wait_timeout_s(batch_wait_s)
         mv = self.registry.resolve(ref)
@@ -123,11 +122,11 @@ class HeavyModel:
         return model
 
     def _install(self, version: str, model: Recommender) -> None:
-        with self._lock:
-            self.models[version] = model
-            self.models.move_to_end(version)
-            while len(self.models) > KEEP_VERSIONS:
-                self.models.popitem(last=False)
+        # On the replica's event loop (at start, and in a load's done callback), as are the batches that read it.
+        self.models[version] = model
+        self.models.move_to_end(version)
+        while len(self.models) > KEEP_VERSIONS:
+            self.models.popitem(last=False)
         log.info("heavy replica loaded a version", extra={"version": version})
 
     def _start_loading(self, version: str) -> asyncio.Future[Any]:
@@ -172,16 +171,10 @@ class HeavyModel:
             members = np.array([requests[i][1] for i in rows], dtype=np.int64)
             ks = [requests[i][2] for i in rows]
             # Off the replica's event loop (ONNX Runtime and torch release the GIL): the next batch gathers meanwhile.
-            idx, scores = await asyncio.to_thread(_recommend, model, members, max(ks))
+            idx, scores = await asyncio.to_thread(recommend_rows, model, members, max(ks))
             for r, (i, k) in enumerate(zip(rows, ks, strict=True)):
                 out[i] = (idx[r, :k], scores[r, :k], len(requests))
         return out
-
-
-def open_registry_at(root: str) -> Any:
-    from marquee.serve.registry import ModelRegistry
-
-    return ModelRegistry(root)
 
 
 # ---- the ingress ---------------------------------------------------------------------------

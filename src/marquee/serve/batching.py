@@ -25,7 +25,7 @@ import numpy as np
 from marquee.errors import ConfigError
 from marquee.rank.base import Recommender
 
-__all__ = ["BatchResult", "Batcher", "BatcherFactory", "MicroBatcher"]
+__all__ = ["BatchResult", "Batcher", "BatcherFactory", "MicroBatcher", "recommend_rows"]
 
 @dataclass(frozen=True)
 class BatchResult:
@@ -61,7 +61,7 @@ class Batcher(Protocol):
 BatcherFactory = Callable[[Callable[[], tuple[Recommender, str]], Callable[[int, float], None]], Batcher]
 
 
-def _recommend(model: Recommender, members: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def recommend_rows(model: Recommender, members: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(n, k) title positions and scores; a batch of one takes the single-member path (same
     answer, without the batch path's length grouping and 2-D top-k)."""
     if members.size == 1:
@@ -153,7 +153,7 @@ class MicroBatcher:
         try:
             model, version = self.get_model()
             start = time.perf_counter()
-            idx, scores = await asyncio.get_running_loop().run_in_executor(self._executor, _recommend, model, members, k)
+            idx, scores = await asyncio.get_running_loop().run_in_executor(self._executor, recommend_rows, model, members, k)
             ms = (time.perf_counter() - start) * 1000.0
         except Exception as exc:  # noqa: BLE001 - handed to every waiter, who falls back
             for _, _, fut in batch:
