@@ -41,7 +41,7 @@ def _router(heavy_delay=0.0, heavy_fail=False, max_batch=8, max_wait_ms=1.0):
     heavy = Slow(l2=5.0).fit(DATA)
     heavy.delay, heavy.fail = heavy_delay, heavy_fail
     batcher = MicroBatcher(lambda: (router.tiers["heavy"].model, router.tiers["heavy"].version), max_batch=max_batch, max_wait_ms=max_wait_ms,
-                           on_batch=lambda n, ms: router.tiers["heavy"].observe_batch(n, ms))  # fmt: skip
+                           on_batch=lambda n, ms: router.tiers["heavy"].latency.observe(ms))  # fmt: skip
     router.set_tier("heavy", heavy, "ease:1", batcher=batcher)
     router.set_tier("light", ItemKNN(neighbors=10).fit(DATA), "knn:1")
     return router
@@ -187,10 +187,16 @@ def test_loop_watch_measures_lag():
 def test_batch_thread_yields_the_core_to_the_event_loop():
     import threading
 
-    batcher = MicroBatcher(lambda: (None, ""), nice=5)
+    batcher = MicroBatcher(lambda: (None, ""), priority="low", nice=5)
     base = os.getpriority(os.PRIO_PROCESS, 0)
     worker = batcher._executor.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
     assert worker == min(base + 5, 19)
+    idle = MicroBatcher(lambda: (None, ""))  # the default: only spare CPU
+    assert idle._executor.submit(lambda: os.sched_getscheduler(threading.get_native_id())).result() == os.SCHED_IDLE
+    normal = MicroBatcher(lambda: (None, ""), priority="normal")
+    assert normal._executor.submit(lambda: os.sched_getscheduler(threading.get_native_id())).result() == os.SCHED_OTHER
+    with pytest.raises(ConfigError, match="priority must be one of idle, low, normal"):
+        MicroBatcher(lambda: (None, ""), priority="high")
 
 
 def test_requests_arriving_during_a_batch_join_the_next_one_whole():
@@ -231,33 +237,3 @@ def test_string_member_ids_route_through_every_tier():
     assert cold.fallback_reason == "unknown_member" and all(t.startswith("t") for t in cold.title_ids.tolist())
     # An integer-id catalog finds members sent as JSON strings too.
     assert asyncio.run(_router().recommend("1000", 5, mode="heavy")).title_ids.tolist() == by_int.title_ids.tolist()
-
-
-def test_batch_cost_prices_a_request_by_the_queue_ahead_of_it():
-    from marquee.serve.router import BatchCost
-
-    cost = BatchCost()
-    assert not cost.ready
-    for size, ms in ((1, 3.0), (32, 34.0), (16, 18.0)):
-        cost.observe(size, ms)
-    assert cost.ready and cost.fixed_ms == pytest.approx(2.0) and cost.per_request_ms == pytest.approx(1.0)
-    assert cost.queue_ms(0, 32) == pytest.approx(3.0)  # alone: a batch of one
-    assert cost.queue_ms(40, 32) == pytest.approx(34.0 + 11.0)  # a full batch ahead, then a batch of 9
-    same = BatchCost()
-    for _ in range(3):
-        same.observe(8, 16.0)
-    assert (same.fixed_ms, same.per_request_ms) == (0.0, 2.0)  # one size seen: all of it per request
-
-
-def test_a_probe_of_one_does_not_open_the_heavy_tier_to_a_flood():
-    # A batch of one took 3 ms; full batches take 34 ms. With 200 requests queued, the next one would
-    # wait for seven batches: the router sends it to the light tier, where the last batch's time
-    # scaled by waves (3 ms x 7) would have admitted it.
-    router = _router()
-    heavy = router.tiers["heavy"]
-    for size, ms in ((32, 34.0), (32, 35.0), (1, 3.0)):
-        heavy.observe_batch(size, ms)
-    heavy.batcher.in_flight = 200  # the queue, as the router reads it
-    assert heavy.estimate_ms() > 200
-    answer = asyncio.run(router.recommend(1000, 5, budget_ms=50))
-    assert (answer.model_used, answer.switched) == ("light", True)

@@ -70,6 +70,7 @@ def serve(
     budget_ms: float = typer.Option(50.0, envvar="MARQUEE_BUDGET_MS", help="Latency budget of requests that state none."),
     max_batch: int = typer.Option(32, envvar="MARQUEE_MAX_BATCH", help="Most requests in one heavy-model batch (0: no batching; the heavy model then runs on the event loop, blocking it while it computes)."),
     max_wait_ms: float = typer.Option(2.0, envvar="MARQUEE_MAX_WAIT_MS", help="Longest a heavy request waits for companions while the model is idle (while it computes, requests accumulate for the next batch)."),
+    heavy_priority: str = typer.Option("idle", envvar="MARQUEE_HEAVY_PRIORITY", help="How the heavy tier's batch thread shares a core with the event loop: idle (Linux SCHED_IDLE: it runs only on spare CPU, so under overload no answer waits for it and the light tier answers), low (nice 10: a share of the core even under overload, at the cost of late answers) or normal."),
     log_level: str = typer.Option("info", envvar="MARQUEE_LOG_LEVEL", help="debug, info, warning or error."),
     experiments: Path | None = typer.Option(None, envvar="MARQUEE_EXPERIMENTS", help="Allocation config (TOML/JSON [[layers]] of experiments) behind GET /v1/assignments/{member_id}."),
     exposures: Path | None = typer.Option(None, envvar="MARQUEE_EXPOSURES", help="Directory of the exposure log (Parquet parts) [default: $MARQUEE_HOME/exposures]."),
@@ -105,7 +106,7 @@ def serve(
 
     settings = ServiceSettings(
         dataset=dataset, home=str(home) if home is not None else None, heavy=heavy, light=light, budget_ms=budget_ms,
-        max_batch=max_batch, max_wait_ms=max_wait_ms, admin_token=os.environ.get("MARQUEE_ADMIN_TOKEN") or None,
+        max_batch=max_batch, max_wait_ms=max_wait_ms, heavy_priority=heavy_priority, admin_token=os.environ.get("MARQUEE_ADMIN_TOKEN") or None,
         experiments=_str(experiments), exposures=_str(exposures), artwork=artwork, artwork_log=_str(artwork_log),
         artwork_policy=artwork_policy, artwork_variants=_str(artwork_variants), search=search, homepage=homepage,
         page_model=_str(page_model), page_policy=page_policy, durable_pages=durable_pages, page_explore=page_explore,

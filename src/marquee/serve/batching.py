@@ -25,7 +25,7 @@ import numpy as np
 from marquee.errors import ConfigError
 from marquee.rank.base import Recommender
 
-__all__ = ["BatchResult", "Batcher", "BatcherFactory", "MicroBatcher", "recommend_rows"]
+__all__ = ["PRIORITIES", "BatchResult", "Batcher", "BatcherFactory", "MicroBatcher", "recommend_rows"]
 
 @dataclass(frozen=True)
 class BatchResult:
@@ -70,12 +70,20 @@ def recommend_rows(model: Recommender, members: np.ndarray, k: int) -> tuple[np.
     return model.recommend_index(members, k)
 
 
-def _yield_to_event_loop(nice: int) -> None:
-    if nice and hasattr(os, "setpriority"):
-        try:  # per-thread on Linux: the thread id names the thread, not the process
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-        except OSError:  # not permitted here; the batcher works all the same
-            pass
+#: How the batch thread shares a core with the event loop (:class:`MicroBatcher`'s ``priority``).
+PRIORITIES = ("idle", "low", "normal")
+
+
+def _yield_to_event_loop(priority: str, nice: int) -> None:
+    """Lower the batch thread's scheduling priority (Linux; per thread: the thread id names the thread)."""
+    tid = threading.get_native_id()
+    try:
+        if priority == "idle" and hasattr(os, "sched_setscheduler"):
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+        elif priority in ("idle", "low") and nice and hasattr(os, "setpriority"):
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except OSError:  # not permitted here; the batcher works all the same
+        pass
 
 
 class MicroBatcher:
@@ -87,10 +95,16 @@ class MicroBatcher:
         max_batch: most requests in one call.
         max_wait_ms: longest a request waits for the batch to fill.
         on_batch: called with ``(batch_size, batch_ms)`` after each batch (metrics, latency estimates).
-        nice: scheduling niceness of the batch thread (Linux; 0 to leave it as is). When the worker
-            and the event loop share a core, the loop — which answers every light request and
-            all HTTP — should win: a heavy batch then takes longer, the router sees it and sends
-            more requests to the light tier, instead of every request waiting behind the batch.
+        priority: how the batch thread shares a core with the event loop, which answers every light
+            request and all HTTP and should win: a heavy batch then takes longer, the router sees it
+            and sends more requests to the light tier, instead of every request waiting behind the batch.
+            ``idle`` (default; Linux ``SCHED_IDLE``): the thread runs only when nothing else on its core
+            wants to; under overload the loop never waits for it, which keeps every answer within its
+            budget, and the heavy tier answers only what spare CPU allows (on a core shared with other
+            busy processes, that may be little). ``low``: niceness ``nice``, a share of the core even
+            when the loop is busy; its timeslices then delay the loop (the loop's timers fire late).
+            ``normal``: as the process.
+        nice: the niceness of ``low`` (and of ``idle`` where ``SCHED_IDLE`` is not available).
     """
 
     def __init__(
@@ -100,19 +114,22 @@ class MicroBatcher:
         max_batch: int = 32,
         max_wait_ms: float = 2.0,
         on_batch: Callable[[int, float], None] | None = None,
+        priority: str = "idle",
         nice: int = 10,
     ) -> None:
         if max_batch < 1:
             raise ConfigError(f"max_batch must be >= 1, got {max_batch}")
         if max_wait_ms < 0:
             raise ConfigError(f"max_wait_ms must be >= 0, got {max_wait_ms}")
+        if priority not in PRIORITIES:
+            raise ConfigError(f"priority must be one of {', '.join(PRIORITIES)}; got {priority!r}")
         self.get_model = get_model
         self.max_batch = max_batch
         self.max_wait_ms = max_wait_ms
         self.on_batch = on_batch
         self._pending: list[tuple[int, int, asyncio.Future[BatchResult]]] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marquee-batch", initializer=_yield_to_event_loop, initargs=(nice,))
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marquee-batch", initializer=_yield_to_event_loop, initargs=(priority, nice))
         self._running = False  # a batch is computing: new requests accumulate for the next one
         self.in_flight = 0
 

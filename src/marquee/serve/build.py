@@ -47,6 +47,7 @@ class ServiceSettings:
     budget_ms: float = 50.0
     max_batch: int = 32
     max_wait_ms: float = 2.0
+    heavy_priority: str = "idle"
     admin_token: str | None = None
     experiments: str | None = None
     exposures: str | None = None
@@ -127,7 +128,8 @@ def build_service(
         art = build_artwork(ds.catalog, default_log(settings.artwork_log, home), policy=policy, variants=variants)
     service = Service(router, open_registry(home), admin_token=settings.admin_token, max_batch=settings.max_batch,
                       max_wait_ms=settings.max_wait_ms, allocator=allocator, exposures=sink, artwork=art,
-                      heavy_batcher=heavy_batcher, follow_registry_s=settings.follow_registry_s)  # fmt: skip
+                      heavy_batcher=heavy_batcher, follow_registry_s=settings.follow_registry_s,
+                      heavy_priority=settings.heavy_priority)  # fmt: skip
     for tier, ref in (("heavy", settings.heavy), ("light", settings.light)):
         if ref:
             with stage(f"loading {ref} into the {tier} tier"):

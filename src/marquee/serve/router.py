@@ -66,51 +66,6 @@ class LatencyEstimate:
         return now - self.updated > self.stale_after_s
 
 
-class BatchCost:
-    """A batched tier's time per batch as a line in the batch's size, ``ms = fixed + per_request * size``,
-    fitted by least squares over the last ``window`` batches.
-
-    A batch of one (a probe, a quiet moment) takes a few milliseconds; the 32 requests that arrive next
-    share a batch that takes several times longer. Scaling the last batch's time by the queue's waves
-    (what an exponentially weighted mean allows) admits a flood of requests after every small batch, and
-    they time out together. The line prices a request by the queue ahead of it. No library fits this
-    to an in-process batcher's own measurements, hence this class.
-    """
-
-    def __init__(self, window: int = 64) -> None:
-        from collections import deque
-
-        self._points: deque[tuple[float, float]] = deque(maxlen=window)
-        self.fixed_ms = 0.0
-        self.per_request_ms = 0.0
-
-    @property
-    def ready(self) -> bool:
-        return len(self._points) >= 2
-
-    def observe(self, size: int, ms: float) -> None:
-        self._points.append((float(size), float(ms)))
-        n = len(self._points)
-        mx = sum(x for x, _ in self._points) / n
-        my = sum(y for _, y in self._points) / n
-        sxx = sum((x - mx) ** 2 for x, _ in self._points)
-        if sxx < 1e-9:  # every batch the same size: all of the time is per request (the cautious reading)
-            self.fixed_ms, self.per_request_ms = 0.0, my / max(mx, 1.0)
-            return
-        slope = sum((x - mx) * (y - my) for x, y in self._points) / sxx
-        self.per_request_ms = max(slope, 0.0)
-        self.fixed_ms = max(my - self.per_request_ms * mx, 0.0)
-
-    def batch_ms(self, size: int) -> float:
-        return self.fixed_ms + self.per_request_ms * size
-
-    def queue_ms(self, ahead: int, max_batch: int) -> float:
-        """Until a request joining ``ahead`` others (waiting or computing) has its answer: the full
-        batches before it, then its own."""
-        full, rest = divmod(ahead + 1, max_batch)
-        return full * self.batch_ms(max_batch) + (self.batch_ms(rest) if rest else 0.0)
-
-
 @dataclass
 class Tier:
     """A loaded model in one role. ``model`` and ``version`` are swapped together by promotion."""
@@ -120,21 +75,13 @@ class Tier:
     version: str
     batcher: Batcher | None = None
     latency: LatencyEstimate = field(default_factory=LatencyEstimate)
-    cost: BatchCost = field(default_factory=BatchCost)
     loaded_at: float = field(default_factory=time.time)
     probed_at: float = 0.0
-
-    def observe_batch(self, size: int, ms: float) -> None:
-        """A batch of ``size`` requests took ``ms`` milliseconds."""
-        self.latency.observe(ms)
-        self.cost.observe(size, ms)
 
     def estimate_ms(self) -> float:
         base = self.latency.value if self.latency.value is not None else 0.0
         if self.batcher is None:
             return base
-        if self.cost.ready:
-            return self.cost.queue_ms(self.batcher.depth, self.batcher.max_batch) + self.batcher.max_wait_ms
         waves = 1 + self.batcher.depth // self.batcher.max_batch
         return base * waves + self.batcher.max_wait_ms
 

@@ -105,6 +105,8 @@ class Service:
         registry: where models are loaded from.
         admin_token: the bearer token of the admin API; ``None`` disables the admin API.
         max_batch, max_wait_ms: micro-batching of the heavy tier.
+        heavy_priority: how the heavy tier's batch thread shares a core with the event loop
+            (:class:`~marquee.serve.batching.MicroBatcher`'s ``priority``: idle, low or normal).
         allocator, exposures: experiment assignments behind ``GET /v1/assignments/{member_id}``.
         artwork: artwork decisions behind ``POST /v1/artwork`` and ``POST /v1/feedback``.
         search: title search behind ``GET /v1/search`` (:mod:`marquee.serve.search`); ``None``: 404 ``no_search``.
@@ -134,9 +136,11 @@ class Service:
         search: TitleSearch | None = None,
         heavy_batcher: BatcherFactory | None = None,
         follow_registry_s: float = 0.0,
+        heavy_priority: str = "idle",
     ) -> None:
         self.router = router
         self.heavy_batcher = heavy_batcher
+        self.heavy_priority = heavy_priority
         self.follow_registry_s = follow_registry_s
         self.artwork = artwork
         self.search = search
@@ -230,7 +234,8 @@ class Service:
         if tier == "heavy" and "heavy" not in self.router.tiers and self.heavy_batcher is not None:
             batcher = self.heavy_batcher(current, self._on_batch)
         elif tier == "heavy" and "heavy" not in self.router.tiers and self.max_batch > 0:  # 0: inline, on the event loop
-            batcher = MicroBatcher(current, max_batch=self.max_batch, max_wait_ms=self.max_wait_ms, on_batch=self._on_batch)
+            batcher = MicroBatcher(current, max_batch=self.max_batch, max_wait_ms=self.max_wait_ms, on_batch=self._on_batch,
+                                   priority=self.heavy_priority)  # fmt: skip
         self._warm(model)
         running = self.router.tiers.get(tier)
         if batcher is None and running is not None:
@@ -347,7 +352,7 @@ class Service:
             model.recommend_index(np.array([0]), 10)
 
     def _on_batch(self, size: int, ms: float) -> None:
-        self.router.tiers["heavy"].observe_batch(size, ms)
+        self.router.tiers["heavy"].latency.observe(ms)
         self.metrics.batch_size.observe(size)
         self.metrics.batch_latency.observe(ms / 1000.0)
 
