@@ -105,13 +105,15 @@ end
 """
 
 
-def batch(home: Path, tmp: Path) -> tuple[list[dict[str, Any]], Path]:
+def batch(home: Path, tmp: Path, measure: bool = True) -> tuple[list[dict[str, Any]], Path]:
     from marquee.scale import batch_score
     from marquee.serve.precomputed import write_precomputed
 
     runs, table = [], None
     plan = [(e, w, PASSES) for e, w in (("serial", 1), ("process", 1), ("process", 2), ("ray", 1), ("ray", 2))]
     plan += [(e, w, LONG_PASSES) for e, w in (("serial", 1), ("process", 2), ("ray", 2))]
+    if not measure:  # only the table the later sections serve
+        plan = [("serial", 1, 1)]
     for engine, workers, passes in plan:
         r = batch_score(home / "registry", MODEL, 100, engine=engine, workers=workers, block=BLOCK, passes=passes)
         print(f"  {engine:>7} x{workers}: {r.provenance['members']} members in {r.seconds:.2f} s = {r.members_per_s:,.0f} members/s", flush=True)
@@ -458,7 +460,7 @@ def main() -> None:
         table = None
         if "batch" in only or "precomputed" in only or "overload" in only:
             print("batch scoring", flush=True)
-            runs, table = batch(args.home, tmp)
+            runs, table = batch(args.home, tmp, measure="batch" in only)
             if "batch" in only:
                 res["batch"] = runs
         if "precomputed" in only:
