@@ -6,8 +6,7 @@ latency from live measurements — an exponentially weighted mean of recent serv
 the heavy tier's queue (depth / max_batch more batches to wait for, plus the batching wait) —
 and takes the best tier whose estimate fits the budget less the event loop's current lag (on a
 saturated core every request waits for the loop before any model runs). A tier left unused
-because it was too slow is probed again once its estimate is stale (a batched tier by a request of
-its own in the background, so no member waits on it). A tier that errors or misses its
+because it was too slow is probed again once its estimate is stale. A tier that errors or misses its
 deadline hands the request to the next lighter one, so a member gets an answer whenever a
 cheaper one exists. The router knows nothing of HTTP.
 """
@@ -137,7 +136,6 @@ class Router:
         self._popular_order = np.argsort(-self._popular_scores, kind="stable")
         #: Every member's row scored offline (:mod:`marquee.serve.precomputed`): the tier before popularity.
         self.precomputed: Precomputed | None = None
-        self._probes: set[asyncio.Task[None]] = set()
 
     # ---- tiers -------------------------------------------------------------------------
     def set_tier(self, name: str, model: Recommender, version: str, *, batcher: Batcher | None = None) -> Tier:
@@ -166,40 +164,12 @@ class Router:
             return [n for n in names if ORDER.index(n) >= start], False
         now = time.monotonic()
         allowed = budget_ms * self.headroom - (self.loop_lag.value or 0.0)
-        fits = []
-        for n in names:
-            tier = self.tiers[n]
-            if tier.estimate_ms() <= allowed:
-                fits.append(n)
-            elif tier.wants_probe(now):
-                if tier.batcher is None:
-                    fits.append(n)  # an inline tier is probed by this request: if still slow, it answers late once
-                else:
-                    # A batched tier is probed by a request of its own, in the background: no member waits on a
-                    # tier judged too slow (its timer, on a busy loop, would fire past the member's deadline).
-                    self._probe(tier)
+        # A probe is safe: if the tier is still slow, the request falls back at its deadline.
+        fits = [n for n in names if self.tiers[n].estimate_ms() <= allowed or self.tiers[n].wants_probe(now)]
         if not fits:
             return names[-1:], bool(names) and names[-1] != names[0]
         first = names.index(fits[0])
         return names[first:], first > 0
-
-    def _probe(self, tier: Tier) -> None:
-        """Send one request (the first member, 10 titles) to a batched tier; its batch refreshes the tier's
-        estimate. Outside a running event loop there is nothing to probe with."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        task = loop.create_task(self._probe_once(tier))
-        self._probes.add(task)  # held until done (the loop keeps only weak references to tasks)
-        task.add_done_callback(self._probes.discard)
-
-    @staticmethod
-    async def _probe_once(tier: Tier) -> None:
-        try:
-            await tier.batcher.submit(0, 10)  # type: ignore[union-attr]
-        except Exception:  # noqa: BLE001 - a failing tier stays judged by what it did; the probe only measures
-            pass
 
     async def watch_loop(self, interval_s: float = 0.005) -> None:
         """Measure the event loop's lag forever (run as a task on the serving loop)."""
