@@ -81,10 +81,10 @@ def test_missed_deadline_falls_back_within_budget():
 def test_a_late_tier_is_given_up_with_the_budgets_headroom_left():
     # The lighter tier takes microseconds, but the timer that gives up on heavy may fire late on a busy
     # loop: heavy is given up at 80% of the budget (headroom 0.8), not a light answer's time before the end.
-    router = _router(heavy_delay=1.0)
-    answer = asyncio.run(router.recommend(1000, 5, mode="heavy", budget_ms=200))
+    router = _router(heavy_delay=1.2)
+    answer = asyncio.run(router.recommend(1000, 5, mode="heavy", budget_ms=1000))
     assert (answer.model_used, answer.fallback_reason) == ("light", "deadline")
-    assert 150 <= answer.latency_ms < 185
+    assert 790 <= answer.latency_ms < 950  # given up at 800 ms (slack for a late timer on a busy test machine)
 
 
 def test_unknown_member_gets_popular_cold_start():
