@@ -166,6 +166,19 @@ def test_a_lagging_event_loop_sends_auto_requests_to_the_lighter_tier():
     assert router.plan("auto", 50.0) == (["light"], True)
 
 
+def test_a_batched_tier_is_tried_only_while_the_loop_keeps_time():
+    # Heavy fits the budget easily, but the timer that would give up on it fires ~6 ms late: with 10 ms of
+    # headroom (20% of 50 ms), a lag over 5 ms could land the fallback past the deadline.
+    router = _router()
+    router.tiers["heavy"].latency.observe(5.0)
+    router.tiers["light"].latency.value = 0.1
+    router.loop_lag.value = 4.0
+    assert router.plan("auto", 50.0) == (["heavy", "light"], False)
+    router.loop_lag.value = 6.0
+    assert router.plan("auto", 50.0) == (["light"], True)
+    assert router.plan("auto", 200.0) == (["heavy", "light"], False)  # 40 ms of headroom absorbs it
+
+
 def test_loop_watch_measures_lag():
     router = _router()
 

@@ -163,9 +163,20 @@ class Router:
             start = ORDER.index(mode)
             return [n for n in names if ORDER.index(n) >= start], False
         now = time.monotonic()
-        allowed = budget_ms * self.headroom - (self.loop_lag.value or 0.0)
-        # A probe is safe: if the tier is still slow, the request falls back at its deadline.
-        fits = [n for n in names if self.tiers[n].estimate_ms() <= allowed or self.tiers[n].wants_probe(now)]
+        lag = self.loop_lag.value or 0.0
+        allowed = budget_ms * self.headroom - lag
+        # A batched tier is given up on by a timer on this loop, which fires as late as the loop lags: the
+        # request falls back with the budget's headroom left, and a loop lagging by more than half of it
+        # would land that fallback past the deadline. Batched tiers are tried only while the loop keeps time.
+        punctual = lag <= (1 - self.headroom) * budget_ms / 2
+        fits = []
+        for n in names:
+            tier = self.tiers[n]
+            if tier.batcher is not None and not punctual:
+                continue
+            # A probe is safe: if the tier is still slow, the request falls back at its deadline.
+            if tier.estimate_ms() <= allowed or tier.wants_probe(now):
+                fits.append(n)
         if not fits:
             return names[-1:], bool(names) and names[-1] != names[0]
         first = names.index(fits[0])
