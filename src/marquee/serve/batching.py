@@ -99,9 +99,8 @@ class MicroBatcher:
             request and all HTTP and should win: a heavy batch then takes longer, the router sees it
             and sends more requests to the light tier, instead of every request waiting behind the batch.
             ``idle`` (default; Linux ``SCHED_IDLE``): the thread runs only when nothing else on its core
-            wants to; under overload the loop never waits for it, which keeps every answer within its
-            budget, and the heavy tier answers only what spare CPU allows (on a core shared with other
-            busy processes, that may be little). ``low``: niceness ``nice``, a share of the core even
+            wants to, so under overload the loop does not wait for it, and the heavy tier answers only
+            what spare CPU allows (on a core shared with other busy processes, that may be little). ``low``: niceness ``nice``, a share of the core even
             when the loop is busy; its timeslices then delay the loop (the loop's timers fire late).
             ``normal``: as the process.
         nice: the niceness of ``low`` (and of ``idle`` where ``SCHED_IDLE`` is not available).
