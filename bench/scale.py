@@ -7,8 +7,8 @@
    every member scored 100 times (a longer job, where the engines' fixed start-up weighs less). Ray's start-up is
    excluded (a cluster is already up in production); each engine's worker start-up and model loading are included.
 2. **Precomputed tier**: CPU per answer of the router's precomputed path (lookup and answer), over 200,000 calls.
-3. **Overload with priorities**: ``marquee serve`` (heavy SASRec, light student, the precomputed table; the heavy
-   tier's batch thread at its default priority, ``SCHED_IDLE``) pinned to
+3. **Overload with priorities**: ``marquee serve`` (heavy SASRec, light student, the precomputed table; one server
+   with the heavy tier's batch thread at ``SCHED_IDLE``, one at nice 10, the default) pinned to
    CPU 0; wrk on CPU 1. The heavy tier's capacity is its closed-loop throughput at 64 connections; then 2x and 4x
    that is offered, half ``critical`` and half ``prefetch`` (two wrk processes, 128 connections each, pacing
    calibrated to the target), budget 50 ms, ``auto``. Per priority: answered, shed (429), the tiers that answered,
@@ -393,7 +393,7 @@ def report(res: dict[str, Any]) -> str:
     p = res["precomputed"]
     lines += ["", f"**Precomputed tier**: {p['lookup_answer_us']:.1f} us of CPU per answer (lookup and answer), {p['router_us']:.1f} us "
               f"through the whole router call with no online tier ({p['members']:,} members; target under 50 us).", ""]  # fmt: skip
-    runs = [("idle (default)", res["overload"])] + ([("low (nice 10)", res["overload_low"])] if "overload_low" in res else [])
+    runs = [("idle", res["overload"])] + ([("low (nice 10, the default)", res["overload_low"])] if "overload_low" in res else [])
     lines += [f"**Overload** (heavy capacity {res['overload']['heavy_capacity_rps']:,.0f} req/s closed-loop at 64 connections; budget "
               f"{BUDGET_MS:.0f} ms; half the offered load critical, half prefetch; one server per `--heavy-priority` of the heavy tier's "
               "batch thread):", "",

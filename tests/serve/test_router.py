@@ -204,7 +204,8 @@ def test_batch_thread_yields_the_core_to_the_event_loop():
     base = os.getpriority(os.PRIO_PROCESS, 0)
     worker = batcher._executor.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
     assert worker == min(base + 5, 19)
-    idle = MicroBatcher(lambda: (None, ""))  # the default: only spare CPU
+    assert MicroBatcher(lambda: (None, ""))._executor.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result() == min(base + 10, 19)
+    idle = MicroBatcher(lambda: (None, ""), priority="idle")  # only spare CPU
     assert idle._executor.submit(lambda: os.sched_getscheduler(threading.get_native_id())).result() == os.SCHED_IDLE
     normal = MicroBatcher(lambda: (None, ""), priority="normal")
     assert normal._executor.submit(lambda: os.sched_getscheduler(threading.get_native_id())).result() == os.SCHED_OTHER

@@ -70,7 +70,7 @@ def serve(
     budget_ms: float = typer.Option(50.0, envvar="MARQUEE_BUDGET_MS", help="Latency budget of requests that state none."),
     max_batch: int = typer.Option(32, envvar="MARQUEE_MAX_BATCH", help="Most requests in one heavy-model batch (0: no batching; the heavy model then runs on the event loop, blocking it while it computes)."),
     max_wait_ms: float = typer.Option(2.0, envvar="MARQUEE_MAX_WAIT_MS", help="Longest a heavy request waits for companions while the model is idle (while it computes, requests accumulate for the next batch)."),
-    heavy_priority: str = typer.Option("idle", envvar="MARQUEE_HEAVY_PRIORITY", help="How the heavy tier's batch thread shares a core with the event loop: idle (Linux SCHED_IDLE: it runs only on spare CPU, so under overload no answer waits for it and the light tier answers), low (nice 10: a share of the core even under overload, at the cost of late answers) or normal."),
+    heavy_priority: str = typer.Option("low", envvar="MARQUEE_HEAVY_PRIORITY", help="How the heavy tier's batch thread shares a core with the event loop: low (nice 10: a share of the core even under overload), idle (Linux SCHED_IDLE: only spare CPU; under overload the heavy tier gets none and its probes time out) or normal."),
     log_level: str = typer.Option("info", envvar="MARQUEE_LOG_LEVEL", help="debug, info, warning or error."),
     experiments: Path | None = typer.Option(None, envvar="MARQUEE_EXPERIMENTS", help="Allocation config (TOML/JSON [[layers]] of experiments) behind GET /v1/assignments/{member_id}."),
     exposures: Path | None = typer.Option(None, envvar="MARQUEE_EXPOSURES", help="Directory of the exposure log (Parquet parts) [default: $MARQUEE_HOME/exposures]."),

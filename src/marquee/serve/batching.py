@@ -98,11 +98,11 @@ class MicroBatcher:
         priority: how the batch thread shares a core with the event loop, which answers every light
             request and all HTTP and should win: a heavy batch then takes longer, the router sees it
             and sends more requests to the light tier, instead of every request waiting behind the batch.
-            ``idle`` (default; Linux ``SCHED_IDLE``): the thread runs only when nothing else on its core
-            wants to, so under overload the loop does not wait for it, and the heavy tier answers only
-            what spare CPU allows (on a core shared with other busy processes, that may be little). ``low``: niceness ``nice``, a share of the core even
-            when the loop is busy; its timeslices then delay the loop (the loop's timers fire late).
-            ``normal``: as the process.
+            ``low`` (default): niceness ``nice``, a share of the core even when the loop is busy.
+            ``idle`` (Linux ``SCHED_IDLE``): the thread runs only when nothing else on its core wants
+            to, so the loop never waits for it; but under overload the heavy tier then gets no CPU at
+            all, and every request the router still sends it (a probe) times out (``bench/scale.py``
+            measured more late answers at 2x overload than with ``low``). ``normal``: as the process.
         nice: the niceness of ``low`` (and of ``idle`` where ``SCHED_IDLE`` is not available).
     """
 
@@ -113,7 +113,7 @@ class MicroBatcher:
         max_batch: int = 32,
         max_wait_ms: float = 2.0,
         on_batch: Callable[[int, float], None] | None = None,
-        priority: str = "idle",
+        priority: str = "low",
         nice: int = 10,
     ) -> None:
         if max_batch < 1:

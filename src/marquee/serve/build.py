@@ -47,7 +47,7 @@ class ServiceSettings:
     budget_ms: float = 50.0
     max_batch: int = 32
     max_wait_ms: float = 2.0
-    heavy_priority: str = "idle"
+    heavy_priority: str = "low"
     admin_token: str | None = None
     experiments: str | None = None
     exposures: str | None = None

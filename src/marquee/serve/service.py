@@ -136,7 +136,7 @@ class Service:
         search: TitleSearch | None = None,
         heavy_batcher: BatcherFactory | None = None,
         follow_registry_s: float = 0.0,
-        heavy_priority: str = "idle",
+        heavy_priority: str = "low",
     ) -> None:
         self.router = router
         self.heavy_batcher = heavy_batcher
