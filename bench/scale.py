@@ -394,9 +394,10 @@ def report(res: dict[str, Any]) -> str:
     lines += ["", f"**Precomputed tier**: {p['lookup_answer_us']:.1f} us of CPU per answer (lookup and answer), {p['router_us']:.1f} us "
               f"through the whole router call with no online tier ({p['members']:,} members; target under 50 us).", ""]  # fmt: skip
     runs = [("idle", res["overload"])] + ([("low (nice 10, the default)", res["overload_low"])] if "overload_low" in res else [])
-    lines += [f"**Overload** (heavy capacity {res['overload']['heavy_capacity_rps']:,.0f} req/s closed-loop at 64 connections; budget "
-              f"{BUDGET_MS:.0f} ms; half the offered load critical, half prefetch; one server per `--heavy-priority` of the heavy tier's "
-              "batch thread):", "",
+    capacity = "; ".join(f"{label.split(' ')[0]} {o['heavy_capacity_rps']:,.0f} req/s" for label, o in runs)
+    lines += [f"**Overload** (one server per `--heavy-priority` of the heavy tier's batch thread; each server's heavy capacity, its "
+              f"closed-loop throughput at 64 connections: {capacity}; 2x and 4x are of that; budget {BUDGET_MS:.0f} ms; half the offered "
+              "load critical, half prefetch):", "",
               "| heavy thread | load | priority | offered req/s | answered (2xx) | shed (429) | other | past budget (server) | p50 ms | p99 ms | p99.9 ms | max ms | answered by |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for (label, o), f, pr in ((run, f, pr) for run in runs for f in ("2x", "4x") for pr in ("critical", "prefetch")):
@@ -448,7 +449,12 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--only", action="append", choices=SECTIONS, help="Run only these sections (repeatable); the others are kept from "
                     "the last run's bench/results/scale.json, each section stamped with when it ran.")
+    ap.add_argument("--report-only", action="store_true", help="Write the BENCHMARKS.md section from bench/results/scale.json; measure nothing.")
     args = ap.parse_args()
+    if args.report_only:
+        write_section("scale", "Scale: batch scoring, precomputed tier, overload, Ray Serve (bench/scale.py)",
+                      report(json.loads((ROOT / "bench" / "results" / "scale.json").read_text())))
+        return
     if not (args.home / "registry").exists():
         raise SystemExit(f"{args.home} has no registry: run python bench/serving.py first (it trains and registers the models)")
     only = set(args.only or SECTIONS)
