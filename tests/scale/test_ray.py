@@ -1,11 +1,26 @@
-"""Ray Data batch scoring against a local Ray (started once for this module)."""
+"""Everything that needs Ray, in one module, against a local Ray: Ray Data batch scoring, and the service on
+Ray Serve held to the single-process service's contract, under promotion, rollback and a killed replica."""
 
+import socket
+import threading
+import time
+
+import httpx
+import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'marquee[ray]' (make test installs it)")
 
-from marquee.errors import ConfigError
+# After the skip: without Ray, nothing here runs.
+from marquee.data import Dataset
+from marquee.errors import ConfigError, UnknownIdError
+from marquee.rank import EASE, ItemKNN
 from marquee.scale import batch_score
+from marquee.serve.app import create_app
+from marquee.serve.build import ServiceSettings, build_service
+from marquee.serve.registry import ModelRegistry
+from marquee.testing import block_interactions
 from tests.scale.test_batch import registry  # noqa: F401 - the fixture
 
 
@@ -23,22 +38,6 @@ def test_an_unreachable_cluster_is_one_line(registry):  # noqa: F811
 
 
 # ---- Ray Serve: the service's contract on a local Ray cluster ---------------------------------
-import socket  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-
-from marquee.data import Dataset  # noqa: E402
-from marquee.errors import UnknownIdError  # noqa: E402
-from marquee.rank import EASE, ItemKNN  # noqa: E402
-from marquee.serve.app import create_app  # noqa: E402
-from marquee.serve.build import ServiceSettings, build_service  # noqa: E402
-from marquee.serve.registry import ModelRegistry  # noqa: E402
-from marquee.testing import block_interactions  # noqa: E402
-
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -152,7 +151,7 @@ class _Load:
                 except httpx.HTTPError as exc:  # a lost request: the test fails on it
                     self.answers.append((member, 0, {"error": repr(exc)}))
 
-    def __enter__(self) -> "_Load":
+    def __enter__(self) -> "_Load":  # noqa: PYI034 - a test helper, never subclassed
         for t in self._threads:
             t.start()
         return self
