@@ -251,3 +251,12 @@ def test_string_member_ids_route_through_every_tier():
     assert cold.fallback_reason == "unknown_member" and all(t.startswith("t") for t in cold.title_ids.tolist())
     # An integer-id catalog finds members sent as JSON strings too.
     assert asyncio.run(_router().recommend("1000", 5, mode="heavy")).title_ids.tolist() == by_int.title_ids.tolist()
+
+
+def test_a_hot_swap_replaces_model_and_version_in_one_reference():
+    router = _router()
+    heavy = router.tiers["heavy"]
+    new = EASE(l2=50.0).fit(DATA)
+    router.set_tier("heavy", new, "ease:2")
+    assert heavy.serving == (new, "ease:2") and (heavy.model, heavy.version) == (new, "ease:2")
+    assert asyncio.run(router.recommend(1000, 5, mode="heavy")).model_version == "ease:2"

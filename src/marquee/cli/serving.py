@@ -105,7 +105,7 @@ def serve(
     from marquee.serve.logs import configure_json_logging
 
     settings = ServiceSettings(
-        dataset=dataset, home=str(home) if home is not None else None, heavy=heavy, light=light, budget_ms=budget_ms,
+        dataset=dataset, home=_str(home), heavy=heavy, light=light, budget_ms=budget_ms,
         max_batch=max_batch, max_wait_ms=max_wait_ms, heavy_priority=heavy_priority, admin_token=os.environ.get("MARQUEE_ADMIN_TOKEN") or None,
         experiments=_str(experiments), exposures=_str(exposures), artwork=artwork, artwork_log=_str(artwork_log),
         artwork_policy=artwork_policy, artwork_variants=_str(artwork_variants), search=search, homepage=homepage,
@@ -118,9 +118,13 @@ def serve(
 
         # In this process only (read as Ray is imported; workers start without it): Ray's C++ core would
         # answer SIGTERM with a stack dump, where run_on_ray shuts down cleanly.
+        before = os.environ.get("RAY_DISABLE_FAILURE_SIGNAL_HANDLER")
         os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"] = "1"
         import_ray("--ray", "serve in one process: leave out --ray")
-        os.environ.pop("RAY_DISABLE_FAILURE_SIGNAL_HANDLER")
+        if before is None:
+            del os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"]
+        else:
+            os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"] = before
         from marquee.scale.ray_serve import RayServeOptions, run_on_ray
 
         options = RayServeOptions.parse(heavy_replicas, ingress_replicas=ingress_replicas, address=ray_address)
@@ -161,7 +165,8 @@ def serve(
 
 
 def _str(path: Path | None) -> str | None:
-    return str(path) if path is not None else None
+    """An absolute path: Ray's replicas need not share this process's working directory."""
+    return str(path.expanduser().resolve()) if path is not None else None
 
 
 @models_app.command("list")

@@ -38,7 +38,7 @@ from marquee.serve.batching import BatchResult, recommend_rows
 from marquee.serve.build import ServiceSettings, build_service, open_or_fetch, open_registry
 from marquee.serve.registry import ModelRegistry
 
-__all__ = ["APP_NAME", "HeavyModel", "Ingress", "RayServeOptions", "RemoteBatcher", "deploy", "run_on_ray"]
+__all__ = ["APP_NAME", "HeavyModel", "Ingress", "RayServeOptions", "RemoteBatcher", "deploy", "run_on_ray", "start", "stop"]
 
 log = logging.getLogger("marquee.serve")
 
@@ -48,6 +48,8 @@ APP_NAME = "marquee"
 LOADING = "loading"
 #: Versions a heavy replica keeps loaded: the one served and the one a rollback would return to.
 KEEP_VERSIONS = 2
+#: A version whose load failed is refused for this long before a replica tries to load it again.
+RETRY_FAILED_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class HeavyModel:
         self.registry = ModelRegistry(registry_root)
         self.models: OrderedDict[str, Recommender] = OrderedDict()
         self._loading: dict[str, asyncio.Future[Any]] = {}
+        self._failed: dict[str, float] = {}  # version -> when its load failed (not retried for RETRY_FAILED_S)
         self.recommend.set_max_batch_size(max_batch)
         self.recommend.set_batch_wait_timeout_s(batch_wait_s)
         mv = self.registry.resolve(ref)
@@ -129,7 +132,11 @@ class HeavyModel:
             self.models.popitem(last=False)
         log.info("heavy replica loaded a version", extra={"version": version})
 
-    def _start_loading(self, version: str) -> asyncio.Future[Any]:
+    def _start_loading(self, version: str) -> asyncio.Future[Any] | None:
+        """The version's load, started now unless one runs; None while a failed load's back-off lasts."""
+        failed = self._failed.get(version)
+        if failed is not None and time.monotonic() - failed < RETRY_FAILED_S:
+            return None
         loading = self._loading.get(version)
         if loading is None:
             loading = asyncio.get_running_loop().run_in_executor(None, self._load, version)
@@ -137,10 +144,13 @@ class HeavyModel:
 
             def done(f: asyncio.Future[Any]) -> None:
                 self._loading.pop(version, None)
-                if f.exception() is None:
+                if not f.cancelled() and f.exception() is None:
+                    self._failed.pop(version, None)
                     self._install(version, f.result())
                 else:
-                    log.warning("heavy replica could not load a version", extra={"version": version, "reason": str(f.exception())})
+                    self._failed[version] = time.monotonic()
+                    reason = "cancelled" if f.cancelled() else str(f.exception())
+                    log.warning("heavy replica could not load a version", extra={"version": version, "reason": reason})
 
             loading.add_done_callback(done)
         return loading
@@ -148,7 +158,9 @@ class HeavyModel:
     async def warm(self, version: str) -> str:
         """Load ``version`` now (the ingress calls this when it is about to serve it)."""
         if version not in self.models:
-            await asyncio.shield(self._start_loading(version))
+            loading = self._start_loading(version)
+            if loading is not None:
+                await asyncio.shield(loading)
         return version
 
     def versions(self) -> list[str]:
@@ -301,25 +313,44 @@ def start(settings: ServiceSettings, options: RayServeOptions, *, host: str = "1
         check_reachable(options.address)  # at once, before anything loads
     check_settings(settings)
     started = connect(ray, options.address, num_cpus=max(options.cpus, os.cpu_count() or 1))
-    # No access log line per request in every proxy and replica (the service logs what matters as JSON,
-    # and Prometheus counts every request): each costs CPU on the hot path.
-    serve.start(http_options={"host": host, "port": port}, logging_config={"enable_access_log": False, "log_level": "WARNING"})
-    serve.run(deploy(settings, options), name=APP_NAME, route_prefix="/")
+    try:
+        # No access log line per request in every proxy and replica (the service logs what matters as JSON,
+        # and Prometheus counts every request): each costs CPU on the hot path.
+        serve.start(http_options={"host": host, "port": port}, logging_config={"enable_access_log": False, "log_level": "WARNING"})
+        serve.run(deploy(settings, options), name=APP_NAME, route_prefix="/")
+    except BaseException as exc:  # a replica that cannot start, or Ctrl-C while waiting: leave nothing half-deployed
+        stop(started)
+        if isinstance(exc, Exception):
+            raise ConfigError(f"the service could not be deployed on Ray: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}") from None
+        raise
     return started
+
+
+def stop(started: bool) -> None:
+    """Take the application down: with Serve and Ray when this process started Ray; on a cluster it
+    joined, only this application (other applications on the cluster keep running)."""
+    import ray
+
+    try:
+        if started:
+            serve.shutdown()
+            ray.shutdown()
+        else:
+            serve.delete(APP_NAME)
+    except Exception:  # stopping anyway: what could not be stopped is logged
+        log.warning("could not take the Ray Serve application down cleanly", exc_info=True)
 
 
 def run_on_ray(settings: ServiceSettings, options: RayServeOptions, *, host: str, port: int, say: Callable[[str], None] = print) -> None:
     """``marquee serve --ray``: deploy, say where, and serve until interrupted (then shut Serve down)."""
     import signal
 
-    import ray
-
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt  # the `finally` below shuts Serve (and a Ray started here) down
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # the `finally` below takes the application down
 
     started = start(settings, options, host=host, port=port)
     # What a container runtime or systemd sends; after Ray's start, which installs a handler of its own.
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, interrupt)
     url = f"http://{host}:{port}"
     heavy = f"heavy x{options.heavy_min}" + (f"-{options.heavy_max} (autoscaled)" if options.heavy_max > options.heavy_min else "")
     say(f"serving on {url} on Ray Serve (docs: {url}/docs); deployments: ingress x{options.ingress_replicas}"
@@ -330,6 +361,4 @@ def run_on_ray(settings: ServiceSettings, options: RayServeOptions, *, host: str
     except KeyboardInterrupt:
         pass
     finally:
-        serve.shutdown()
-        if started:
-            ray.shutdown()
+        stop(started)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -31,6 +32,8 @@ from marquee.serve.service import Service, ServiceError
 from marquee.serve.web.routes import PageRefusal, homepage_router, refusal_page
 
 __all__ = ["Service", "create_app"]
+
+log = logging.getLogger("marquee.serve")
 
 #: Buffered exposures are written out at least this often (and at shutdown).
 EXPOSURE_FLUSH_S = 5.0
@@ -72,7 +75,10 @@ def create_app(service: Service) -> Any:
         async def follow_every(seconds: float) -> None:
             while True:
                 await asyncio.sleep(seconds)
-                await asyncio.get_running_loop().run_in_executor(None, service.follow_registry)
+                try:
+                    await asyncio.get_running_loop().run_in_executor(None, service.follow_registry)
+                except Exception:  # a registry out of reach this time (locked, a share gone): try again next time
+                    log.warning("could not follow the registry; trying again", exc_info=True)
 
         tasks = [asyncio.create_task(flush_every(EXPOSURE_FLUSH_S))]
         if service.follow_registry_s > 0:

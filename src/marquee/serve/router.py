@@ -77,6 +77,12 @@ class Tier:
     latency: LatencyEstimate = field(default_factory=LatencyEstimate)
     loaded_at: float = field(default_factory=time.time)
     probed_at: float = 0.0
+    #: ``(model, version)`` in one reference: a swap from another thread (the admin API, registry
+    #: following) replaces both at once, so a reader never pairs one version's model with another's label.
+    serving: tuple[Recommender, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.serving = (self.model, self.version)
 
     def estimate_ms(self) -> float:
         base = self.latency.value if self.latency.value is not None else 0.0
@@ -144,7 +150,8 @@ class Router:
             raise ConfigError(f"tier must be one of {ORDER}, got {name!r}")
         old = self.tiers.get(name)
         if old is not None:
-            old.model, old.version, old.loaded_at = model, version, time.time()  # one reference swap each
+            old.serving = (model, version)  # what requests read: one reference swap
+            old.model, old.version, old.loaded_at = model, version, time.time()
             return old
         tier = Tier(name, model, version, batcher)
         self.tiers[name] = tier
@@ -230,8 +237,10 @@ class Router:
                 # would answer past the deadline, where the table answers in microseconds.
                 left_ms = (deadline - time.perf_counter()) * 1000.0
                 if tier.estimate_ms() + (self.loop_lag.value or 0.0) > left_ms:
-                    break
-            model, version = tier.model, tier.version
+                    answer = self._precomputed_answer(member_id, k, reason or "deadline", switched, start)
+                    if answer is not None:
+                        return answer
+            model, version = tier.serving
             u = model.members_.position(member_id)
             if u is None:
                 reason = "unknown_member"

@@ -230,7 +230,7 @@ class Service:
 
     def _install(self, tier: str, ref: str, mv: ModelVersion, model: Recommender) -> None:
         batcher = None
-        current = lambda: (self.router.tiers["heavy"].model, self.router.tiers["heavy"].version)
+        current = lambda: self.router.tiers["heavy"].serving
         if tier == "heavy" and "heavy" not in self.router.tiers and self.heavy_batcher is not None:
             batcher = self.heavy_batcher(current, self._on_batch)
         elif tier == "heavy" and "heavy" not in self.router.tiers and self.max_batch > 0:  # 0: inline, on the event loop
