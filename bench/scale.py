@@ -258,12 +258,7 @@ def ray_vs_one_process(home: Path, tmp: Path, seconds: float) -> dict[str, Any]:
                 print(f"  {kind}, {run}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
                       f"{r['cpu_ms_per_request']:.2f} CPU ms/request, served {r['served']}, other {r['other']}", flush=True)  # fmt: skip
         finally:
-            server.proc.terminate()  # Ray Serve shuts down on SIGTERM: give it time
-            try:
-                server.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                server.proc.kill()
-            server.log.close()
+            server.stop(60)  # Ray Serve shuts down on SIGTERM: give it time
         out[kind] = runs
     return out
 
@@ -341,12 +336,7 @@ def ray_faults(home: Path, tmp: Path, phase_s: float = FAULT_PHASE_S, recover_s:
                 t.join(timeout=60)
     finally:
         stop.set()
-        server.proc.terminate()
-        try:
-            server.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-        server.log.close()
+        server.stop(60)
     answers.sort()
 
     def first_after(event: str, version: str, after_s: float = 0.0) -> float | None:

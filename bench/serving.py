@@ -201,10 +201,11 @@ class Server:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, all threads
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after ``wait_s`` (a server on Ray Serve needs longer to take Serve and Ray down)."""
         self.proc.terminate()
         try:
-            self.proc.wait(10)
+            self.proc.wait(wait_s)
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()

@@ -163,9 +163,6 @@ class HeavyModel:
                 await asyncio.shield(loading)
         return version
 
-    def versions(self) -> list[str]:
-        return list(self.models)
-
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def recommend(self, requests: list[tuple[str, int, int]]) -> list[Any]:
         """Each request's ``(title positions, scores, batch size)``, or :data:`LOADING` for a version
