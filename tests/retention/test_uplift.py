@@ -47,9 +47,9 @@ def _correlations(est, tau):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("learner", "floor"), [("t", 0.6), ("x", 0.65), ("dr", 0.55)])
+@pytest.mark.parametrize(("learner", "floor"), [("t", 0.6), ("x", 0.65), ("dr", 0.55), ("glm", 0.85)])
 def test_effect_tracks_the_true_heterogeneous_effect(data, learner, floor):
-    # measured (seed 1, n = 8000): t 0.83/0.69/0.75, x 0.88/0.77/0.83, dr 0.83/0.67/0.72
+    # measured (seed 1, n = 8000): t 0.83/0.69/0.75, x 0.88/0.77/0.83, dr 0.83/0.67/0.72, glm 0.97/0.91/0.94
     x, t, y, x_test, tau = data
     model = UpliftModel(learner=learner).fit(x, t, y, PROPENSITY)
     est = model.effect(x_test)
@@ -78,19 +78,41 @@ def test_per_member_propensities_and_a_fold_with_one_outcome():
     x, t, y, _ = trial(600, 3)
     y[t == 2] = 1.0  # everyone offered intervention 2 stayed: a constant outcome model, no crash
     e = np.tile(PROPENSITY, (600, 1))
-    for learner in ("t", "x", "dr"):
+    for learner in ("t", "x", "dr", "glm"):
         model = UpliftModel(learner=learner, max_iter=10, min_samples_leaf=20).fit(x, t, y, e)
         est = model.effect(x[:50])
         assert est.shape == (50, 3) and np.isfinite(est).all()
-    assert model.potential_outcomes(x[:5])[:, 2] == pytest.approx(1.0)
+        if learner == "t":
+            assert model.potential_outcomes(x[:5])[:, 2] == pytest.approx(1.0)
+    assert model.potential_outcomes(x[:5])[:, 2].min() > 0.95  # glm: a penalised fit, close to 1
+
+
+def test_glm_chooses_its_penalty_by_cross_validation_and_a_heavy_one_shrinks_to_one_shift(data):
+    x, t, y, x_test, _ = data
+    model = UpliftModel(learner="glm", penalty_grid=(10.0, 1e3, 1e5)).fit(x, t, y, PROPENSITY)
+    assert set(model.cv_loss_) == {10.0, 1e3, 1e5}
+    assert model.penalty_ == min(model.cv_loss_, key=model.cv_loss_.get)
+    # the truth's effects differ a lot between members, so the lightest penalties fit held-out members better
+    assert model.cv_loss_[1e5] > min(model.cv_loss_[10.0], model.cv_loss_[1e3])
+    # a fixed penalty skips the search; an enormous one leaves each arm one shift of everyone's log-odds
+    flat = UpliftModel(learner="glm", interaction_penalty=1e12).fit(x, t, y, PROPENSITY)
+    assert flat.cv_loss_ == {} and flat.penalty_ == 1e12
+    mu = flat.potential_outcomes(x_test)
+    shift = np.log(mu[:, 1:] / (1 - mu[:, 1:])) - np.log(mu[:, :1] / (1 - mu[:, :1]))
+    assert shift.std(axis=0).max() < 1e-3
+    assert np.log(mu[:, :1] / (1 - mu[:, :1])).std() > 0.5  # while the baseline still varies
 
 
 def test_config_validates_and_round_trips_to_json():
     cfg = UpliftConfig(learner="x", n_folds=3, seed=4)
     assert UpliftConfig(**json.loads(json.dumps(dataclasses.asdict(cfg)))) == cfg
     assert UpliftModel(cfg, max_iter=20).config == dataclasses.replace(cfg, max_iter=20)
-    with pytest.raises(ConfigError, match=r"UpliftConfig.learner must be one of \('t', 'x', 'dr'\), got 's'"):
+    with pytest.raises(ConfigError, match=r"UpliftConfig.learner must be one of \('t', 'x', 'dr', 'glm'\), got 's'"):
         UpliftConfig(learner="s")
+    with pytest.raises(ConfigError, match=r"UpliftConfig.penalty_grid must be one or more positive penalties"):
+        UpliftConfig(penalty_grid=(100.0, -1.0))
+    with pytest.raises(ConfigError, match=r"UpliftConfig.interaction_penalty must be > 0, got 0"):
+        UpliftConfig(interaction_penalty=0)
     with pytest.raises(ConfigError, match=r"UpliftConfig.n_folds must be an int >= 2, got 1"):
         UpliftConfig(n_folds=1)
     with pytest.raises(ConfigError, match=r"UpliftConfig.learning_rate must be > 0, got 0"):
