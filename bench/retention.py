@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, machine, write_section
 
-LEARNERS = ("x", "dr", "t")
+LEARNERS = ("glm", "x", "dr", "t")
 
 
 def _log(msg: str) -> None:
@@ -272,12 +272,17 @@ def report(res: dict, info: dict, total: float) -> list[str]:
                   f"{run0['targets']:,}, budget ${run0['budget']:,.0f} = the discount for 10% of targets; 95% "
                   f"t-intervals over {p['x']['vs_oracle']['n']} draws):", "",
                   "| learner | kept vs oracle plan | kept vs riskiest-first discount |", "|---|---|---|"]
-        for key in ("x", "x+cal", "dr", "t"):
+        for key in ("glm", "x", "x+cal", "dr", "t"):
             if key in p:
                 lines.append(f"| {key} | {_ti(p[key]['vs_oracle'])} | {_ti(p[key]['vs_risk'], 2)} |")
-        ex = [r for r in p["runs"] if r["learner"] == "x" and not r["calibrate"]]
-        lines += ["", "Extra members kept per draw (x learner: plan / oracle / risk): " + "; ".join(
-            f"{r['kept']['uplift']:.0f} / {r['kept']['oracle']:.0f} / {r['kept']['risk']:.0f}" for r in ex) + ".", ""]
+        for learner in ("glm", "x"):
+            ex = [r for r in p["runs"] if r["learner"] == learner and not r["calibrate"]]
+            if ex:
+                lines += ["", f"Extra members kept per draw ({learner} learner: plan / oracle / risk): " + "; ".join(
+                    f"{r['kept']['uplift']:.0f} / {r['kept']['oracle']:.0f} / {r['kept']['risk']:.0f}" for r in ex)
+                    + "; correlation of estimated and true effects (reengage / discount / ads_offer): " + "; ".join(
+                    " / ".join(f"{v:.2f}" for v in r["correlation"].values()) for r in ex) + "."]
+        lines.append("")
     if "scale" in res:
         s = res["scale"]
         lines += [f"**Scoring**: {s['rows']:,} members with 90% bands from {s['draws']} posterior draws in "

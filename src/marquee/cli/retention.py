@@ -239,7 +239,7 @@ def plan(
     outcome: str = typer.Option("retained", help="Trial column: 1 = still subscribed at the horizon, 0 = left."),
     id_column: str | None = typer.Option(None, "--id-column", help="Member id column (not a covariate)."),
     exclude: str | None = typer.Option(None, help="Comma-separated columns that are not covariates."),
-    learner: str = typer.Option("x", help="Uplift learner: t, x or dr (bench/retention.py compares them)."),
+    learner: str = typer.Option("glm", help="Uplift learner: glm, t, x or dr (bench/retention.py compares them)."),
     holdout: float = typer.Option(0.3, help="Share of the trial held out to estimate the plan's value."),
     out: Path = typer.Option(..., help="Output (.csv or .parquet): each target's intervention and estimated gain."),
     report: Path | None = typer.Option(None, help="Write an HTML report here."),

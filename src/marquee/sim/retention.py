@@ -125,7 +125,7 @@ class InterventionStudy:
 def intervention_study(
     subs: Subscriptions,
     *,
-    learner: str = "x",
+    learner: str = "glm",
     uplift: UpliftConfig | None = None,
     calibrate: bool = False,
     budget_share: float = 0.1,
@@ -137,7 +137,7 @@ def intervention_study(
 
     Args:
         subs: the subscriptions (their history fits the churn model the risk plan ranks by).
-        learner: the uplift meta-learner (``"t"``, ``"x"``, ``"dr"``).
+        learner: the uplift learner (``"glm"``, ``"t"``, ``"x"``, ``"dr"``).
         uplift: the uplift model's full configuration (its ``learner`` and ``seed`` are replaced by the above).
         calibrate: recalibrate the effects on half the held-out trial members (:meth:`UpliftModel.calibrate`);
             the plan's value is then estimated on the other half. Off by default: on the simulated world's trials
