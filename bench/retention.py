@@ -14,7 +14,8 @@ plans against the simulated world's truth, and scoring speed.
    the first 3 draws. Coverage: mean over draws with a 95% t-interval.
 3. **Plans**: a world of ``--plan-members`` members; for each of ``--plan-seeds`` subscription draws, half the active
    members enter a randomised trial (40% control, 20% per intervention), an uplift learner is fitted on 70% of
-   it, and the other half of the members get a budgeted plan (budget: the discount for 10% of them). True extra
+   it, and the other half of the members get a budgeted plan (budget: the discount for 10% of them); the default
+   learner (glm) again with 30% and 70% of the active members in the trial. True extra
    members kept by the plan, by the oracle plan (true effects) and by the usual practice (the discount to the
    members the churn model ranks riskiest); ratios with 95% t-intervals over draws.
 4. **Scale**: ``--score-rows`` members (the band world's active members, resampled) scored with 90% bands from
@@ -39,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, machine, write_section
 
 LEARNERS = ("glm", "x", "dr", "t")
+#: Trial shares of the active members tried with the default learner (0.5 is the study's default).
+TRIAL_SHARES = (0.3, 0.5, 0.7)
 
 
 def _log(msg: str) -> None:
@@ -177,7 +180,7 @@ def plans(members: int, seeds: int) -> dict:
     from marquee.sim.subscriptions import Subscriptions
 
     world, rows = _world(members)
-    out: dict = {"members": members, "runs": []}
+    out: dict = {"members": members, "runs": [], "trial_runs": []}
     for seed in range(seeds):
         subs = Subscriptions(world, rows, seed=seed)
         for learner in LEARNERS:
@@ -193,6 +196,13 @@ def plans(members: int, seeds: int) -> dict:
                 })  # fmt: skip
                 _log(f"plans seed {seed} {learner}{'+cal' if calibrate else ''}: {st.vs_oracle:.3f} of oracle, "
                      f"{st.vs_risk:.2f}x risk")
+        for share in TRIAL_SHARES:  # how the gap to the oracle moves with the trial's size (default learner)
+            if share == 0.5:
+                continue
+            st = intervention_study(subs, learner="glm", trial_share=share, seed=seed)
+            out["trial_runs"].append({"seed": seed, "trial_share": share, "trial": st.trial_members,
+                                      "targets": st.target_members, "vs_oracle": st.vs_oracle, "vs_risk": st.vs_risk})
+            _log(f"plans seed {seed} glm, trial share {share}: {st.vs_oracle:.3f} of oracle")
     for learner in LEARNERS:
         for calibrate in (False, True):
             runs = [r for r in out["runs"] if r["learner"] == learner and r["calibrate"] == calibrate]
@@ -200,6 +210,11 @@ def plans(members: int, seeds: int) -> dict:
                 key = f"{learner}{'+cal' if calibrate else ''}"
                 out[key] = {"vs_oracle": _t_interval([r["vs_oracle"] for r in runs]),
                             "vs_risk": _t_interval([r["vs_risk"] for r in runs])}
+    runs = {share: [r for r in out["runs"] if r["learner"] == "glm" and not r["calibrate"]] if share == 0.5 else
+            [r for r in out["trial_runs"] if r["trial_share"] == share] for share in TRIAL_SHARES}  # fmt: skip
+    out["by_trial_share"] = {str(share): {"trial": rs[0]["trial"], "targets": rs[0]["targets"],
+                                          "vs_oracle": _t_interval([r["vs_oracle"] for r in rs])}
+                             for share, rs in runs.items() if rs}  # fmt: skip
     return out
 
 
@@ -282,6 +297,11 @@ def report(res: dict, info: dict, total: float) -> list[str]:
                     f"{r['kept']['uplift']:.0f} / {r['kept']['oracle']:.0f} / {r['kept']['risk']:.0f}" for r in ex)
                     + "; correlation of estimated and true effects (reengage / discount / ads_offer): " + "; ".join(
                     " / ".join(f"{v:.2f}" for v in r["correlation"].values()) for r in ex) + "."]
+        if p.get("by_trial_share"):
+            lines += ["", "The glm plan against the oracle by the trial's share of the active members (the rest are "
+                      "targeted; the budget stays the discount for 10% of targets): " + "; ".join(
+                          f"{share} (trial {v['trial']:,}, targets {v['targets']:,}): {_ti(v['vs_oracle'])}"
+                          for share, v in p["by_trial_share"].items()) + "."]
         lines.append("")
     if "scale" in res:
         s = res["scale"]
@@ -295,7 +315,7 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=5, help="train/test splits of the real data sets")
     parser.add_argument("--band-members", type=int, default=50_000)
     parser.add_argument("--band-seeds", type=int, default=10)
-    parser.add_argument("--plan-members", type=int, default=400_000)
+    parser.add_argument("--plan-members", type=int, default=1_000_000)
     parser.add_argument("--plan-seeds", type=int, default=3)
     parser.add_argument("--score-rows", type=int, default=1_000_000)
     parser.add_argument("--skip", default="", help="comma-separated sections to skip: telco,rossi,bands,plans,scale")

@@ -89,14 +89,14 @@ def test_per_member_propensities_and_a_fold_with_one_outcome():
 
 def test_glm_chooses_its_penalty_by_cross_validation_and_a_heavy_one_shrinks_to_one_shift(data):
     x, t, y, x_test, _ = data
-    model = UpliftModel(learner="glm", penalty_grid=(10.0, 1e3, 1e5)).fit(x, t, y, PROPENSITY)
-    assert set(model.cv_loss_) == {10.0, 1e3, 1e5}
-    assert model.penalty_ == min(model.cv_loss_, key=model.cv_loss_.get)
+    model = UpliftModel(learner="glm", penalty_grid=(10.0, 1e3, 1e5), spline_ratios=(0.1, 1.0)).fit(x, t, y, PROPENSITY)
+    assert set(model.cv_loss_) == {(lam, r) for lam in (10.0, 1e3, 1e5) for r in (0.1, 1.0)}
+    assert (model.penalty_, model.spline_ratio_) == min(model.cv_loss_, key=model.cv_loss_.get)
     # the truth's effects differ a lot between members, so the lightest penalties fit held-out members better
-    assert model.cv_loss_[1e5] > min(model.cv_loss_[10.0], model.cv_loss_[1e3])
-    # a fixed penalty skips the search; an enormous one leaves each arm one shift of everyone's log-odds
-    flat = UpliftModel(learner="glm", interaction_penalty=1e12).fit(x, t, y, PROPENSITY)
-    assert flat.cv_loss_ == {} and flat.penalty_ == 1e12
+    assert model.cv_loss_[1e5, 1.0] > min(model.cv_loss_[10.0, 1.0], model.cv_loss_[1e3, 1.0])
+    # one candidate each skips the search; an enormous penalty leaves each arm one shift of everyone's log-odds
+    flat = UpliftModel(learner="glm", interaction_penalty=1e12, spline_ratios=(1.0,)).fit(x, t, y, PROPENSITY)
+    assert flat.cv_loss_ == {} and flat.penalty_ == 1e12 and flat.spline_ratio_ == 1.0
     mu = flat.potential_outcomes(x_test)
     shift = np.log(mu[:, 1:] / (1 - mu[:, 1:])) - np.log(mu[:, :1] / (1 - mu[:, :1]))
     assert shift.std(axis=0).max() < 1e-3
@@ -113,6 +113,8 @@ def test_config_validates_and_round_trips_to_json():
         UpliftConfig(penalty_grid=(100.0, -1.0))
     with pytest.raises(ConfigError, match=r"UpliftConfig.interaction_penalty must be > 0, got 0"):
         UpliftConfig(interaction_penalty=0)
+    with pytest.raises(ConfigError, match=r"UpliftConfig.spline_ratios must be one or more positive ratios"):
+        UpliftConfig(spline_ratios=())
     with pytest.raises(ConfigError, match=r"UpliftConfig.n_folds must be an int >= 2, got 1"):
         UpliftConfig(n_folds=1)
     with pytest.raises(ConfigError, match=r"UpliftConfig.learning_rate must be > 0, got 0"):

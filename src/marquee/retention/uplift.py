@@ -30,7 +30,8 @@ penalised logistic model:
   starts from "the intervention shifts everyone's odds alike" and bends only as far as the data insist (the
   hierarchical shrinkage of Imai & Ratkovic, "Estimating treatment effect heterogeneity in randomized program
   evaluation", AoAS 2013, and the modified-covariate family of Tian et al., JASA 2014). The deviation penalty is
-  chosen from a grid by cross-validated log-loss. Effects a few points wide, estimated from binary outcomes,
+  chosen from a grid by cross-validated log-loss, with how much more lightly than the products the splines in
+  the deviations are penalised. Effects a few points wide, estimated from binary outcomes,
   are where the boosted learners' variance costs most (bench/retention.py measures all four).
 
 Cross-fitting (Chernozhukov et al. 2018): members are split into ``n_folds`` folds, stratified by arm, and each
@@ -74,6 +75,9 @@ class UpliftConfig:
     penalty_grid: ``"glm"``: the candidates of ``interaction_penalty``.
     base_penalty: ``"glm"``: ridge penalty of the shared baseline.
     spline_knots: ``"glm"``: knots of each numeric covariate's cubic B-spline (at its quantiles).
+    spline_ratios: ``"glm"``: candidates of how many times as much as the linear terms and products the splines'
+        columns in the arms' deviations are penalised; chosen with the penalty by cross-validation (below 1: an
+        arm's effect may bend along one covariate more readily than it may depend on a product of two).
     """
 
     learner: Literal["t", "x", "dr", "glm"] = "dr"
@@ -90,12 +94,17 @@ class UpliftConfig:
     cv_folds: int = 3
     base_penalty: float = 1.0
     spline_knots: int = 5
+    spline_ratios: tuple[float, ...] = (0.1, 0.3, 1.0)
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
         require(self.learner in LEARNERS, owner, "learner", f"one of {LEARNERS}", self.learner)
         ints(self, "spline_knots", "cv_folds", minimum=2)
         positive(self, "base_penalty")
+        ratios = tuple(self.spline_ratios)
+        object.__setattr__(self, "spline_ratios", ratios)
+        require(len(ratios) > 0 and all(np.isfinite(r) and r > 0 for r in ratios), owner, "spline_ratios",
+                "one or more positive ratios", self.spline_ratios)  # fmt: skip
         if self.interaction_penalty is not None:
             positive(self, "interaction_penalty")
         grid = tuple(self.penalty_grid)
@@ -225,7 +234,7 @@ def _folds(t: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 class _Design:
     """The ``"glm"`` learner's features ``z(x)``: cubic B-splines of each numeric covariate (knots at quantiles),
-    each two-valued covariate as it is, and the products of every pair of standardised covariates; standardised.
+    every covariate standardised, and the products of every pair of them; standardised.
     Constant columns are dropped."""
 
     def __init__(self, knots: int) -> None:
@@ -251,10 +260,15 @@ class _Design:
     def _raw(self, x: np.ndarray) -> np.ndarray:
         z = (x[:, self.keep] - self.mean) / self.sd
         i, j = np.triu_indices(z.shape[1], 1)
-        parts = [x[:, self.binary], z[:, i] * z[:, j]]
+        parts = [z, z[:, i] * z[:, j]]
         if self.splines is not None:
             parts.insert(0, self.splines.transform(x[:, self.numeric]))
         return np.column_stack(parts)
+
+    @property
+    def n_spline(self) -> int:
+        """The first ``n_spline`` columns are the splines (the rest: linear terms and products)."""
+        return 0 if self.splines is None else self.numeric.size * (self.knots + 1)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         return self.scaler.transform(self._raw(x))
@@ -270,8 +284,10 @@ class _ArmLogistic:
     seconds, which makes the cross-validated choice of the penalty affordable.
     """
 
-    def __init__(self, arms: int, base: float, interaction: float, max_iter: int = 50, tol: float = 1e-7) -> None:
+    def __init__(self, arms: int, base: float, interaction: float, n_spline: int = 0, spline_ratio: float = 1.0,
+                 max_iter: int = 50, tol: float = 1e-7) -> None:  # fmt: skip
         self.arms, self.base, self.interaction = arms, base, interaction
+        self.n_spline, self.spline_ratio = n_spline, spline_ratio
         self.max_iter, self.tol = max_iter, tol
 
     def _eta(self, u: np.ndarray, arm: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -285,9 +301,17 @@ class _ArmLogistic:
     def _objective(self, u: np.ndarray, arm: np.ndarray, y: np.ndarray, theta: np.ndarray) -> float:
         eta = self._eta(u, arm, theta)
         loss = float(np.logaddexp(0.0, eta).sum() - eta @ y)
-        return loss + 0.5 * self.base * float(theta[0, 1:] @ theta[0, 1:]) + 0.5 * self.interaction * float(
-            (theta[1:, 1:] ** 2).sum()
+        return loss + 0.5 * self.base * float(theta[0, 1:] @ theta[0, 1:]) + 0.5 * float(
+            (self._deviation_penalty(theta.shape[1]) * theta[1:] ** 2).sum()
         )
+
+    def _deviation_penalty(self, q: int) -> np.ndarray:
+        """(q,) ridge penalty of each column of an arm's deviation: none on ``gamma``, ``spline_ratio`` times
+        ``interaction`` on the splines' columns (their wiggle beyond the linear terms)."""
+        pen = np.full(q, self.interaction)
+        pen[0] = 0.0
+        pen[1 : 1 + self.n_spline] *= self.spline_ratio
+        return pen
 
     def fit(self, z: np.ndarray, arm: np.ndarray, y: np.ndarray, warm: _ArmLogistic | None = None) -> _ArmLogistic:
         from scipy.linalg import LinAlgError, cho_factor, cho_solve, solve
@@ -295,9 +319,9 @@ class _ArmLogistic:
         u = np.hstack([np.ones((z.shape[0], 1)), z])
         k1, q = self.arms + 1, u.shape[1]
         theta = warm.theta.copy() if warm is not None else np.zeros((k1, q))
-        pen = np.zeros(q)
-        pen[1:] = 1.0
-        ridge = np.concatenate([pen * self.base] + [pen * self.interaction] * self.arms) + 1e-9
+        shared = np.full(q, self.base)
+        shared[0] = 0.0
+        ridge = np.concatenate([shared] + [self._deviation_penalty(q)] * self.arms) + 1e-9
         rows = [np.flatnonzero(arm == a) for a in range(k1)]
         current = self._objective(u, arm, y, theta)
         for _ in range(self.max_iter):
@@ -364,8 +388,8 @@ class UpliftModel(Configured):
         n_features_: covariates per member.
         outcome_models_: per fold, the ``K + 1`` fitted outcome models (one fold for ``"t"``; for ``"glm"`` one
             model of every arm).
-        penalty_, cv_loss_, design_: ``"glm"`` only: the deviation penalty used, the held-out log-loss of each
-            candidate, and the features ``z(x)``.
+        penalty_, spline_ratio_, cv_loss_, design_: ``"glm"`` only: the deviation penalty and spline ratio used,
+            the held-out log-loss of each candidate pair, and the features ``z(x)``.
         effect_models_: ``"dr"``: ``K`` regressors; ``"x"``: ``K`` pairs (control side, treated side).
         blend_: ``"x"`` only: ``(K,)`` weight ``g_k`` of the control-side model, the mean of ``e_k / (e_0 + e_k)``.
     """
@@ -454,27 +478,35 @@ class UpliftModel(Configured):
         return self
 
     def _fit_glm(self, x: np.ndarray, t: np.ndarray, y: np.ndarray, k: int) -> None:
-        """The ``"glm"`` learner; its penalty by ``cv_folds``-fold cross-validated log-loss unless configured.
+        """The ``"glm"`` learner; its penalty and spline ratio by ``cv_folds``-fold cross-validated log-loss unless
+        each has one candidate.
 
-        Sets ``penalty_`` (the deviation penalty used) and ``cv_loss_`` (penalty -> summed held-out log-loss)."""
+        Sets ``penalty_`` and ``spline_ratio_`` (those used) and ``cv_loss_`` ((penalty, ratio) -> summed held-out
+        log-loss; empty when nothing was chosen)."""
         cfg = self.config
         self.design_ = design = _Design(cfg.spline_knots).fit(x)
         z = design.transform(x)
-        grid = sorted(cfg.penalty_grid) if cfg.interaction_penalty is None else [cfg.interaction_penalty]
-        self.cv_loss_: dict[float, float] = {}
-        if len(grid) > 1:
+        penalties = sorted(cfg.penalty_grid) if cfg.interaction_penalty is None else [cfg.interaction_penalty]
+        ratios = sorted(cfg.spline_ratios)
+        self.cv_loss_: dict[tuple[float, float], float] = {}
+        best = (penalties[0], ratios[0])
+        if len(penalties) * len(ratios) > 1:
             folds = _folds(t, cfg.cv_folds, cfg.seed)
-            loss = dict.fromkeys(grid, 0.0)
+            loss = {(lam, r): 0.0 for lam in penalties for r in ratios}
             for j in range(cfg.cv_folds):
                 train, held = folds != j, folds == j
-                warm = None
-                for lam in reversed(grid):  # heaviest first: each warm-starts the next
-                    warm = _ArmLogistic(k, cfg.base_penalty, lam).fit(z[train], t[train], y[train], warm)
-                    loss[lam] += warm.log_loss(z[held], t[held], y[held])
+                for r in ratios:
+                    warm = None
+                    for lam in reversed(penalties):  # heaviest first: each warm-starts the next
+                        warm = _ArmLogistic(k, cfg.base_penalty, lam, design.n_spline, r).fit(
+                            z[train], t[train], y[train], warm
+                        )
+                        loss[lam, r] += warm.log_loss(z[held], t[held], y[held])
             self.cv_loss_ = loss
-            grid = [min(grid, key=lambda g: loss[g])]
-        self.penalty_ = float(grid[0])
-        self.outcome_models_ = [[_ArmLogistic(k, cfg.base_penalty, self.penalty_).fit(z, t, y)]]
+            best = min(loss, key=lambda key: loss[key])
+        self.penalty_, self.spline_ratio_ = float(best[0]), float(best[1])
+        model = _ArmLogistic(k, cfg.base_penalty, self.penalty_, design.n_spline, self.spline_ratio_).fit(z, t, y)
+        self.outcome_models_ = [[model]]
 
     def _cross_fit(self, x: np.ndarray, t: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
         """Out-of-fold ``mu_a(x_i)`` for every member and arm, (n, K + 1); keeps the fold models."""
