@@ -216,13 +216,14 @@ def test_batch_thread_yields_the_core_to_the_event_loop():
 def test_requests_arriving_during_a_batch_join_the_next_one_whole():
     """Continuous batching: while the worker computes, requests accumulate (even past their
     max_wait_ms) and the next batch takes them all the moment the worker is free."""
-    router = _router(heavy_delay=0.05, max_batch=32, max_wait_ms=1.0)
+    # 250 ms of compute leaves room for the arrivals (~40 ms) on a machine busy with other work
+    router = _router(heavy_delay=0.25, max_batch=32, max_wait_ms=1.0)
     sizes = []
     router.tiers["heavy"].batcher.on_batch = lambda n, ms: sizes.append(n)
 
     async def run():
         first = asyncio.create_task(router.recommend(1000, 5, mode="heavy", budget_ms=5000))
-        await asyncio.sleep(0.01)  # the first batch (of one) is computing for 50 ms
+        await asyncio.sleep(0.01)  # the first batch (of one) is computing for 250 ms
         rest = []
         for u in range(10):  # arrivals 3 ms apart: each would have had its own batch before
             rest.append(asyncio.create_task(router.recommend(1001 + u, 5, mode="heavy", budget_ms=5000)))
