@@ -245,8 +245,8 @@ class _Design:
 
         sd = x.std(axis=0)
         keep = np.flatnonzero(sd > 0)
-        self.binary = np.array([j for j in keep if np.unique(x[:, j]).size <= 2], np.int64)
-        self.numeric = np.array([j for j in keep if j not in set(self.binary.tolist())], np.int64)
+        # two-valued columns (one-hot categories, flags) enter linearly; the others get splines too
+        self.numeric = np.array([j for j in keep if np.unique(x[:, j]).size > 2], np.int64)
         self.mean, self.sd = x[:, keep].mean(axis=0), sd[keep]
         self.keep = keep
         self.splines = (
@@ -268,7 +268,7 @@ class _Design:
     @property
     def n_spline(self) -> int:
         """The first ``n_spline`` columns are the splines (the rest: linear terms and products)."""
-        return 0 if self.splines is None else self.numeric.size * (self.knots + 1)
+        return 0 if self.splines is None else int(self.splines.n_features_out_)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         return self.scaler.transform(self._raw(x))
@@ -276,7 +276,8 @@ class _Design:
 
 class _ArmLogistic:
     """``logit mu_a = c + z beta + 1[a > 0](gamma_a + z delta_a)``, penalised by ``base/2 |beta|^2 +
-    interaction/2 sum_a |delta_a|^2`` (``c`` and ``gamma`` free), fitted by Newton's method.
+    interaction/2 sum_a |delta_a|^2`` with the splines' entries of ``delta_a`` weighted by ``spline_ratio``
+    (``c`` and ``gamma`` free), fitted by Newton's method with step halving.
 
     Written here rather than handed to a generic solver because the design is block-sparse: a member of arm ``a``
     touches only the shared block and its own arm's, so the Hessian is assembled from one weighted Gram matrix
