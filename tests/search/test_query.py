@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from marquee.errors import ConfigError, DataError
 from marquee.search import Query, TypoBudget, normalize, tokenize
@@ -62,3 +64,10 @@ def test_long_queries_are_cut_with_warnings():
 def test_non_text_is_a_data_error():
     with pytest.raises(DataError, match="query must be a str"):
         Query.parse(42)  # type: ignore[arg-type]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.text(), st.text(alphabet="abcXYZ019 '_-,.\t"), st.from_regex(r"[A-Za-z0-9 ]*", fullmatch=True)))
+def test_tokenize_is_the_split_of_normalize_on_its_fast_path_and_off_it(text):
+    # tokenize skips normalize for ASCII letters, digits and spaces; the words must be the same
+    assert tokenize(text) == normalize(text).split()

@@ -47,6 +47,8 @@ def split_title(name: str) -> tuple[str, str | None, int | None]:
     ``"City of Lost Children, The (Cité des enfants perdus, La) (1995)"`` ->
     ``("The City of Lost Children", "La Cité des enfants perdus", 1995)``.
     """
+    if "(" not in name and ", " not in name:  # most names: no year, alternative title or moved article to parse
+        return name.strip(), None, None
     year = None
     m = _YEAR.search(name)
     if m and m.start() > 0:

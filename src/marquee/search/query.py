@@ -42,6 +42,8 @@ def normalize(text: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """The normalised words of ``text``, in order."""
+    if text.isascii() and text.replace(" ", "").isalnum():  # ASCII letters, digits and spaces: lower-casing is all
+        return text.lower().split()
     return normalize(text).split()
 
 
