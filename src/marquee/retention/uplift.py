@@ -291,20 +291,29 @@ class _ArmLogistic:
         self.n_spline, self.spline_ratio = n_spline, spline_ratio
         self.max_iter, self.tol = max_iter, tol
 
-    def _eta(self, u: np.ndarray, arm: np.ndarray, theta: np.ndarray) -> np.ndarray:
-        """Linear predictor; ``theta`` is (K + 1, p + 1): row 0 the shared ``[c, beta]``, row ``a`` ``[gamma_a, delta_a]``."""
-        eta = u @ theta[0]
-        for a in range(1, self.arms + 1):
+    @staticmethod
+    def _by_arm(z: np.ndarray, arm: np.ndarray, k1: int, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per arm, its members' ``[1, z]`` rows and outcomes (split once; every step reuses them)."""
+        out = []
+        for a in range(k1):
             on = arm == a
-            eta[on] += u[on] @ theta[a]
-        return eta
+            out.append((np.hstack([np.ones((int(on.sum()), 1)), z[on]]), y[on]))
+        return out
 
-    def _objective(self, u: np.ndarray, arm: np.ndarray, y: np.ndarray, theta: np.ndarray) -> float:
-        eta = self._eta(u, arm, theta)
-        loss = float(np.logaddexp(0.0, eta).sum() - eta @ y)
-        return loss + 0.5 * self.base * float(theta[0, 1:] @ theta[0, 1:]) + 0.5 * float(
-            (self._deviation_penalty(theta.shape[1]) * theta[1:] ** 2).sum()
-        )
+    @staticmethod
+    def _etas(blocks: list[tuple[np.ndarray, np.ndarray]], theta: np.ndarray) -> list[np.ndarray]:
+        """Linear predictor per arm; ``theta`` is (K + 1, p + 1): row 0 the shared ``[c, beta]``, row ``a``
+        ``[gamma_a, delta_a]``."""
+        return [u @ (theta[0] + theta[a] if a else theta[0]) for a, (u, _) in enumerate(blocks)]
+
+    @staticmethod
+    def _loss(blocks: list[tuple[np.ndarray, np.ndarray]], etas: list[np.ndarray]) -> float:
+        return float(sum(np.logaddexp(0.0, eta).sum() - eta @ y for (_, y), eta in zip(blocks, etas, strict=True)))
+
+    def _objective(self, blocks: list[tuple[np.ndarray, np.ndarray]], theta: np.ndarray) -> float:
+        return self._loss(blocks, self._etas(blocks, theta)) + 0.5 * self.base * float(
+            theta[0, 1:] @ theta[0, 1:]
+        ) + 0.5 * float((self._deviation_penalty(theta.shape[1]) * theta[1:] ** 2).sum())
 
     def _deviation_penalty(self, q: int) -> np.ndarray:
         """(q,) ridge penalty of each column of an arm's deviation: none on ``gamma``, ``spline_ratio`` times
@@ -317,23 +326,19 @@ class _ArmLogistic:
     def fit(self, z: np.ndarray, arm: np.ndarray, y: np.ndarray, warm: _ArmLogistic | None = None) -> _ArmLogistic:
         from scipy.linalg import LinAlgError, cho_factor, cho_solve, solve
 
-        u = np.hstack([np.ones((z.shape[0], 1)), z])
-        k1, q = self.arms + 1, u.shape[1]
+        k1, q = self.arms + 1, z.shape[1] + 1
+        blocks = self._by_arm(z, arm, k1, y)
         theta = warm.theta.copy() if warm is not None else np.zeros((k1, q))
         shared = np.full(q, self.base)
         shared[0] = 0.0
         ridge = np.concatenate([shared] + [self._deviation_penalty(q)] * self.arms) + 1e-9
-        rows = [np.flatnonzero(arm == a) for a in range(k1)]
-        current = self._objective(u, arm, y, theta)
+        current = self._objective(blocks, theta)
         for _ in range(self.max_iter):
-            eta = self._eta(u, arm, theta)
-            mu = 0.5 * (1.0 + np.tanh(0.5 * eta))  # expit, without overflow warnings
-            r, w = mu - y, mu * (1.0 - mu)
             grads, grams = [], []
-            for a in range(k1):
-                ua = u[rows[a]]
-                grads.append(ua.T @ r[rows[a]])
-                grams.append((ua * w[rows[a], None]).T @ ua)
+            for (u, ya), eta in zip(blocks, self._etas(blocks, theta), strict=True):
+                mu = 0.5 * (1.0 + np.tanh(0.5 * eta))  # expit, without overflow warnings
+                grads.append(u.T @ (mu - ya))
+                grams.append((u * (mu * (1.0 - mu))[:, None]).T @ u)
             hess = np.zeros((k1 * q, k1 * q))
             grad = np.zeros(k1 * q)
             hess[:q, :q] = sum(grams)
@@ -351,7 +356,7 @@ class _ArmLogistic:
             t = 1.0
             while True:  # step halving keeps every step downhill
                 trial = theta - t * step
-                value = self._objective(u, arm, y, trial)
+                value = self._objective(blocks, trial)
                 if value <= current or t < 1e-4:
                     break
                 t *= 0.5
@@ -371,8 +376,8 @@ class _ArmLogistic:
 
     def log_loss(self, z: np.ndarray, arm: np.ndarray, y: np.ndarray) -> float:
         """Summed log-loss of the members' own arms."""
-        eta = self._eta(np.hstack([np.ones((z.shape[0], 1)), z]), arm, self.theta)
-        return float(np.logaddexp(0.0, eta).sum() - eta @ y)
+        blocks = self._by_arm(z, arm, self.arms + 1, y)
+        return self._loss(blocks, self._etas(blocks, self.theta))
 
 
 class UpliftModel(Configured):
