@@ -180,3 +180,40 @@ def test_empty_and_nameless_catalogs():
     index = SearchIndex().build(c)
     assert list(index.search("heat").title_ids) == [2]
     assert len(SearchIndex().build(Catalog.from_arrays([])).search("heat")) == 0
+
+
+def test_text_stage_cache_gives_the_same_answers_and_counts_hits(catalog):
+    cached, cold = SearchIndex(cache_queries=8).build(catalog), SearchIndex(cache_queries=0).build(catalog)
+    queries = ["st", "sta", "star", "star w", "sta", "jurasic", "st", "heat", "the god", "st"] * 2
+
+    def same(a, b):
+        assert a.title_ids.tolist() == b.title_ids.tolist() and a.scores.tolist() == b.scores.tolist()
+        assert a.words.tolist() == b.words.tolist() and a.typos.tolist() == b.typos.tolist()
+        assert a.matched_fields == b.matched_fields
+
+    for q in queries:
+        same(cached.search(q, 5), cold.search(q, 5))
+    hits, misses = cached.cache_info()
+    assert hits + misses == len(queries) and hits >= len(queries) - 8  # 8 distinct queries: the rest are hits
+    assert cold.cache_info() == (0, len(queries))  # no cache: every search computed
+    # A hook runs on every search, cached or not, and a hook's order never leaks into the cache.
+    first = cached.search("star", 4).title_ids.tolist()
+    flipped = cached.search("star", 4, rescore=lambda pos, s: pos.astype(float)).title_ids.tolist()
+    assert flipped == sorted(first, reverse=True) and cached.search("star", 4).title_ids.tolist() == first
+    # The cached arrays are shared, so they are read-only.
+    hit = cached.search("star", 4)
+    with pytest.raises(ValueError):
+        hit.scores[0] = 1.0
+    cached.cache_clear()
+    assert cached.cache_info() == (0, 0)
+    with pytest.raises(ConfigError, match="cache_queries"):
+        SearchIndex(cache_queries=-1)
+
+
+def test_candidates_option_widens_the_reranked_set(catalog):
+    index = SearchIndex(candidates=2).build(catalog)
+    assert len(index.search("star", 10)) == 3  # never fewer than k: 3 titles start with "star"
+    prefer_last = lambda pos, s: pos.astype(float)
+    assert index.search("sta", 1, rescore=prefer_last, candidates=50).positions[0] == 6  # "Stargate": the last of the 3
+    with pytest.raises(ConfigError, match="candidates"):
+        index.search("star", 3, candidates=0)

@@ -94,6 +94,39 @@ def test_search_many_matches_search_one_at_a_time(stars):
     assert len(many[0]) == 3
 
 
+def test_member_scores_are_cached_per_member_and_change_nothing(stars):
+    index, ranker, _ = stars
+    log = SearchLog(("st", "star", "sta"), np.array([5, 6, 7]), np.array([2, 3, 4]))
+    uncached = Personalized(index, ranker, BlendConfig(member_cache_mb=0)).fit(log)
+    cached = Personalized(index, ranker, BlendConfig(member_cache_mb=1)).fit(log)
+    for q, m in [("s", 5), ("st", 5), ("sta", 5), ("star", 5), ("star", 6), ("st", 5), ("moon", None)]:
+        a, b = cached.search(q, k=4, member_id=m), uncached.search(q, k=4, member_id=m)
+        np.testing.assert_array_equal(a.title_ids, b.title_ids)
+        np.testing.assert_array_equal(a.scores, b.scores)
+    info = cached._row.cache_info()
+    assert (info.hits, info.misses) == (4, 2)  # members 5 and 6 scored once each
+    assert cached.member_index(5) >= 0 and cached.member_index(999) == cached.member_index(None) == -1
+
+
+def test_titles_the_ranker_does_not_know_rank_below_known_ones():
+    """A title added to the catalog after the ranker's fit: its member score is below every known
+    candidate's, in the fit and at search time alike."""
+    names = ["Star Ax", "Star Bx", "Star Cx", "Star New"]
+    catalog = Catalog.from_arrays(np.arange(1, 5), names=names)
+    old = Catalog.from_arrays(np.arange(1, 4), names=names[:3])
+    members = np.repeat(np.arange(1, 31), 1)
+    data = Interactions.from_arrays(members, 1 + members % 3, np.arange(members.size), catalog=old)
+    ranker = Taste().fit(data)
+    index = SearchIndex().build(catalog)
+    rng = np.random.default_rng(0)
+    who = rng.integers(1, 31, 300)
+    search = Personalized(index, ranker).fit(SearchLog(("star",) * 300, who, 1 + who % 3))
+    for m in (3, 4, 5):
+        hits = search.search("star", k=4, member_id=m)
+        assert hits.title_ids[0] == 1 + m % 3 and hits.title_ids[-1] == 4
+    np.testing.assert_array_equal(features(np.ones(3), np.ones(3), np.array([0.5, np.nan, 0.2]))[:, 4], -np.log1p([0, 2, 1]))
+
+
 def test_ranks_place_the_played_title(stars):
     _, _, search = stars
     log = SearchLog(("star", "star", "zzzz"), np.array([5, 999, 5]), np.array([2, 2, 2]))

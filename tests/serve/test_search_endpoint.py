@@ -135,6 +135,21 @@ def test_metrics_count_requests_by_status_and_time_searches(client):
     assert 'marquee_search_latency_seconds_count{personalized="false"} 1.0' in text
 
 
+def cache_counts(client) -> dict[str, float]:
+    text = client.get("/metrics").text
+    return {o: float(v) for o, v in re.findall(r'marquee_search_cache_total\{outcome="(\w+)"\} (\S+)', text)}
+
+
+def test_metrics_count_text_cache_hits_and_misses(client):
+    before = cache_counts(client)
+    assert set(before) == {"hit", "miss"}
+    q = "moon tw"  # searched by no other test
+    for member in (4, 5, None):
+        assert client.get("/v1/search", params={"q": q, **({"member_id": member} if member else {})}).status_code == 200
+    after = cache_counts(client)
+    assert after["miss"] - before["miss"] == 1 and after["hit"] - before["hit"] == 2
+
+
 def test_the_endpoint_is_documented(client):
     params = {p["name"] for p in client.get("/openapi.json").json()["paths"]["/v1/search"]["get"]["parameters"]}
     assert params == {"q", "member_id", "k"}

@@ -14,6 +14,11 @@ equally good tantivy matches the shorter titles become candidates.
 ``save(dir)`` writes the index's words and the catalog's fingerprint (arrays + JSON manifest, no pickle);
 ``SearchIndex.load(dir, catalog)`` refuses a catalog whose fingerprint differs and rebuilds the tantivy
 index in memory from the saved words (no re-parsing of titles).
+
+The text stage (tantivy and the rerank) of the last ``config.cache_queries`` distinct queries is kept, keyed
+by the parsed words: as-you-type traffic repeats the same short prefixes across members, and a member's own
+keystrokes repeat the query on every re-render. A ``rescore`` hook (personalisation) runs on every search,
+cached text stage or not.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from marquee.artifacts import read_artifact, write_artifact
 from marquee.data.catalog import Catalog
 from marquee.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from marquee.search._titles import ALT, FIELDS, TitleUnits
-from marquee.search.query import Query, TypoBudget
+from marquee.search.query import Query, QueryWord, TypoBudget
 from marquee.search.relevance import Lexicon, UnitMatch, query_units, relevance
 
 __all__ = ["SearchConfig", "SearchHits", "SearchIndex", "catalog_fingerprint"]
@@ -48,6 +53,9 @@ _CACHED_UNITS = 4096  # query units (word, typo budget, prefix) whose matches an
 _FEW_TERMS = 64  # up to this many terms of a query word are OR-ed term queries, more a term set
 _EDGE = 4  # prefixes of up to this many letters are indexed as terms of their own (field "edge")
 _COMMON, _COMMON_MIN = 0.05, 2_000  # a query word in more titles than this share (and number) only adds to rarer words' matches
+
+#: The names of the fields in each bit mask of matched fields (bit i: ``FIELDS[i]``).
+_FIELD_SETS = tuple(tuple(f for i, f in enumerate(FIELDS) if m >> i & 1) for m in range(1 << len(FIELDS)))
 
 Rescore = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """A ranking hook: ``(positions (m,) int64, text scores (m,) float64) -> (m,) float64`` final scores."""
@@ -80,6 +88,8 @@ class SearchConfig:
         candidates: documents tantivy hands to the rerank per query (more: better recall, slower).
         max_query_chars: longer queries are cut to this many characters.
         max_query_words: words beyond this many are dropped.
+        cache_queries: distinct queries whose text-stage candidates are kept (least recently used out;
+            0: none). Each costs about 21 bytes per candidate.
     """
 
     typos: TypoBudget = field(default_factory=TypoBudget)
@@ -87,6 +97,7 @@ class SearchConfig:
     candidates: int = 100
     max_query_chars: int = 256
     max_query_words: int = 10
+    cache_queries: int = 4096
 
     def __post_init__(self) -> None:
         require(isinstance(self.typos, TypoBudget), "SearchConfig", "typos", "a TypoBudget(one_from=..., two_from=...)", self.typos)
@@ -97,6 +108,10 @@ class SearchConfig:
         )  # fmt: skip
         object.__setattr__(self, "fields", fields)
         ints(self, "candidates", "max_query_chars", "max_query_words")
+        require(
+            isinstance(self.cache_queries, int) and not isinstance(self.cache_queries, bool) and self.cache_queries >= 0,
+            "SearchConfig", "cache_queries", "an int >= 0 (0: no cache)", self.cache_queries,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,6 +223,18 @@ class SearchIndex(Configured):
         self.tantivy_ = index
         self.searcher_ = index.searcher()
         self._units = lru_cache(maxsize=_CACHED_UNITS)(self._unit)
+        self._texts = lru_cache(maxsize=self.config.cache_queries)(self._text_stage)  # size 0: counts, keeps none
+
+    def cache_info(self) -> tuple[int, int]:
+        """``(hits, misses)`` of the text-stage cache since the index was built or the cache cleared."""
+        self._require_built()
+        info = self._texts.cache_info()
+        return info.hits, info.misses
+
+    def cache_clear(self) -> None:
+        """Forget the cached text stages (e.g. before timing cold queries)."""
+        self._require_built()
+        self._texts.cache_clear()
 
     def _require_built(self) -> None:
         if not hasattr(self, "searcher_"):
@@ -256,12 +283,12 @@ class SearchIndex(Configured):
             return m, None, False
         return m, Q.disjunction_max_query(alts) if len(alts) > 1 else alts[0], titles > self.common_at_
 
-    def _tantivy_query(self, query: Query) -> tuple[tantivy.Query, list[UnitMatch]]:
+    def _tantivy_query(self, words: tuple[QueryWord, ...]) -> tuple[tantivy.Query, list[UnitMatch]]:
         """One clause per distinct word and per joined pair (rare clauses find documents, common ones add),
         and the matches of every unit of :func:`~marquee.search.relevance.query_units`."""
         matches, rare, common = [], [], []
         seen = set()
-        for unit in query_units(query.words):
+        for unit in query_units(words):
             m, clause, is_common = self._units(*unit)
             matches.append(m)
             if clause is None or unit[:3] in seen:
@@ -273,16 +300,23 @@ class SearchIndex(Configured):
             return Q.boolean_query(rare + common), matches
         return Q.boolean_query([(tantivy.Occur.Must, Q.boolean_query(rare)), *common]), matches
 
-    def _rank(self, parsed: Query, limit: int, rescore: Rescore | None) -> tuple[np.ndarray, ...]:
-        """(positions, scores, words, typos, field masks) of up to ``limit`` candidates, best first."""
-        query, matches = self._tantivy_query(parsed)
+    def _text_stage(self, words: tuple[QueryWord, ...], limit: int) -> tuple[np.ndarray, ...]:
+        """(positions, scores, words, typos, field masks) of up to ``limit`` candidates in text order, read-only
+        (cached in ``_texts``)."""
+        query, matches = self._tantivy_query(words)
         found = self.searcher_.search(query, limit=max(limit, 1), count=False).hits
         docs = np.array([a.doc for _, a in found], np.int64)
         docs.sort()
         positions = self.doc_positions_[docs]
-        rel = relevance(parsed.words, positions, self.units_, matches)
-        positions, scores = positions[rel.rows][:limit], rel.scores[:limit]
-        words, typos, masks = rel.words[:limit], rel.typos[:limit], rel.fields[:limit]
+        rel = relevance(words, positions, self.units_, matches)
+        out = (positions[rel.rows][:limit], rel.scores[:limit], rel.words[:limit], rel.typos[:limit], rel.fields[:limit])
+        for a in out:
+            a.flags.writeable = False
+        return out
+
+    def _rank(self, parsed: Query, limit: int, rescore: Rescore | None) -> tuple[np.ndarray, ...]:
+        """(positions, scores, words, typos, field masks) of up to ``limit`` candidates, best first."""
+        positions, scores, words, typos, masks = self._texts(parsed.words, limit)
         if rescore is not None and positions.size:
             final = np.asarray(rescore(positions, scores), np.float64)
             if final.shape != scores.shape:
@@ -308,22 +342,30 @@ class SearchIndex(Configured):
             return self._hits(parsed, np.empty(0, np.int64), np.empty(0), None, None, None)
         return self._hits(parsed, *self._rank(parsed, limit, rescore))
 
-    def search(self, query: str | Query, k: int = 10, *, rescore: Rescore | None = None) -> SearchHits:
+    def search(
+        self, query: str | Query, k: int = 10, *, rescore: Rescore | None = None, candidates: int | None = None
+    ) -> SearchHits:
         """The ``k`` best titles for ``query``; an empty query gives no hits (see ``hits.warnings``).
 
+        ``candidates`` (default ``config.candidates``, and never fewer than ``k``): titles taken in text order
+        and re-sorted by ``rescore`` (see :meth:`candidates`) before the ``k`` best are kept.
+
         Raises:
-            ConfigError: ``k`` is not a positive int.
+            ConfigError: ``k`` or ``candidates`` is not a positive int.
             NotFittedError: before :meth:`build`.
             DataError: ``query`` is neither text nor a :class:`Query`.
         """
         if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
             raise ConfigError(f"k must be an int >= 1, got {k!r}; pass the number of titles wanted, e.g. k=10")
+        n = self.config.candidates if candidates is None else candidates
+        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
+            raise ConfigError(f"candidates must be an int >= 1, got {candidates!r}; pass how many titles to re-rank, e.g. 200")
         self._require_built()
         parsed = query if isinstance(query, Query) else self.parse(query)
         if parsed.is_empty:
             return self._hits(parsed, np.empty(0, np.int64), np.empty(0), None, None, None)
         k = int(k)
-        return self._hits(parsed, *(a[:k] for a in self._rank(parsed, max(k, self.config.candidates), rescore)))
+        return self._hits(parsed, *(a[:k] for a in self._rank(parsed, max(k, int(n)), rescore)))
 
     def search_many(self, queries: Sequence[str], k: int = 10) -> list[SearchHits]:
         """:meth:`search` for each of ``queries``, in order."""
@@ -331,8 +373,7 @@ class SearchIndex(Configured):
 
     def _hits(self, query: Query, positions: np.ndarray, scores: np.ndarray, words: Any, typos: Any, masks: Any) -> SearchHits:
         empty16 = np.empty(0, np.int16)
-        masks_list = [] if masks is None else masks.tolist()
-        fields = tuple(tuple(f for i, f in enumerate(FIELDS) if m >> i & 1) for m in masks_list)
+        fields = () if masks is None else tuple(map(_FIELD_SETS.__getitem__, masks.tolist()))
         return SearchHits(
             query=query,
             title_ids=self.catalog_.index.ids[positions],

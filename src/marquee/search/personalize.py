@@ -20,11 +20,16 @@ exp(w · x_i) / sum_j exp(w · x_j)``, fitted by L2-penalised maximum likelihood
 ranker knows, and the non-personalised one (text and popularity only) on every search; an unknown or absent
 member gets the non-personalised order. Final scores re-sort the candidates through the index's ``rescore``
 hook, so text order breaks ties.
+
+On the serving path a member's ranker scores over the catalog are kept in a small least-recently-used cache
+(``BlendConfig.member_cache_mb``): a member typing as-you-type sends one search per keystroke, and every one of
+them re-ranks with the same scores. Titles the ranker does not know score below every known candidate.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -51,15 +56,18 @@ class BlendConfig:
         candidates: titles the index hands over per query (in text order) to be re-ranked.
         l2: L2 penalty on the weights, per search in the log.
         max_iter: L-BFGS iterations at most.
+        member_cache_mb: memory for the ranker scores of recent members (one row over the catalog each, at
+            least one row); 0 scores every search afresh.
     """
 
     candidates: int = 200
     l2: float = 0.01
     max_iter: int = 500
+    member_cache_mb: float = 32.0
 
     def __post_init__(self) -> None:
         ints(self, "candidates", "max_iter")
-        non_negative(self, "l2")
+        non_negative(self, "l2", "member_cache_mb")
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,17 +131,38 @@ class _Candidates:
     known: np.ndarray
 
 
+def _fill_unknown(scores: np.ndarray) -> np.ndarray:
+    """``scores`` with NaN (a title the ranker does not know) below every known one (all 0 when none is known)."""
+    unknown = np.isnan(scores)
+    if not unknown.any():
+        return scores
+    out = scores.copy()
+    out[unknown] = np.nanmin(scores) - 1.0 if not unknown.all() else 0.0
+    return out
+
+
+# Hot path: features() runs once per search over ~200 candidates, where numpy's per-call overhead is most
+# of the cost, so these helpers avoid the Python-level wrappers (mean, std) and recompute nothing constant.
+@lru_cache(maxsize=64)
+def _neg_log1p_range(m: int) -> np.ndarray:
+    """``-log(1 + r)`` for ``r = 0 .. m - 1`` (read-only, cached per length)."""
+    out = -np.log1p(np.arange(m, dtype=np.float64))
+    out.flags.writeable = False
+    return out
+
+
 def _within(values: np.ndarray) -> np.ndarray:
     """``values`` standardised (zero mean, unit standard deviation; all zero when constant)."""
-    sd = values.std()
-    return (values - values.mean()) / sd if sd > 1e-12 else np.zeros_like(values)
+    d = values - np.add.reduce(values) / values.size
+    sd = float(np.sqrt(np.dot(d, d) / values.size))
+    return d / sd if sd > 1e-12 else np.zeros_like(values)
 
 
 def _rank_feature(values: np.ndarray) -> np.ndarray:
     """``-log(1 + r)``, ``r`` the 0-based rank of each value (highest first, ties by position)."""
-    rank = np.empty(values.size, np.float64)
-    rank[np.argsort(-values, kind="stable")] = np.arange(values.size)
-    return -np.log1p(rank)
+    out = np.empty(values.size, np.float64)
+    out[np.argsort(-values, kind="stable")] = _neg_log1p_range(values.size)
+    return out
 
 
 def features(text_scores: np.ndarray, popularity: np.ndarray, member_scores: np.ndarray | None) -> np.ndarray:
@@ -142,18 +171,19 @@ def features(text_scores: np.ndarray, popularity: np.ndarray, member_scores: np.
     Args:
         text_scores: (m,) text relevance, best first.
         popularity: (m,) plays of each candidate.
-        member_scores: (m,) the member's ranker scores, or None (anonymous: the member columns are 0).
+        member_scores: (m,) the member's ranker scores (NaN: a title the ranker does not know, ranked below
+            the others), or None (anonymous: the member columns are 0).
     """
     m = text_scores.size
     x = np.zeros((m, len(FEATURES)))
     if m == 0:
         return x
-    x[:, 0] = -np.log1p(np.arange(m))
+    x[:, 0] = _neg_log1p_range(m)
     words = np.floor(text_scores + 1e-9)
     x[:, 1] = words - words.max()
     x[:, 2] = _within(np.log1p(popularity))
     if member_scores is not None:
-        s = np.asarray(member_scores, np.float64)
+        s = _fill_unknown(np.asarray(member_scores, np.float64))
         x[:, 3] = _within(s)
         x[:, 4] = _rank_feature(s)
     return x
@@ -279,10 +309,41 @@ class Personalized:
         known = self.title_map_ >= 0
         self.popularity_ = np.zeros(catalog_ids.size)
         self.popularity_[known] = counts[self.title_map_[known]]
+        self.all_known_ = bool(known.all())
+        row_bytes = 8 * max(catalog_ids.size, 1)
+        rows = int(self.config.member_cache_mb * 2**20 // row_bytes)
+        self._row = lru_cache(maxsize=max(rows, 1))(self._score_row) if self.config.member_cache_mb > 0 else self._score_row
+
+    def _catalog_scores(self, scores: np.ndarray) -> np.ndarray:
+        """(u, n_ranker_titles) ranker scores as (u, n_catalog) float64, NaN where the ranker does not know the title."""
+        out = np.asarray(scores, np.float64)[:, np.maximum(self.title_map_, 0)]
+        if not self.all_known_:
+            out[:, self.title_map_ < 0] = np.nan
+        return out
+
+    def _score_row(self, member_idx: int) -> np.ndarray:
+        """One member's scores over the catalog (read-only: it may be cached and shared)."""
+        row = self._catalog_scores(self.ranker.score_one(member_idx)[None, :])[0]
+        row.flags.writeable = False
+        return row
+
+    def member_index(self, member_id: Any) -> int:
+        """The ranker's position of ``member_id``; -1 for None or a member it does not know.
+
+        Raises:
+            NotFittedError: before :meth:`fit`.
+        """
+        self._check_fitted()
+        if member_id is None or isinstance(member_id, bool):
+            return -1
+        if isinstance(member_id, np.integer):
+            member_id = int(member_id)
+        pos = self.ranker.members_.position(member_id)
+        return -1 if pos is None else int(pos)
 
     def _member_rows(self, member_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(rows, which)``: (u, n_catalog) float64 scores of the distinct known members, and per member id
-        the row of its scores (-1: unknown, anonymous or None)."""
+        """``(rows, which)``: (u, n_catalog) float64 scores of the distinct known members (NaN: a title the
+        ranker does not know), and per member id the row of its scores (-1: unknown, anonymous or None)."""
         ids = np.asarray(member_ids, dtype=object)
         present = np.array([i is not None for i in ids.tolist()], bool)
         pos = np.full(ids.size, -1, np.int64)
@@ -292,13 +353,10 @@ class Personalized:
         uniq, inverse = np.unique(pos[known], return_inverse=True)
         which = np.full(ids.size, -1, np.int64)
         which[known] = inverse
-        mapped = np.maximum(self.title_map_, 0)
         rows = np.empty((uniq.size, self.title_map_.size))
         for start in range(0, uniq.size, _SCORE_BATCH):
-            block = np.asarray(self.ranker.score_index(uniq[start : start + _SCORE_BATCH]), np.float64)
-            block = block[:, mapped]
-            low = block.min(axis=1, keepdims=True) - 1.0
-            rows[start : start + block.shape[0]] = np.where(self.title_map_ >= 0, block, low)
+            block = self._catalog_scores(self.ranker.score_index(uniq[start : start + _SCORE_BATCH]))
+            rows[start : start + block.shape[0]] = block
         return rows, which
 
     def _collect(self, log: SearchLog) -> _Candidates:
@@ -341,7 +399,8 @@ class Personalized:
             ConfigError: ``k`` is not a positive int.
             NotFittedError: before :meth:`fit`.
         """
-        return self.search_many([query], [member_id], k)[0]
+        idx = self.member_index(member_id)
+        return self._search(query, k, self._row(idx) if idx >= 0 else None)
 
     def search_many(self, queries: list[str] | tuple[str, ...], member_ids: Any, k: int = 10) -> list[SearchHits]:
         """:meth:`search` for each ``(queries[i], member_ids[i])``; the members' ranker scores come in one batch.
@@ -357,12 +416,12 @@ class Personalized:
         if len(members) != len(queries):
             raise ConfigError(f"search_many needs one member id per query (None for anonymous): {len(queries)} queries, {len(members)} ids")
         rows, which = self._member_rows(np.array(members, dtype=object))
-        out = []
-        for q, text in enumerate(queries):
-            hook = self._hook(rows[which[q]] if which[q] >= 0 else None)
-            hits = self.index.candidates(text, max(int(k), self.config.candidates), rescore=hook)
-            out.append(_head(hits, int(k)))
-        return out
+        return [self._search(text, k, rows[which[q]] if which[q] >= 0 else None) for q, text in enumerate(queries)]
+
+    def _search(self, query: str, k: int, member_scores: np.ndarray | None) -> SearchHits:
+        if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
+            raise ConfigError(f"k must be an int >= 1, got {k!r}; pass the number of titles wanted, e.g. k=10")
+        return self.index.search(query, k, rescore=self._hook(member_scores), candidates=max(int(k), self.config.candidates))
 
     def ranks(self, log: SearchLog) -> SearchRanks:
         """Where each logged search's played title lands in text order, the non-personalised and the personal blend.
@@ -395,12 +454,3 @@ def _id_values(ids: np.ndarray) -> np.ndarray:
     if all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values):
         return np.array(values, np.int64)
     return np.array([str(v) for v in values], dtype=object)
-
-
-def _head(hits: SearchHits, k: int) -> SearchHits:
-    if len(hits) <= k:
-        return hits
-    return SearchHits(
-        hits.query, hits.title_ids[:k], hits.positions[:k], hits.scores[:k], hits.words[:k], hits.typos[:k],
-        hits.matched_fields[:k],
-    )  # fmt: skip

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 __all__ = ["ServiceMetrics"]
 
@@ -54,6 +57,12 @@ class ServiceMetrics:
         )  # fmt: skip
         self.model_info = Gauge("marquee_model_info", "1 for the model version serving each tier.", ["tier", "version"], registry=r)
 
+    def watch_search_cache(self, read: Callable[[], tuple[int, int] | None]) -> None:
+        """Export ``marquee_search_cache_total{outcome=hit|miss}`` from ``read()`` (``(hits, misses)`` of the
+        search index's text-stage cache, or None while there is no search), read at each scrape: the cache
+        counts its own lookups, so the hot path records nothing for it."""
+        self.registry.register(_SearchCache(read))
+
     def child(self, metric: Counter | Histogram, *labels: str) -> Any:
         """``metric.labels(*labels)``, cached: label lookup takes a lock and hashing per call, and
         the hot path records three metrics per request."""
@@ -71,3 +80,18 @@ class ServiceMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _SearchCache(Collector):
+    def __init__(self, read: Callable[[], tuple[int, int] | None]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "marquee_search_cache", "Searches whose text stage came from the index's cache (hit) or was computed (miss).", labels=["outcome"]
+        )
+        counts = self.read()
+        if counts is not None:
+            family.add_metric(["hit"], counts[0])
+            family.add_metric(["miss"], counts[1])
+        yield family

@@ -153,6 +153,7 @@ class Service:
         self.max_wait_ms = max_wait_ms
         self.metrics = ServiceMetrics()
         self.metrics.loop_lag.set_function(lambda: (router.loop_lag.value or 0.0) / 1000.0)
+        self.metrics.watch_search_cache(lambda: None if self.search is None else self.search.engine.index.cache_info())
         self.served: dict[str, _Served] = {}
         #: The context stage: (the reference asked for, its version, the stage), or None.
         self.context: tuple[str, ModelVersion, ContextStage] | None = None
