@@ -45,6 +45,7 @@ from _common import ROOT, machine, write_section
 BIN = Path(sys.executable).parent
 SERVER_CPU, LOAD_CPU = 0, 1
 BENCH_HOME = Path.home() / ".cache" / "marquee" / "bench-serving"
+DEFAULT_CACHE = 16_384  # marquee serve --search-cache's default
 
 # wrk's script: request paths from a file, in order from a per-connection offset; statuses and the
 # personalised answers counted; one RESULT line of JSON at the end.
@@ -190,21 +191,29 @@ def server_search_ms(url: str) -> dict:
 
 
 def report(res: dict) -> str:
-    r, m = res["run"], res["machine"]
+    m, runs = res["machine"], res["runs"]
+    r0 = runs[0]["run"]
+    rows = [
+        f"| {c['cache_queries']:,} | {r['requests']:,} | {r['throughput_rps']:,.0f} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} "
+        f"| {r['p99_ms']:.2f} | {r['p999_ms']:.2f} | {r['max_ms']:.1f} | {r['personalized_share']:.0%} | {c['cache_hit_rate']:.0%} | "
+        + ", ".join(f"{k} {v:.2f}" for k, v in c["server_search_ms"].items()) + " |"
+        for c in runs for r in [c["run"]]
+    ]  # fmt: skip
+    default = next(c for c in runs if c["cache_queries"] == res["default_cache"])["run"]
     return "\n".join([
-        (f"`GET /v1/search` through `marquee serve` pinned to one core, {r['connections']} keep-alive connections "
-        f"(wrk, one thread, on another core) for {r['seconds']} s; ranker: {res['ranker']}; {res['n_titles']} titles; "
-        f"{res['queries']:,} queries in the list, none sent twice in the run. "
+        (f"`GET /v1/search` through `marquee serve` pinned to one core, {r0['connections']} keep-alive connections "
+        f"(wrk, one thread, on another core), {r0['seconds']} s per run; ranker: {res['ranker']}; {res['n_titles']} titles; "
+        f"{res['queries']:,} queries in the list, none sent twice in a run. One server per row, started with "
+        "`--search-cache N` (the default, then none). "
         f"Run {res['generated']} on {m['cpu']} ({m['cores']} cores, load {m['load_average']}), Python {m['python']}."),
         "",
-        "| connections | requests | throughput (req/s) | p50 (ms) | p90 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | personalised | text-stage cache hits | server-side search (ms, mean) |",
+        "| text-stage cache (queries) | requests | throughput (req/s) | p50 (ms) | p90 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | personalised | cache hits | server-side search (ms, mean) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-        f"| {r['connections']} | {r['requests']:,} | {r['throughput_rps']:,.0f} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} "
-        f"| {r['p999_ms']:.2f} | {r['max_ms']:.1f} | {r['personalized_share']:.0%} | {res['cache_hit_rate']:.0%} | "
-        + ", ".join(f"{k} {v:.2f}" for k, v in res["server_search_ms"].items()) + " |",
+        *rows,
         "",
-        (f"Target: p99 under 10 ms at 16 connections on one core — {'met' if r['p99_ms'] < 10 else 'NOT met'}. "
-        f"Statuses: {r['statuses']}, socket errors: {r['socket_errors']}. Latency includes queueing behind the other connections. "
+        (f"Target: p99 under 10 ms at 16 connections on one core — {'met' if default['p99_ms'] < 10 else 'NOT met'} with the default "
+        f"cache ({default['p99_ms']:.2f} ms). Statuses: {[c['run']['statuses'] for c in runs]}, socket errors: "
+        f"{[c['run']['socket_errors'] for c in runs]}. Latency includes queueing behind the other connections. "
         "The cache hit rate is the server's (`marquee_search_cache_total`) over the measured run; titles and members are "
         "drawn uniformly, so queries repeat less than in a real search log."),
     ])  # fmt: skip
@@ -237,28 +246,33 @@ def main() -> None:
     members = ds.interactions.members.ids.tolist()
     mix = queries(titles, members, args.queries)
     warm = queries(titles, members, 5_000, seed=1)
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        proc, url = start_server(home, dataset, args.light, Path(tmp) / "server.log", "--no-artwork")
-        startup = time.perf_counter() - t0
-        try:
-            drive(url, warm, args.connections, 2.0, Path(tmp))
-            before = cache_counts(url)
-            run = drive(url, mix, args.connections, args.seconds, Path(tmp))
-            after = cache_counts(url)
-            server_ms = server_search_ms(url)
-        finally:
-            stop(proc)
-            log = (Path(tmp) / "server.log").read_text()
-    if run["requests"] >= len(mix):
-        raise SystemExit(f"the run sent {run['requests']} requests over {len(mix)} queries, so some twice; pass --queries above that")
-    hits, misses = (after.get(o, 0.0) - before.get(o, 0.0) for o in ("hit", "miss"))
-    ranker = next((line.split("search ranked by ", 1)[1].strip() for line in log.splitlines() if "search ranked by " in line), "?")
+    runs, ranker = [], "?"
+    for cache in (DEFAULT_CACHE, 0):
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            proc, url = start_server(home, dataset, args.light, Path(tmp) / "server.log", "--no-artwork", "--search-cache", str(cache))
+            startup = time.perf_counter() - t0
+            try:
+                drive(url, warm, args.connections, 2.0, Path(tmp))
+                before = cache_counts(url)
+                run = drive(url, mix, args.connections, args.seconds, Path(tmp))
+                after = cache_counts(url)
+                server_ms = server_search_ms(url)
+                ranker = httpx.get(f"{url}/v1/search", params={"q": "star"}).json()["ranker"]
+            finally:
+                stop(proc)
+        if run["requests"] >= len(mix):
+            raise SystemExit(f"the run sent {run['requests']} requests over {len(mix)} queries, so some twice; pass --queries above that")
+        hits, misses = (after.get(o, 0.0) - before.get(o, 0.0) for o in ("hit", "miss"))
+        runs.append({
+            "cache_queries": cache, "server_start_s": round(startup, 1), "run": run, "server_search_ms": server_ms,
+            "cache": {"hits": hits, "misses": misses}, "cache_hit_rate": hits / max(hits + misses, 1.0),
+        })  # fmt: skip
+        print(f"cache {cache}: {run['throughput_rps']:.0f} req/s, p99 {run['p99_ms']:.2f} ms, hits {hits / max(hits + misses, 1.0):.0%}", flush=True)
     res = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine("uvicorn"),
-        "dataset": dataset, "n_titles": len(ds.catalog), "ranker": ranker, "server_start_s": round(startup, 1),
-        "queries": len(mix), "run": run, "server_search_ms": server_ms,
-        "cache": {"hits": hits, "misses": misses}, "cache_hit_rate": hits / max(hits + misses, 1.0),
+        "dataset": dataset, "n_titles": len(ds.catalog), "ranker": ranker, "queries": len(mix),
+        "default_cache": DEFAULT_CACHE, "runs": runs,
     }  # fmt: skip
     table = report(res)
     print(table)

@@ -49,7 +49,7 @@ __all__ = ["SearchConfig", "SearchHits", "SearchIndex", "catalog_fingerprint"]
 _INDEX_FORMAT = 1
 # tantivy scores: each query word adds the best of these (so its score counts words matched first).
 _EXACT, _PREFIX, _FUZZY, _JOINED, _META = 1.0, 0.95, 0.9, 0.95, 0.3
-_CACHED_UNITS = 4096  # query units (word, typo budget, prefix) whose matches and clause are kept per index
+_CACHED_UNITS = 32_768  # query units (word, typo budget, prefix) whose matches and clause are kept per index (~1.2 kB each)
 _FEW_TERMS = 64  # up to this many terms of a query word are OR-ed term queries, more a term set
 _EDGE = 4  # prefixes of up to this many letters are indexed as terms of their own (field "edge")
 _COMMON, _COMMON_MIN = 0.05, 2_000  # a query word in more titles than this share (and number) only adds to rarer words' matches
@@ -89,7 +89,7 @@ class SearchConfig:
         max_query_chars: longer queries are cut to this many characters.
         max_query_words: words beyond this many are dropped.
         cache_queries: distinct queries whose text-stage candidates are kept (least recently used out;
-            0: none). Each costs about 21 bytes per candidate.
+            0: none). Each costs about 3 kB with 200 candidates (17 bytes per candidate, and the key).
     """
 
     typos: TypoBudget = field(default_factory=TypoBudget)
@@ -97,7 +97,7 @@ class SearchConfig:
     candidates: int = 100
     max_query_chars: int = 256
     max_query_words: int = 10
-    cache_queries: int = 4096
+    cache_queries: int = 16_384
 
     def __post_init__(self) -> None:
         require(isinstance(self.typos, TypoBudget), "SearchConfig", "typos", "a TypoBudget(one_from=..., two_from=...)", self.typos)
@@ -245,17 +245,20 @@ class SearchIndex(Configured):
         c = self.config
         return Query.parse(text, c.typos, max_chars=c.max_query_chars, max_words=c.max_query_words)
 
-    def _unit(self, text: str, typos: int, prefix: bool, span: int) -> tuple[UnitMatch, tantivy.Query | None, bool]:
-        """A query unit's vocabulary matches, its tantivy clause (None: it matches nothing) and whether it is common.
+    def _unit(self, text: str, typos: int, prefix: bool, span: int) -> tuple[tuple[np.ndarray, ...], tantivy.Query | None, bool]:
+        """A query unit's vocabulary matches (ids, typos, kinds: a :class:`UnitMatch`'s fields), its tantivy clause
+        (None: it matches nothing) and whether it is common.
 
-        Cached per index (``_units``): as-you-type queries and common words repeat the same units.
+        Cached per index (``_units``): as-you-type queries and common words repeat the same units. What the caches
+        hold is tuples of strings, numbers and arrays only, which Python's collector stops tracking: tens of
+        thousands of cached dataclass instances made each full collection a pause of 30-90 ms on the serving path.
         """
         m = self.lexicon_.match(text, typos, prefix)
         for a in (m.ids, m.dist, m.kind):
             a.flags.writeable = False
         titles = int(self.title_counts_[m.ids].sum())
         if not titles:
-            return m, None, False
+            return (m.ids, m.dist, m.kind), None, False
         s, Q = self.schema_, tantivy.Query
         strings = self.lexicon_.strings
         if span == 2:  # split words, joined back
@@ -263,7 +266,7 @@ class SearchIndex(Configured):
                 q = Q.term_query(s, "edge", text)
             else:
                 q = _any_term(s, "words", [strings[i] for i in m.ids.tolist()])
-            return m, _const(q, 2 * _JOINED), titles > self.common_at_
+            return (m.ids, m.dist, m.kind), _const(q, 2 * _JOINED), titles > self.common_at_
         alts = []
         if text in self.lexicon_.ids:
             alts.append(_const(Q.term_query(s, "words", text), _EXACT))
@@ -280,8 +283,8 @@ class SearchIndex(Configured):
         if fuzzy.size:
             alts.append(_const(_any_term(s, "words", [strings[i] for i in fuzzy.tolist()]), _FUZZY))
         if not alts:
-            return m, None, False
-        return m, Q.disjunction_max_query(alts) if len(alts) > 1 else alts[0], titles > self.common_at_
+            return (m.ids, m.dist, m.kind), None, False
+        return (m.ids, m.dist, m.kind), Q.disjunction_max_query(alts) if len(alts) > 1 else alts[0], titles > self.common_at_
 
     def _tantivy_query(self, words: tuple[QueryWord, ...]) -> tuple[tantivy.Query, list[UnitMatch]]:
         """One clause per distinct word and per joined pair (rare clauses find documents, common ones add),
@@ -289,8 +292,8 @@ class SearchIndex(Configured):
         matches, rare, common = [], [], []
         seen = set()
         for unit in query_units(words):
-            m, clause, is_common = self._units(*unit)
-            matches.append(m)
+            found, clause, is_common = self._units(*unit)
+            matches.append(UnitMatch(*found))
             if clause is None or unit[:3] in seen:
                 continue
             seen.add(unit[:3])
@@ -300,9 +303,10 @@ class SearchIndex(Configured):
             return Q.boolean_query(rare + common), matches
         return Q.boolean_query([(tantivy.Occur.Must, Q.boolean_query(rare)), *common]), matches
 
-    def _text_stage(self, words: tuple[QueryWord, ...], limit: int) -> tuple[np.ndarray, ...]:
+    def _text_stage(self, key: tuple[tuple[str, int, bool], ...], limit: int) -> tuple[np.ndarray, ...]:
         """(positions, scores, words, typos, field masks) of up to ``limit`` candidates in text order, read-only
-        (cached in ``_texts``)."""
+        (cached in ``_texts``, keyed by each query word's ``(text, typos, prefix)``: see :meth:`_unit` on why atoms)."""
+        words = tuple(QueryWord(*w) for w in key)
         query, matches = self._tantivy_query(words)
         found = self.searcher_.search(query, limit=max(limit, 1), count=False).hits
         docs = np.array([a.doc for _, a in found], np.int64)
@@ -316,7 +320,7 @@ class SearchIndex(Configured):
 
     def _rank(self, parsed: Query, limit: int, rescore: Rescore | None) -> tuple[np.ndarray, ...]:
         """(positions, scores, words, typos, field masks) of up to ``limit`` candidates, best first."""
-        positions, scores, words, typos, masks = self._texts(parsed.words, limit)
+        positions, scores, words, typos, masks = self._texts(tuple((w.text, w.typos, w.prefix) for w in parsed.words), limit)
         if rescore is not None and positions.size:
             final = np.asarray(rescore(positions, scores), np.float64)
             if final.shape != scores.shape:
