@@ -217,3 +217,25 @@ def test_candidates_option_widens_the_reranked_set(catalog):
     assert index.search("sta", 1, rescore=prefer_last, candidates=50).positions[0] == 6  # "Stargate": the last of the 3
     with pytest.raises(ConfigError, match="candidates"):
         index.search("star", 3, candidates=0)
+
+
+def test_cached_queries_leave_nothing_for_the_garbage_collector(catalog):
+    """The caches hold tuples of atoms and arrays, which the collector stops tracking: thousands of cached
+    objects it had to scan made each full collection a long pause on the serving path."""
+    import gc
+
+    for q in ("toy st", "shawshnak redemp", "jurasic park"):  # first calls compile and load what searches use
+        SearchIndex().build(catalog).search(q, 5)
+    index = SearchIndex().build(catalog)
+    queries = sorted({name.lower()[:n] for name in NAMES for n in range(2, len(name) + 1)})
+    assert len(queries) > 200
+    gc.collect()
+    before = len(gc.get_objects())
+    for q in queries:
+        index.search(q, 5)
+    gc.collect()
+    distinct = len({index.parse(q).words for q in queries})
+    assert index.cache_info()[1] == distinct > 200  # each distinct one computed and cached
+    # What stays tracked is about one tantivy clause per distinct word (1.6 per query here); cached dataclass
+    # keys and matches left over 7 per query.
+    assert len(gc.get_objects()) - before < 2.5 * distinct
