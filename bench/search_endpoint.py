@@ -174,6 +174,14 @@ def drive(url: str, mix: list[tuple[str, int | None]], connections: int, seconds
     }  # fmt: skip
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of the server process (taskset execs marquee, so the pid is the server's)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
 def cache_counts(url: str) -> dict[str, float]:
     text = httpx.get(f"{url}/metrics").text
     return {o: float(v) for o, v in re.findall(r'marquee_search_cache_total\{outcome="(\w+)"\} (\S+)', text)}
@@ -196,6 +204,7 @@ def report(res: dict) -> str:
     rows = [
         f"| {c['cache_queries']:,} | {r['requests']:,} | {r['throughput_rps']:,.0f} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} "
         f"| {r['p99_ms']:.2f} | {r['p999_ms']:.2f} | {r['max_ms']:.1f} | {r['personalized_share']:.0%} | {c['cache_hit_rate']:.0%} | "
+        f"{c['server_rss_mb']:,.0f} | "
         + ", ".join(f"{k} {v:.2f}" for k, v in c["server_search_ms"].items()) + " |"
         for c in runs for r in [c["run"]]
     ]  # fmt: skip
@@ -207,15 +216,16 @@ def report(res: dict) -> str:
         "`--search-cache N` (the default, then none). "
         f"Run {res['generated']} on {m['cpu']} ({m['cores']} cores, load {m['load_average']}), Python {m['python']}."),
         "",
-        "| text-stage cache (queries) | requests | throughput (req/s) | p50 (ms) | p90 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | personalised | cache hits | server-side search (ms, mean) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| text-stage cache (queries) | requests | throughput (req/s) | p50 (ms) | p90 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | personalised | cache hits | server RSS after (MB) | server-side search (ms, mean) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         *rows,
         "",
         (f"Target: p99 under 10 ms at 16 connections on one core — {'met' if default['p99_ms'] < 10 else 'NOT met'} with the default "
         f"cache ({default['p99_ms']:.2f} ms). Statuses: {[c['run']['statuses'] for c in runs]}, socket errors: "
         f"{[c['run']['socket_errors'] for c in runs]}. Latency includes queueing behind the other connections. "
         "The cache hit rate is the server's (`marquee_search_cache_total`) over the measured run; titles and members are "
-        "drawn uniformly, so queries repeat less than in a real search log."),
+        "drawn uniformly, so queries repeat less than in a real search log. The servers' resident memory after the run "
+        f"differs by {runs[0]['server_rss_mb'] - runs[-1]['server_rss_mb']:,.0f} MB: the text-stage cache, full or filling."),
     ])  # fmt: skip
 
 
@@ -259,6 +269,7 @@ def main() -> None:
                 after = cache_counts(url)
                 server_ms = server_search_ms(url)
                 ranker = httpx.get(f"{url}/v1/search", params={"q": "star"}).json()["ranker"]
+                rss = rss_mb(proc.pid)
             finally:
                 stop(proc)
         if run["requests"] >= len(mix):
@@ -266,6 +277,7 @@ def main() -> None:
         hits, misses = (after.get(o, 0.0) - before.get(o, 0.0) for o in ("hit", "miss"))
         runs.append({
             "cache_queries": cache, "server_start_s": round(startup, 1), "run": run, "server_search_ms": server_ms,
+            "server_rss_mb": round(rss, 1),
             "cache": {"hits": hits, "misses": misses}, "cache_hit_rate": hits / max(hits + misses, 1.0),
         })  # fmt: skip
         print(f"cache {cache}: {run['throughput_rps']:.0f} req/s, p99 {run['p99_ms']:.2f} ms, hits {hits / max(hits + misses, 1.0):.0%}", flush=True)
