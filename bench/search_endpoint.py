@@ -7,8 +7,8 @@ of MovieLens titles, the first word, whole titles with one typo (a substitution,
 and two-word prefixes ("star tr"); 80% carry a known member id, 20% none. Titles and members are drawn
 uniformly, so queries repeat less than in a real search log (whose head queries are most of its traffic):
 the server's text-stage cache (``SearchConfig.cache_queries``) hits less than it would in production, and
-its hit rate in the run is reported. The measured run sends queries the warm-up did not, none twice in
-sequence order (the list is longer than the run).
+its hit rate in the run is reported. The warm-up walks another list (drawn with another seed, so some queries
+recur, as they would); the measured run sends its list in order and never wraps it.
 
 Latency is wrk's (request written to response read, connection reused); the server's own per-search time
 comes from its Prometheus histogram.
@@ -45,9 +45,8 @@ from _common import ROOT, machine, write_section
 BIN = Path(sys.executable).parent
 SERVER_CPU, LOAD_CPU = 0, 1
 BENCH_HOME = Path.home() / ".cache" / "marquee" / "bench-serving"
-DEFAULT_CACHE = 16_384  # marquee serve --search-cache's default
 
-# wrk's script: request paths from a file, in order from a per-connection offset; statuses and the
+# wrk's script: request paths from a file, in order (one counter per wrk thread, and one thread); statuses and the
 # personalised answers counted; one RESULT line of JSON at the end.
 LUA = r"""
 local paths = {}
@@ -250,6 +249,7 @@ def main() -> None:
         prepare(args.home, retrain=False)  # reuses what bench/serving.py registered
     home, dataset = args.home, "ml-100k-fit"
     from marquee.cli._common import load_dataset
+    from marquee.search.index import DEFAULT_CACHE_QUERIES as DEFAULT_CACHE  # marquee serve --search-cache's default
 
     ds = load_dataset(dataset, home)
     titles = [n for n in ds.catalog.table.column("name").to_pylist() if n]

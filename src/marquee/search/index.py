@@ -44,11 +44,13 @@ from marquee.search._titles import ALT, FIELDS, TitleUnits
 from marquee.search.query import Query, QueryWord, TypoBudget
 from marquee.search.relevance import Lexicon, UnitMatch, query_units, relevance
 
-__all__ = ["SearchConfig", "SearchHits", "SearchIndex", "catalog_fingerprint"]
+__all__ = ["DEFAULT_CACHE_QUERIES", "SearchConfig", "SearchHits", "SearchIndex", "catalog_fingerprint"]
 
 _INDEX_FORMAT = 1
 # tantivy scores: each query word adds the best of these (so its score counts words matched first).
 _EXACT, _PREFIX, _FUZZY, _JOINED, _META = 1.0, 0.95, 0.9, 0.95, 0.3
+#: Distinct queries whose text stage an index keeps by default (``SearchConfig.cache_queries``).
+DEFAULT_CACHE_QUERIES = 16_384
 _CACHED_UNITS = 32_768  # query units (word, typo budget, prefix) whose matches and clause are kept per index (~1.2 kB each)
 _FEW_TERMS = 64  # up to this many terms of a query word are OR-ed term queries, more a term set
 _EDGE = 4  # prefixes of up to this many letters are indexed as terms of their own (field "edge")
@@ -98,7 +100,7 @@ class SearchConfig:
     candidates: int = 100
     max_query_chars: int = 256
     max_query_words: int = 10
-    cache_queries: int = 16_384
+    cache_queries: int = DEFAULT_CACHE_QUERIES
 
     def __post_init__(self) -> None:
         require(isinstance(self.typos, TypoBudget), "SearchConfig", "typos", "a TypoBudget(one_from=..., two_from=...)", self.typos)

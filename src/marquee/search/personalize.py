@@ -399,8 +399,18 @@ class Personalized:
             ConfigError: ``k`` is not a positive int.
             NotFittedError: before :meth:`fit`.
         """
-        idx = self.member_index(member_id)
-        return self._search(query, k, self._row(idx) if idx >= 0 else None)
+        return self.search_position(query, k, self.member_index(member_id))
+
+    def search_position(self, query: str, k: int, position: int) -> SearchHits:
+        """:meth:`search` for the member at the ranker's ``position`` (:meth:`member_index`; -1: the
+        non-personalised order), for callers that looked the member up already.
+
+        Raises:
+            ConfigError: ``k`` is not a positive int.
+            NotFittedError: before :meth:`fit`.
+        """
+        self._check_fitted()
+        return self._search(query, k, self._row(position) if position >= 0 else None)
 
     def search_many(self, queries: list[str] | tuple[str, ...], member_ids: Any, k: int = 10) -> list[SearchHits]:
         """:meth:`search` for each ``(queries[i], member_ids[i])``; the members' ranker scores come in one batch.
@@ -419,9 +429,8 @@ class Personalized:
         return [self._search(text, k, rows[which[q]] if which[q] >= 0 else None) for q, text in enumerate(queries)]
 
     def _search(self, query: str, k: int, member_scores: np.ndarray | None) -> SearchHits:
-        if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
-            raise ConfigError(f"k must be an int >= 1, got {k!r}; pass the number of titles wanted, e.g. k=10")
-        return self.index.search(query, k, rescore=self._hook(member_scores), candidates=max(int(k), self.config.candidates))
+        # The index checks k and reranks max(k, candidates) titles.
+        return self.index.search(query, k, rescore=self._hook(member_scores), candidates=self.config.candidates)
 
     def ranks(self, log: SearchLog) -> SearchRanks:
         """Where each logged search's played title lands in text order, the non-personalised and the personal blend.

@@ -56,8 +56,8 @@ class ServiceSettings:
     artwork_policy: str = "epsilon_greedy"
     artwork_variants: str | None = None
     search: bool = True
-    #: Distinct queries whose text-stage candidates the search keeps (``SearchConfig.cache_queries``); 0: none.
-    search_cache: int = 16_384
+    #: Distinct queries whose text-stage candidates the search keeps; 0: none; None: ``SearchConfig``'s default.
+    search_cache: int | None = None
     homepage: bool = True
     page_model: str | None = None
     page_policy: str = "learned"
@@ -171,7 +171,7 @@ def build_pages(service: Service, ds: Dataset, settings: ServiceSettings) -> Hom
     return pages
 
 
-def build_search(ds: Dataset, router: Router, *, cache_queries: int = 16_384) -> TitleSearch | None:
+def build_search(ds: Dataset, router: Router, *, cache_queries: int | None = None) -> TitleSearch | None:
     """The service's title search over ``ds.catalog`` (None when the catalog has no names).
 
     The ranker is the light tier's model when one is loaded (its scores are what members see on the home
@@ -179,7 +179,7 @@ def build_search(ds: Dataset, router: Router, *, cache_queries: int = 16_384) ->
     each member's last play (MostPopular over :data:`SEARCH_EASE_MAX_TITLES` titles). The blend is learned
     from searches for those last plays, typed as short prefixes (:func:`marquee.sim.search.log_searches`);
     the light tier's model saw them in training, so its blend leans on the member's score more than it would
-    on unseen plays. ``cache_queries``: the index's text-stage cache (:class:`~marquee.search.SearchConfig`)."""
+    on unseen plays. ``cache_queries``: the index's text-stage cache (None: :class:`~marquee.search.SearchConfig`'s default)."""
     from marquee.rank import EASE, MostPopular
     from marquee.search import Personalized, SearchIndex
     from marquee.serve.search import TitleSearch
@@ -191,7 +191,7 @@ def build_search(ds: Dataset, router: Router, *, cache_queries: int = 16_384) ->
     started = time.perf_counter()
     rest, searches = log_searches(ds.interactions, seed=0)
     search_log = searches.to_log(rest.members.ids, ds.catalog)
-    index = SearchIndex(cache_queries=cache_queries).build(ds.catalog)
+    index = (SearchIndex() if cache_queries is None else SearchIndex(cache_queries=cache_queries)).build(ds.catalog)
     light = router.tiers.get("light")
     engine: Any = None
     if light is not None:
