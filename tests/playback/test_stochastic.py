@@ -37,6 +37,48 @@ def test_with_one_known_throughput_the_dp_finds_the_best_enumerated_plan():
     assert np.mean(got == want) >= 0.98  # the rest are near-ties the buffer grid's interpolation splits
 
 
+def _expectimax(obs, s, inv, weights, util, mbit, h, mu, gamma, smooth):
+    """The best first rung by exhaustive expectimax over exact buffers: every rung, every draw, h chunks deep."""
+    video, i, cap = obs.video, obs.chunk_index, obs.buffer_cap_s
+
+    def value(buf, prev, j):
+        if j == h:
+            return 0.0, -1
+        best, arg = -np.inf, -1
+        for r in range(video.n_rungs):
+            x = util[i + j, r] - abs(util[i + j, r] - prev) * smooth
+            for w, iv in zip(weights, inv, strict=True):
+                dt = mbit[j, r] * iv + obs.rtt_s
+                nxt = min(max(buf - dt, 0.0) + video.chunk_seconds, cap)
+                x += w * (gamma * value(nxt, util[i + j, r], j + 1)[0] - mu * max(dt - buf, 0.0))
+            if x > best:
+                best, arg = x, r
+        return best, arg
+
+    return value(float(obs.buffer_s[s]), util[i - 1, obs.last_rung[s]], 0)[1]
+
+
+def test_the_compiled_planner_is_the_expectimax_over_its_draws():
+    # Several draws, a discount and a smoothness weight: on a fine buffer grid the planner's closed-loop DP chooses
+    # what exhaustive expectimax over exact buffers chooses (the grid's interpolation splits only near-ties).
+    obs = _observations(n=60, seed=3)
+    rng = np.random.default_rng(4)
+    tput = rng.uniform(0.3, 5.0, (obs.n_sessions, 3))
+    weights = np.array([0.5, 0.3, 0.2])
+    ours = StochasticMPC(horizon=3, buffer_step_s=0.01, discount=0.9, smooth_penalty=1.0)
+    ours.start(obs.video, obs.n_sessions)
+    got = ours.plan(obs, tput, weights)
+    video = obs.video
+    util = np.broadcast_to(video.bitrates_mbps, (video.n_chunks, video.n_rungs))
+    mbit = video.chunk_bytes[obs.chunk_index : obs.chunk_index + 3] * 8.0 / 1e6
+    want = [
+        _expectimax(obs, s, 1.0 / tput[s], weights, util, mbit, 3, video.bitrates_mbps[-1], 0.9, 1.0)
+        for s in range(obs.n_sessions)
+    ]
+    assert np.mean(got == np.array(want)) >= 0.95
+    assert len(set(got.tolist())) >= 3  # the draws spread the choices: the test is not won by one rung
+
+
 def test_pessimistic_draws_choose_no_higher_rungs():
     obs = _observations()
     tput = np.full((obs.n_sessions, 1), 2.0)

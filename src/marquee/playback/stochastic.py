@@ -23,7 +23,7 @@ video ended there. This scheme keeps MPC's structure and changes both:
 The hyperparameters were chosen on a declared tuning set disjoint from the traces the targets are measured on
 (see ``bench/playback.py``); nothing is learned at run time beyond the per-session ratios.
 
-No library implements ABR planning; the DP here is a few vectorised array operations over
+No library implements ABR planning; the DP here is one compiled loop (numba) over
 (sessions, buffer grid, rungs, throughput draws).
 """
 
@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from numba import njit
 
 from marquee.errors import ConfigError
 from marquee.playback.scheme import Observation, Scheme, register
@@ -55,8 +56,6 @@ TUNING_GRID: dict[str, tuple[Any, ...]] = {
     "horizon": (24,),
 }
 
-# Sessions x grid x rungs x draws cells per block: bounds the planner's working arrays (~64 MB each).
-_MAX_CELLS = 1 << 23
 _OBJECTIVES = ("auto", "bitrate", "quality")
 
 
@@ -260,64 +259,119 @@ class StochasticMPC(Scheme):
         video = obs.video
         i = obs.chunk_index
         h = min(cfg.horizon, obs.n_chunks - i)
-        util = self.utility(obs)
-        mu = video.bitrates_mbps[-1] if cfg.rebuffer_penalty is None else cfg.rebuffer_penalty
-        n, k = throughput_mbps.shape
-        cells = int(np.ceil(60.0 / cfg.buffer_step_s) + 2) * video.n_rungs * k
-        block = max(1, _MAX_CELLS // cells)
-        out = np.empty(n, dtype=np.int64)
-        for lo in range(0, n, block):
-            sl = slice(lo, min(n, lo + block))
-            out[sl] = self._plan_block(obs, throughput_mbps[sl], weights, util, mu, h, sl)
-        return out
-
-    def _plan_block(
-        self,
-        obs: Observation,
-        tput: np.ndarray,
-        weights: np.ndarray,
-        util: np.ndarray,
-        mu: float,
-        h: int,
-        sl: slice,
-    ) -> np.ndarray:
-        cfg = self.config
-        video = obs.video
-        i, chunk_s = obs.chunk_index, video.chunk_seconds
-        cap = max(float(obs.buffer_cap_s), chunk_s)
-        step = cfg.buffer_step_s
-        rtt = float(obs.rtt_s)
-        gamma = cfg.discount
-        g = int(np.ceil(cap / step)) + 1
-        grid = np.minimum(np.arange(g) * step, cap)
-        s, _ = tput.shape
-        r = video.n_rungs
+        util = np.ascontiguousarray(self.utility(obs), dtype=np.float64)
+        mu = float(video.bitrates_mbps[-1] if cfg.rebuffer_penalty is None else cfg.rebuffer_penalty)
+        cap = max(float(obs.buffer_cap_s), video.chunk_seconds)
         mbit = video.chunk_bytes[i : i + h].astype(np.float64) * 8.0 / 1e6  # (h, R)
-        inv = 1.0 / tput  # (S, K)
-        rows = np.arange(s)[:, None, None, None] * g
-        cols = np.arange(r)[None, None, :, None]
+        return _plan(
+            np.ascontiguousarray(1.0 / throughput_mbps, dtype=np.float64),
+            np.ascontiguousarray(weights, dtype=np.float64),
+            util,
+            mbit,
+            np.ascontiguousarray(obs.buffer_s, dtype=np.float64),
+            np.ascontiguousarray(obs.last_rung, dtype=np.int64),
+            i,
+            float(video.chunk_seconds),
+            cap,
+            float(cfg.buffer_step_s),
+            float(obs.rtt_s),
+            float(cfg.discount),
+            mu,
+            float(cfg.smooth_penalty),
+        )
 
-        def expected_next(value: np.ndarray, buf: np.ndarray, j: int) -> np.ndarray:
-            # E_k[ V(next buffer, rung) - mu * stall ] for downloading chunk i+j at each rung from buffers ``buf``.
-            dt = mbit[j][None, None, :, None] * inv[:, None, None, :] + rtt  # (S, 1, R, K)
-            stall = np.maximum(dt - buf, 0.0)
-            nxt = np.minimum(np.maximum(buf - dt, 0.0) + chunk_s, cap) / step
-            base = np.minimum(nxt.astype(np.int64), g - 2)
-            frac = nxt - base
-            flat = (rows + base) * r + cols
-            v = value.reshape(-1)
-            lo_v = v[flat]
-            later = lo_v + (v[flat + r] - lo_v) * frac
-            return ((gamma * later - mu * stall) * weights).sum(axis=-1)  # (S, B, R)
 
-        # Value after the last planned chunk: 0 (what remains is the next decision's problem).
-        value = np.zeros((s, g, r))
+# The planner is a backward dynamic program per session: for each later chunk j (last first), each buffer of the
+# grid and each rung, the expected value over the throughput draws of downloading chunk j there, then the best rung
+# given the rung before. Written as one compiled loop: the numpy version it replaced built (sessions, grid, rungs,
+# draws) arrays per step and spent most of its time allocating them (bench/playback.py's speed table).
+@njit(cache=True, nogil=True)
+def _plan(
+    inv: np.ndarray,
+    weights: np.ndarray,
+    util: np.ndarray,
+    mbit: np.ndarray,
+    buffer_s: np.ndarray,
+    last: np.ndarray,
+    i: int,
+    chunk_s: float,
+    cap: float,
+    step: float,
+    rtt: float,
+    gamma: float,
+    mu: float,
+    smooth: float,
+) -> np.ndarray:  # pragma: no cover - compiled; tests call it through StochasticMPC
+    n_sessions, n_draws = inv.shape
+    h, n_rungs = mbit.shape
+    g = int(np.ceil(cap / step)) + 1
+    value = np.zeros((g, n_rungs))
+    new = np.zeros((g, n_rungs))
+    q = np.empty((g, n_rungs))
+    out = np.empty(n_sessions, dtype=np.int64)
+    for s in range(n_sessions):
+        value[:] = 0.0  # after the last planned chunk: what remains is the next decision's problem
         for j in range(h - 1, 0, -1):
-            q = expected_next(value, grid[None, :, None, None], j) + util[i + j][None, None, :]  # (S, G, R)
-            change = np.abs(util[i + j][None, :] - util[i + j - 1][:, None]) * cfg.smooth_penalty  # (Rprev, R)
-            value = (q[:, :, None, :] - change[None, None, :, :]).max(axis=-1)  # (S, G, Rprev)
-        buf = obs.buffer_s[sl][:, None, None, None]
-        q = expected_next(value, buf, 0)[:, 0, :] + util[i][None, :]  # (S, R)
-        last = obs.last_rung[sl]
-        q -= np.abs(util[i][None, :] - util[i - 1][last][:, None]) * cfg.smooth_penalty
-        return np.argmax(q, axis=1).astype(np.int64)
+            for b in range(g):
+                buf = min(b * step, cap)
+                for r in range(n_rungs):
+                    q[b, r] = (
+                        _expected_next(
+                            value, buf, mbit[j, r], inv[s], weights, r, g, chunk_s, cap, step, rtt, gamma, mu
+                        )
+                        + util[i + j, r]
+                    )
+            for b in range(g):
+                for p in range(n_rungs):
+                    best = -np.inf
+                    for r in range(n_rungs):
+                        x = q[b, r] - abs(util[i + j, r] - util[i + j - 1, p]) * smooth
+                        if x > best:
+                            best = x
+                    new[b, p] = best
+            value, new = new, value
+        best = -np.inf
+        arg = 0
+        p = last[s]
+        for r in range(n_rungs):
+            x = (
+                _expected_next(
+                    value, buffer_s[s], mbit[0, r], inv[s], weights, r, g, chunk_s, cap, step, rtt, gamma, mu
+                )
+                + util[i, r]
+            )
+            x -= abs(util[i, r] - util[i - 1, p]) * smooth
+            if x > best:  # the first of equals, as np.argmax
+                best = x
+                arg = r
+        out[s] = arg
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _expected_next(
+    value: np.ndarray,
+    buf: float,
+    mbit: float,
+    inv: np.ndarray,
+    weights: np.ndarray,
+    r: int,
+    g: int,
+    chunk_s: float,
+    cap: float,
+    step: float,
+    rtt: float,
+    gamma: float,
+    mu: float,
+) -> float:  # pragma: no cover - compiled
+    """E_k[ gamma * V(next buffer, r) - mu * stall ] for downloading a chunk of ``mbit`` at rung ``r`` from ``buf``."""
+    acc = 0.0
+    for k in range(inv.shape[0]):
+        dt = mbit * inv[k] + rtt
+        stall = max(dt - buf, 0.0)
+        nxt = min(max(buf - dt, 0.0) + chunk_s, cap) / step
+        base = min(int(nxt), g - 2)
+        frac = nxt - base
+        lo = value[base, r]
+        acc += (gamma * (lo + (value[base + 1, r] - lo) * frac) - mu * stall) * weights[k]
+    return acc
