@@ -1,26 +1,25 @@
-"""Choose the Marquee ABR scheme's hyperparameters on declared tuning sets, disjoint from the target sets.
+"""Choose the Marquee ABR scheme's hyperparameters on a declared tuning set, disjoint from the target sets.
 
-The tuning sets are Puffer 2022-02-18 (`puffer220218_500`, real session throughput of Stanford's
-Puffer: slow, volatile networks) and Sabre's FCC SD family (`sabre_fcc_sd1000`: a slow minute, then
-a fast network), a seeded random 150 traces of each; neither is a target set (FCC and HSDPA are never
-read by the first two stages). Each candidate of `StochasticMPC`'s tuning grid
-(`marquee.playback.stochastic.TUNING_GRID`: history of own ratios, weight and shape of the
-pessimistic prior, discount; horizon 24) plays Envivio over every tuning trace with Pensieve's
-conventions; the candidate with the highest mean of the two sets' mean QoE_lin per chunk wins and
-becomes the defaults of `StochasticMPCConfig` (the same rule as `StochasticMPC.fit`).
+The tuning set is `pensieve_train127`, shipped with Marquee: the training half of Pensieve's split (59 FCC and
+68 Norway HSDPA traces) whose test half is the target sets `fcc_pensieve88` and `hsdpa_pensieve80`. No file is in
+both halves; some recordings are (src/marquee/playback/data/README.md says which and how that was measured). The
+target sets are never read by the first two stages. Each candidate of `StochasticMPC`'s tuning grid
+(`marquee.playback.stochastic.TUNING_GRID`: history of own ratios, weight and shape of the pessimistic prior,
+discount; horizon 24) plays Envivio over every tuning trace with Pensieve's conventions; the candidate with the
+highest mean QoE_lin per chunk wins and becomes the defaults of `StochasticMPCConfig` (the same rule as
+`StochasticMPC.fit`).
 
-Second stage, the phone's price of data (`DEVICES["phone"].data_cost_per_mb`): on the same tuning
-traces played on the `phone` device, the largest price of a small grid at which the device-aware
-Marquee scheme (the winner's parameters) keeps mean phone quality at least device-blind robustMPC's
-and rebuffers no more.
+Second stage, the phone's price of data (`DEVICES["phone"].data_cost_per_mb`): on the same tuning traces played on
+the `phone` device, the largest price of a small grid at which the device-aware Marquee scheme (the winner's
+parameters) keeps mean phone quality at least device-blind robustMPC's and rebuffers no more.
 
-Third stage, cross-fitting on the target sets themselves (FCC, HSDPA): each set split at random in
-two folds; the candidate best on one fold of both sets plays the other fold.
+Third stage, cross-fitting on the target sets themselves (FCC, HSDPA): each set split at random in two folds; the
+candidate best on one fold of both sets plays the other fold. It says how much a set-specific choice would add.
 
-Writes bench/results/playback_tune.json (stages 1-2) and bench/results/playback_crossfit.json
-(stage 3); `--stage report` writes the BENCHMARKS.md section from both.
+Writes bench/results/playback_tune.json (stages 1-2) and bench/results/playback_crossfit.json (stage 3);
+`--stage report` writes the BENCHMARKS.md section from both.
 
-    python bench/playback_tune.py [--traces DIR] [--stage all|scheme|phone|crossfit|report] [--no-write]
+    python bench/playback_tune.py [--stage all|scheme|phone|crossfit|report] [--no-write]
 """
 
 from __future__ import annotations
@@ -28,33 +27,25 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from _common import write_section
 from threadpoolctl import threadpool_limits
 
-from _common import write_section
 from marquee.playback.stochastic import TUNING_GRID
 
 ROOT = Path(__file__).resolve().parent.parent
 GRID = TUNING_GRID  # the grid StochasticMPC.fit searches by default
-TUNING_SETS = ("puffer220218_500", "sabre_fcc_sd1000")
-TUNING_TRACES = 150  # a seeded random subset of each, to keep the grid to minutes
+TUNING_SETS = ("pensieve_train127",)  # shipped: Pensieve's training half
 CROSSFIT_SETS = ("fcc_pensieve88", "hsdpa_pensieve80")
 PHONE_PRICES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--traces",
-        type=Path,
-        default=ROOT.parent / "shared" / "data" / "delivery" / "abr" / "traces",
-        help="directory holding the shared trace archives",
-    )
     parser.add_argument(
         "--stage",
         choices=("all", "scheme", "phone", "crossfit", "report"),
@@ -68,14 +59,7 @@ def main() -> None:
 
     video = playback.load_video("envivio")
     start = time.perf_counter()
-    sets = []
-    for name in TUNING_SETS:
-        archive = args.traces / f"{name}.tar.xz"
-        if not archive.exists():
-            sys.exit(f"tuning set not found: {archive} (pass --traces DIR)")
-        full = playback.read_traces(archive, name=name)
-        keep = np.sort(np.random.default_rng(0).choice(len(full), min(TUNING_TRACES, len(full)), replace=False))
-        sets.append(playback.TraceSet(name, tuple(full[int(i)] for i in keep)))
+    sets = [playback.load_traces(name) for name in TUNING_SETS]
     print(f"read {sum(len(t) for t in sets)} tuning traces in {time.perf_counter() - start:.0f} s", flush=True)
     path = ROOT / "bench" / "results" / "playback_tune.json"
     cross_path = ROOT / "bench" / "results" / "playback_crossfit.json"
@@ -88,11 +72,12 @@ def main() -> None:
             out["phone"] = _phone_stage(playback, sets, video, out["winner"]["params"])
         if args.stage in ("all", "crossfit"):
             cross = _crossfit_stage(playback, video)
-    stamp = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "video": "envivio"}
+    stamp = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "video": "envivio",
+             "seconds": time.perf_counter() - start}  # fmt: skip
     if args.no_write:
         return
     if args.stage in ("all", "scheme", "phone"):
-        out.update({**stamp, "tuning_sets": list(TUNING_SETS), "traces_per_set": TUNING_TRACES})
+        out.update({**stamp, "tuning_sets": list(TUNING_SETS), "traces": [len(t) for t in sets]})
         path.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {path.relative_to(ROOT)}")
     if args.stage in ("all", "crossfit"):
@@ -129,9 +114,10 @@ def _scheme_stage(playback, sets, video) -> dict:
 def _section(out: dict, cross: dict) -> str:
     win = out["winner"]
     lines = [
-        f"Tuning sets: {', '.join(f'`{n}`' for n in out['tuning_sets'])} (a seeded {out['traces_per_set']} traces "
-        f"each), Envivio, Pensieve's conventions. {len(out['candidates'])} candidates (history x prior weight x prior "
-        f"ratios x discount, horizon 24); score = mean of the sets' mean QoE_lin.",
+        f"Tuning set: {', '.join(f'`{n}`' for n in out['tuning_sets'])} ({sum(out['traces'])} traces: the training "
+        f"half of Pensieve's split, whose test half is the target sets), Envivio, Pensieve's conventions. "
+        f"{len(out['candidates'])} candidates (history x prior weight x prior ratios x discount, horizon 24); score = "
+        f"mean QoE_lin per chunk. Ran {out['when']} in {out['seconds']:.0f} s.",
         "",
         f"- Winner (now the defaults of `StochasticMPCConfig`): `{win['params']}`, QoE_lin {win['qoe_per_chunk']:.4f} "
         f"against robustMPC's {out['robustmpc_qoe_per_chunk']:.4f} on the tuning traces "

@@ -171,7 +171,7 @@ class Device:
 
 #: The phone's price of data: the largest price at which the device-aware Marquee scheme kept device-blind
 #: robustMPC's phone quality and rebuffering on the tuning traces (bench/playback_tune.py, bench/results/).
-PHONE_DATA_COST_PER_MB = 0.25
+PHONE_DATA_COST_PER_MB = 0.75
 
 _CELLULAR = ("hsdpa_pensieve80", "sabre_lte_belgium40", "sabre_hsdpa86", "hsdpa_short144")
 _BROADBAND = ("fcc_pensieve88", "puffer211017_500", "puffer220218_500", "oboe428")

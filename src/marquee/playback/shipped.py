@@ -2,7 +2,9 @@
 
 Shipped (see ``data/README.md`` for origin, commit and licence):
 
-- traces: ``fcc_pensieve88`` (88 FCC broadband traces), ``hsdpa_pensieve80`` (80 Norway HSDPA 3G traces);
+- traces: ``fcc_pensieve88`` (88 FCC broadband traces), ``hsdpa_pensieve80`` (80 Norway HSDPA 3G traces), the
+  test half of Pensieve's split; ``pensieve_train127`` (its training half: 59 FCC and 68 HSDPA traces), on which the
+  Marquee scheme's defaults were chosen;
 - videos: ``envivio`` (Envivio-Dash3, 6 rungs 300..4300 kbps, 4 s, the first 48 chunks as Pensieve simulates
   them, with VMAF per chunk and rung), ``sabre_bbb`` (Big Buck Bunny, 10 rungs, 3 s, 199 chunks),
   ``sabre_bbb4k`` (its 4K ladder, 6 rungs up to 35 Mbps).
@@ -18,7 +20,7 @@ from marquee.playback.video import Video, read_csv_ladder, read_json_ladder, rea
 
 __all__ = ["SHIPPED_TRACES", "SHIPPED_VIDEOS", "load_traces", "load_video"]
 
-SHIPPED_TRACES: tuple[str, ...] = ("fcc_pensieve88", "hsdpa_pensieve80")
+SHIPPED_TRACES: tuple[str, ...] = ("fcc_pensieve88", "hsdpa_pensieve80", "pensieve_train127")
 SHIPPED_VIDEOS: tuple[str, ...] = ("envivio", "sabre_bbb", "sabre_bbb4k")
 
 #: Pensieve's ``TOTAL_VIDEO_CHUNCK``: it simulates the first 48 of Envivio's 49 chunks.

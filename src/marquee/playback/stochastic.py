@@ -49,10 +49,10 @@ __all__ = ["TUNING_GRID", "StochasticMPC", "StochasticMPCConfig"]
 
 #: The grid :meth:`StochasticMPC.fit` searches by default (bench/playback_tune.py searches the same one).
 TUNING_GRID: dict[str, tuple[Any, ...]] = {
-    "history": (2, 3),
+    "history": (1, 2, 3),
     "prior_weight": (2.0, 3.0, 5.0),
-    "prior_ratios": ((0.4, 0.7, 1.0), (0.5, 0.8, 1.0), (0.6, 0.9, 1.0)),
-    "discount": (0.95, 1.0),
+    "prior_ratios": ((0.4, 0.7, 1.0), (0.5, 0.8, 1.0), (0.6, 0.9, 1.0), (0.5, 0.75, 1.0, 1.1)),
+    "discount": (0.97, 1.0),
     "horizon": (24,),
 }
 
@@ -82,18 +82,19 @@ class StochasticMPCConfig:
             deferring an upgrade it always means to make later.
     """
 
-    # Chosen by bench/playback_tune.py on Puffer 2022-02-18 and Sabre's FCC SD (bench/results/playback_tune.json).
+    # Chosen by bench/playback_tune.py on Pensieve's training traces (``pensieve_train127``; the result is in
+    # bench/results/playback_tune.json).
     horizon: int = 24
     window: int = 5
     history: int = 2
     prior_ratios: tuple[float, ...] = (0.6, 0.9, 1.0)
-    prior_weight: float = 2.0
+    prior_weight: float = 5.0
     buffer_step_s: float = 1.0
     rebuffer_penalty: float | None = None
     smooth_penalty: float = 1.0
     objective: str = "auto"
     data_cost_per_mb: float | None = None
-    discount: float = 0.95
+    discount: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("horizon", "window", "history"):
