@@ -161,3 +161,16 @@ def test_slicing_a_set_keeps_a_set():
     head = fcc[:3]
     assert isinstance(head, TraceSet) and head.name == "fcc_pensieve88" and head.names == fcc.names[:3]
     assert isinstance(fcc[0], Trace)
+
+
+def test_the_shipped_training_half_holds_no_test_trace():
+    # The Marquee scheme's defaults are chosen on pensieve_train127 and scored on the two test sets: no trace may be
+    # in both, by name or by content.
+    train = load_traces("pensieve_train127")
+    assert len(train) == 127
+    assert sum(t.name.startswith("trace_") for t in train) == 59  # FCC; the other 68 are HSDPA logs
+    for name in ("fcc_pensieve88", "hsdpa_pensieve80"):
+        test = load_traces(name)
+        assert not {t.name for t in train} & {t.name for t in test}
+        seen = {(t.times_s.tobytes(), t.mbps.tobytes()) for t in test}
+        assert not any((t.times_s.tobytes(), t.mbps.tobytes()) in seen for t in train)
