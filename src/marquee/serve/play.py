@@ -46,13 +46,10 @@ SERVICE_DEVICES: dict[str, str] = {
     "other": "laptop",
 }
 
-#: The scheme a play uses unless told otherwise, chosen by measurement. Marquee's own (``"marquee"``,
-#: :class:`~marquee.playback.StochasticMPC`) plans 24 chunks ahead by dynamic programming at every decision: one
-#: :meth:`Player.play` of the 48-chunk Envivio ladder took a median 82 ms with it (p90 166 ms; 100 plays over all
-#: devices, a 2-core x86 machine, numpy 2.4), over the 50 ms a button press allows; with robustMPC the median was
-#: 12 ms (p90 18 ms, 300 plays). robustMPC is the fastest model-predictive scheme and the baseline Marquee's is
-#: measured against. ``Player(scheme="marquee")`` plays Marquee's where the wait is acceptable.
-DEFAULT_SCHEME = "robustmpc"
+#: The scheme a play uses unless told otherwise: Marquee's own (:class:`~marquee.playback.StochasticMPC`), the best
+#: online scheme of bench/playback.py. A play of the 48-chunk Envivio ladder must fit the 50 ms a button press allows
+#: at the 90th percentile; bench/play_latency.py measures each scheme's (BENCHMARKS.md, "play-latency").
+DEFAULT_SCHEME = "marquee"
 
 _FALLBACK_NETWORK = "fcc_pensieve88"
 
@@ -143,8 +140,7 @@ class Player:
 
     Args:
         scheme: a key of :data:`marquee.playback.SCHEMES` that plays online (not an offline optimum); default
-            :data:`DEFAULT_SCHEME` (robustMPC: Marquee's ``"marquee"`` is over the 50 ms budget of a button press,
-            see there).
+            :data:`DEFAULT_SCHEME`.
         video: a shipped video (:data:`marquee.playback.SHIPPED_VIDEOS`) with per-chunk quality (``envivio``).
         seed: mixed into every play's trace pick; another seed gives another, equally deterministic, draw.
 
@@ -179,6 +175,9 @@ class Player:
         sets = {name: load_traces(name) for name in dict.fromkeys(networks.values())}
         self._networks: dict[str, TraceSet] = {c: sets[n] for c, n in networks.items()}
         self._device_codes = {d: i for i, d in enumerate(SERVICE_DEVICES)}
+        # One play now, so that the first member to press Play does not wait for the scheme's compiled planner to
+        # load (0.7 s from numba's on-disk cache, 2 s when it must compile; measured once on 2 shared cores).
+        self.play(0, None)
 
     def play(
         self, title_id: int | str, device: str | None, *, member_id: int | str | None = None, session: int = 0
