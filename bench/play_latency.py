@@ -80,7 +80,9 @@ def main() -> None:
     if not args.no_write:
         out = ROOT / "bench" / "results" / "play_latency.json"
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        out.write_text(json.dumps({"generated": stamp, "machine": info, "plays": args.plays, "rows": rows}, indent=2) + "\n")
+        out.write_text(
+            json.dumps({"generated": stamp, "machine": info, "plays": args.plays, "rows": rows}, indent=2) + "\n"
+        )
         write_section("play-latency", "Playback in the service: one play's latency (bench/play_latency.py)", table)
         print(f"wrote {out.relative_to(ROOT)} and BENCHMARKS.md")
 
