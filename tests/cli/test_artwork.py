@@ -132,9 +132,10 @@ def _poison(path):
         good = json.loads(text)
         rows = [json.dumps({**good, "member_id": 99999999999999999999999}), json.dumps({**good, "propensity": 0}), "{not json"]
         for i, record in enumerate(rows):
-            db.execute("INSERT INTO decisions (decision_id, kind, timestamp_us, record) VALUES (?, 'ArtworkDecision', 0, ?)", (f"bad{i}", record))
-            db.execute("INSERT INTO rewards VALUES (?, 1.0, 0)", (f"bad{i}",))
-        ids = [r[0] for r in db.execute("SELECT seq FROM decisions WHERE decision_id LIKE 'bad%' ORDER BY seq")]
+            # "poison-" is not hex, so no decision id the simulation draws can carry it ("bad" could: 1 in 4,096)
+            db.execute("INSERT INTO decisions (decision_id, kind, timestamp_us, record) VALUES (?, 'ArtworkDecision', 0, ?)", (f"poison-{i}", record))
+            db.execute("INSERT INTO rewards VALUES (?, 1.0, 0)", (f"poison-{i}",))
+        ids = [r[0] for r in db.execute("SELECT seq FROM decisions WHERE decision_id LIKE 'poison-%' ORDER BY seq")]
     db.close()
     return ids
 
