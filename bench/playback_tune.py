@@ -32,9 +32,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from _common import write_section
 from threadpoolctl import threadpool_limits
 
+from _common import write_section
 from marquee.playback.stochastic import TUNING_GRID
 
 ROOT = Path(__file__).resolve().parent.parent
