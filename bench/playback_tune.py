@@ -5,9 +5,9 @@ The tuning set is `pensieve_train127`, shipped with Marquee: the training half o
 both halves; some recordings are (src/marquee/playback/data/README.md says which and how that was measured). The
 target sets are never read by the first two stages. Each candidate of `StochasticMPC`'s tuning grid
 (`marquee.playback.stochastic.TUNING_GRID`: history of own ratios, weight and shape of the pessimistic prior,
-discount; horizon 24) plays Envivio over every tuning trace with Pensieve's conventions; the candidate with the
-highest mean QoE_lin per chunk wins and becomes the defaults of `StochasticMPCConfig` (the same rule as
-`StochasticMPC.fit`).
+discount, persistence of the draws; horizon 24) plays Envivio over every tuning trace with Pensieve's conventions;
+the candidate with the highest mean QoE_lin per chunk wins and becomes the defaults of `StochasticMPCConfig` (the
+same rule as `StochasticMPC.fit`).
 
 Second stage, the phone's price of data (`DEVICES["phone"].data_cost_per_mb`): on the same tuning traces played on
 the `phone` device, the largest price of a small grid at which the device-aware Marquee scheme (the winner's
@@ -116,8 +116,8 @@ def _section(out: dict, cross: dict) -> str:
     lines = [
         f"Tuning set: {', '.join(f'`{n}`' for n in out['tuning_sets'])} ({sum(out['traces'])} traces: the training "
         f"half of Pensieve's split, whose test half is the target sets), Envivio, Pensieve's conventions. "
-        f"{len(out['candidates'])} candidates (history x prior weight x prior ratios x discount, horizon 24); score = "
-        f"mean QoE_lin per chunk. Ran {out['when']} in {out['seconds']:.0f} s.",
+        f"{len(out['candidates'])} candidates (history x prior weight x prior ratios x discount x persistence, "
+        f"horizon 24); score = mean QoE_lin per chunk. Ran {out['when']} in {out['seconds']:.0f} s.",
         "",
         f"- Winner (now the defaults of `StochasticMPCConfig`): `{win['params']}`, QoE_lin {win['qoe_per_chunk']:.4f} "
         f"against robustMPC's {out['robustmpc_qoe_per_chunk']:.4f} on the tuning traces "

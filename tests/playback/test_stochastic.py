@@ -37,46 +37,65 @@ def test_with_one_known_throughput_the_dp_finds_the_best_enumerated_plan():
     assert np.mean(got == want) >= 0.98  # the rest are near-ties the buffer grid's interpolation splits
 
 
-def _expectimax(obs, s, inv, weights, util, mbit, h, mu, gamma, smooth):
-    """The best first rung by exhaustive expectimax over exact buffers: every rung, every draw, h chunks deep."""
+def _expectimax(obs, s, inv, weights, util, mbit, h, mu, gamma, smooth, persistence=0.0):
+    """The best first rung by exhaustive expectimax over exact buffers: every rung, every draw, h chunks deep. The
+    first chunk's draw is fresh; each later one keeps the draw before with probability ``persistence``."""
     video, i, cap = obs.video, obs.chunk_index, obs.buffer_cap_s
 
-    def value(buf, prev, j):
+    def value(buf, prev, j, draw):
         if j == h:
             return 0.0, -1
+        probs = (
+            weights if draw is None else (1 - persistence) * weights + persistence * (np.arange(len(weights)) == draw)
+        )
         best, arg = -np.inf, -1
         for r in range(video.n_rungs):
             x = util[i + j, r] - abs(util[i + j, r] - prev) * smooth
-            for w, iv in zip(weights, inv, strict=True):
+            for k, (w, iv) in enumerate(zip(probs, inv, strict=True)):
                 dt = mbit[j, r] * iv + obs.rtt_s
                 nxt = min(max(buf - dt, 0.0) + video.chunk_seconds, cap)
-                x += w * (gamma * value(nxt, util[i + j, r], j + 1)[0] - mu * max(dt - buf, 0.0))
+                x += w * (gamma * value(nxt, util[i + j, r], j + 1, k)[0] - mu * max(dt - buf, 0.0))
             if x > best:
                 best, arg = x, r
         return best, arg
 
-    return value(float(obs.buffer_s[s]), util[i - 1, obs.last_rung[s]], 0)[1]
+    return value(float(obs.buffer_s[s]), util[i - 1, obs.last_rung[s]], 0, None)[1]
 
 
-def test_the_compiled_planner_is_the_expectimax_over_its_draws():
-    # Several draws, a discount and a smoothness weight: on a fine buffer grid the planner's closed-loop DP chooses
-    # what exhaustive expectimax over exact buffers chooses (the grid's interpolation splits only near-ties).
+@pytest.mark.parametrize("persistence", [0.0, 0.7])
+def test_the_compiled_planner_is_the_expectimax_over_its_draws(persistence):
+    # Several draws, a discount and a smoothness weight, draws independent or persisting: on a fine buffer grid the
+    # planner's closed-loop DP chooses what exhaustive expectimax over exact buffers chooses (the grid's
+    # interpolation splits only near-ties).
     obs = _observations(n=60, seed=3)
     rng = np.random.default_rng(4)
     tput = rng.uniform(0.3, 5.0, (obs.n_sessions, 3))
     weights = np.array([0.5, 0.3, 0.2])
-    ours = StochasticMPC(horizon=3, buffer_step_s=0.01, discount=0.9, smooth_penalty=1.0)
+    ours = StochasticMPC(horizon=3, buffer_step_s=0.01, discount=0.9, smooth_penalty=1.0, persistence=persistence)
     ours.start(obs.video, obs.n_sessions)
     got = ours.plan(obs, tput, weights)
     video = obs.video
     util = np.broadcast_to(video.bitrates_mbps, (video.n_chunks, video.n_rungs))
     mbit = video.chunk_bytes[obs.chunk_index : obs.chunk_index + 3] * 8.0 / 1e6
     want = [
-        _expectimax(obs, s, 1.0 / tput[s], weights, util, mbit, 3, video.bitrates_mbps[-1], 0.9, 1.0)
+        _expectimax(obs, s, 1.0 / tput[s], weights, util, mbit, 3, video.bitrates_mbps[-1], 0.9, 1.0, persistence)
         for s in range(obs.n_sessions)
     ]
     assert np.mean(got == np.array(want)) >= 0.95
     assert len(set(got.tolist())) >= 3  # the draws spread the choices: the test is not won by one rung
+
+
+def test_persisting_draws_change_the_plan():
+    # The same draws, independent or persisting, must not always give the same plan (else the state is ignored).
+    obs = _observations(n=200, seed=5)
+    tput = np.random.default_rng(6).uniform(0.3, 5.0, (obs.n_sessions, 3))
+    weights = np.array([0.5, 0.3, 0.2])
+    plans = []
+    for persistence in (0.0, 0.9):
+        scheme = StochasticMPC(horizon=6, persistence=persistence)
+        scheme.start(obs.video, obs.n_sessions)
+        plans.append(scheme.plan(obs, tput, weights))
+    assert (plans[0] != plans[1]).sum() >= 5
 
 
 def test_pessimistic_draws_choose_no_higher_rungs():
@@ -119,6 +138,9 @@ def test_config_is_validated_and_order_is_enforced():
         StochasticMPC(horizon=0)
     with pytest.raises(ConfigError, match="prior_ratios must be positive"):
         StochasticMPC(prior_ratios=(0.5, -1.0))
+    for bad in (1.0, -0.1, True, "0.5"):
+        with pytest.raises(ConfigError, match=r"persistence must be a number in \[0, 1\)"):
+            StochasticMPC(persistence=bad)
     with pytest.raises(ConfigError, match="objective must be one of"):
         StochasticMPC(objective="vibes")
     cfg = StochasticMPC(prior_weight=4.0).config

@@ -14,8 +14,11 @@ video ended there. This scheme keeps MPC's structure and changes both:
 - **Closed-loop planning.** Over ``horizon`` chunks, a backward dynamic program on a buffer grid
   (``buffer_step_s``) computes the expected QoE of the best *policy* (each later chunk is chosen knowing the buffer
   it arrives to), not of the best fixed plan; the first decision is evaluated at the exact buffer. A chunk's
-  planned download time is its bits over the drawn throughput plus the round trip. Throughput draws are
-  independent per chunk.
+  planned download time is its bits over the drawn throughput plus the round trip.
+- **Errors that persist.** With ``persistence`` p > 0, each later chunk keeps the draw of the chunk before with
+  probability p and draws afresh otherwise: a Markov chain over the draws, as CS2P (Sun et al., SIGCOMM 2016) models
+  throughput with hidden states. The program's state then holds the current draw as well as the buffer and the
+  rung. At p = 0 the draws are independent per chunk and that state is not kept.
 - **Device-aware utility.** With ``objective="quality"`` (or ``"auto"`` when the session has a device and the
   ladder has per-chunk quality) a chunk is worth its perceived quality on that device, scaled so that the top
   score equals the top bitrate in Mbps (so ``mu`` keeps its meaning); otherwise its bitrate in Mbps, as in QoE_lin.
@@ -53,6 +56,7 @@ TUNING_GRID: dict[str, tuple[Any, ...]] = {
     "prior_weight": (2.0, 3.0, 5.0),
     "prior_ratios": ((0.4, 0.7, 1.0), (0.5, 0.8, 1.0), (0.6, 0.9, 1.0), (0.5, 0.75, 1.0, 1.1)),
     "discount": (0.97, 1.0),
+    "persistence": (0.0, 0.5, 0.75),
     "horizon": (24,),
 }
 
@@ -80,6 +84,8 @@ class StochasticMPCConfig:
         discount: weight of each later chunk's QoE relative to the one before (1: none). Below 1, a plan that
             upgrades now beats the same plan deferred: without it the planner, re-planning every chunk, can keep
             deferring an upgrade it always means to make later.
+        persistence: probability that a later chunk keeps the throughput draw of the chunk before (0: each chunk
+            draws independently; see the module docstring).
     """
 
     # Chosen by bench/playback_tune.py on Pensieve's training traces (``pensieve_train127``; the result is in
@@ -95,6 +101,7 @@ class StochasticMPCConfig:
     objective: str = "auto"
     data_cost_per_mb: float | None = None
     discount: float = 1.0
+    persistence: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("horizon", "window", "history"):
@@ -118,6 +125,9 @@ class StochasticMPCConfig:
                 continue
             if not (_positive(v) or v == 0):
                 raise ConfigError(f"StochasticMPCConfig.{name} must be a finite number >= 0, got {v!r}")
+        p = self.persistence
+        if isinstance(p, bool) or not isinstance(p, int | float) or not (0 <= p < 1):
+            raise ConfigError(f"StochasticMPCConfig.persistence must be a number in [0, 1), got {p!r}")
         if not (_positive(self.discount) and self.discount <= 1):
             raise ConfigError(f"StochasticMPCConfig.discount must be in (0, 1], got {self.discount!r}")
         if self.objective not in _OBJECTIVES:
@@ -279,14 +289,15 @@ class StochasticMPC(Scheme):
             float(cfg.discount),
             mu,
             float(cfg.smooth_penalty),
+            float(cfg.persistence),
         )
 
 
 # The planner is a backward dynamic program per session: for each later chunk j (last first), each buffer of the
-# grid and each rung, the expected value over the throughput draws of downloading chunk j there, then the best rung
-# given the rung before. Written as one compiled loop: the numpy version it replaced built (sessions, grid, rungs,
-# draws) arrays per step and ran about 14x slower (6.4 s against 0.44 s on the 80 HSDPA traces, measured side by side
-# once, with identical choices).
+# grid, each rung and each current draw (one state when ``persistence`` is 0), the expected value over the next
+# draw of downloading chunk j there, then the best rung given the rung before. Written as one compiled loop: the
+# numpy version it replaced built (sessions, grid, rungs, draws) arrays per step and ran about 14x slower (6.4 s
+# against 0.44 s on the 80 HSDPA traces, measured side by side once, with identical choices).
 @njit(cache=True, nogil=True)
 def _plan(
     inv: np.ndarray,
@@ -303,13 +314,16 @@ def _plan(
     gamma: float,
     mu: float,
     smooth: float,
+    persistence: float,
 ) -> np.ndarray:  # pragma: no cover - compiled; tests call it through StochasticMPC
-    n_sessions = inv.shape[0]
+    n_sessions, n_draws = inv.shape
     h, n_rungs = mbit.shape
     g = int(np.ceil(cap / step)) + 1
-    value = np.zeros((g, n_rungs))
-    new = np.zeros((g, n_rungs))
-    q = np.empty((g, n_rungs))
+    states = n_draws if persistence > 0.0 else 1  # the current draw matters only when it may persist
+    value = np.zeros((states, g, n_rungs))
+    new = np.zeros((states, g, n_rungs))
+    q = np.empty((states, g, n_rungs))
+    later = np.empty(n_draws)
     out = np.empty(n_sessions, dtype=np.int64)
     for s in range(n_sessions):
         value[:] = 0.0  # after the last planned chunk: what remains is the next decision's problem
@@ -317,28 +331,29 @@ def _plan(
             for b in range(g):
                 buf = min(b * step, cap)
                 for r in range(n_rungs):
-                    q[b, r] = (
-                        _expected_next(
-                            value, buf, mbit[j, r], inv[s], weights, r, g, chunk_s, cap, step, rtt, gamma, mu
-                        )
-                        + util[i + j, r]
+                    fresh = _outcomes(
+                        value, later, buf, mbit[j, r], inv[s], weights, r, g, chunk_s, cap, step, rtt, gamma, mu
                     )
-            for b in range(g):
-                for p in range(n_rungs):
-                    best = -np.inf
-                    for r in range(n_rungs):
-                        x = q[b, r] - abs(util[i + j, r] - util[i + j - 1, p]) * smooth
-                        if x > best:
-                            best = x
-                    new[b, p] = best
+                    for k in range(states):
+                        # keep draw k with probability ``persistence``, else a fresh draw
+                        q[k, b, r] = persistence * later[k] + (1.0 - persistence) * fresh + util[i + j, r]
+            for k in range(states):
+                for b in range(g):
+                    for p in range(n_rungs):
+                        best = -np.inf
+                        for r in range(n_rungs):
+                            x = q[k, b, r] - abs(util[i + j, r] - util[i + j - 1, p]) * smooth
+                            if x > best:
+                                best = x
+                        new[k, b, p] = best
             value, new = new, value
         best = -np.inf
         arg = 0
         p = last[s]
-        for r in range(n_rungs):
+        for r in range(n_rungs):  # the next chunk's draw is a fresh one: what is known of it is the draws' weights
             x = (
-                _expected_next(
-                    value, buffer_s[s], mbit[0, r], inv[s], weights, r, g, chunk_s, cap, step, rtt, gamma, mu
+                _outcomes(
+                    value, later, buffer_s[s], mbit[0, r], inv[s], weights, r, g, chunk_s, cap, step, rtt, gamma, mu
                 )
                 + util[i, r]
             )
@@ -351,8 +366,9 @@ def _plan(
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _expected_next(
+def _outcomes(
     value: np.ndarray,
+    later: np.ndarray,
     buf: float,
     mbit: float,
     inv: np.ndarray,
@@ -366,7 +382,9 @@ def _expected_next(
     gamma: float,
     mu: float,
 ) -> float:  # pragma: no cover - compiled
-    """E_k[ gamma * V(next buffer, r) - mu * stall ] for downloading a chunk of ``mbit`` at rung ``r`` from ``buf``."""
+    """Download a chunk of ``mbit`` at rung ``r`` from buffer ``buf`` under each draw k: ``later[k]`` = gamma *
+    V_k(next buffer, r) - mu * stall (V_0 for every k when ``value`` holds one state). Returns their expectation."""
+    states = value.shape[0]
     acc = 0.0
     for k in range(inv.shape[0]):
         dt = mbit * inv[k] + rtt
@@ -374,6 +392,8 @@ def _expected_next(
         nxt = min(max(buf - dt, 0.0) + chunk_s, cap) / step
         base = min(int(nxt), g - 2)
         frac = nxt - base
-        lo = value[base, r]
-        acc += (gamma * (lo + (value[base + 1, r] - lo) * frac) - mu * stall) * weights[k]
+        v = value[k if states > 1 else 0]
+        lo = v[base, r]
+        later[k] = gamma * (lo + (v[base + 1, r] - lo) * frac) - mu * stall
+        acc += later[k] * weights[k]
     return acc
