@@ -392,8 +392,8 @@ def _outcomes(
         nxt = min(max(buf - dt, 0.0) + chunk_s, cap) / step
         base = min(int(nxt), g - 2)
         frac = nxt - base
-        v = value[k if states > 1 else 0]
-        lo = v[base, r]
-        later[k] = gamma * (lo + (v[base + 1, r] - lo) * frac) - mu * stall
+        state = k if states > 1 else 0
+        lo = value[state, base, r]
+        later[k] = gamma * (lo + (value[state, base + 1, r] - lo) * frac) - mu * stall
         acc += later[k] * weights[k]
     return acc
