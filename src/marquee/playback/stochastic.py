@@ -320,6 +320,7 @@ def _plan(
     h, n_rungs = mbit.shape
     g = int(np.ceil(cap / step)) + 1
     states = n_draws if persistence > 0.0 else 1  # the current draw matters only when it may persist
+    player = (chunk_s, cap, step, rtt, gamma, mu)
     value = np.zeros((states, g, n_rungs))
     new = np.zeros((states, g, n_rungs))
     q = np.empty((states, g, n_rungs))
@@ -331,9 +332,7 @@ def _plan(
             for b in range(g):
                 buf = min(b * step, cap)
                 for r in range(n_rungs):
-                    fresh = _outcomes(
-                        value, later, buf, mbit[j, r], inv[s], weights, r, g, chunk_s, cap, step, rtt, gamma, mu
-                    )
+                    fresh = _outcomes(value, later, buf, mbit[j, r], inv[s], weights, r, g, player)
                     for k in range(states):
                         # keep draw k with probability ``persistence``, else a fresh draw
                         q[k, b, r] = persistence * later[k] + (1.0 - persistence) * fresh + util[i + j, r]
@@ -351,12 +350,7 @@ def _plan(
         arg = 0
         p = last[s]
         for r in range(n_rungs):  # the next chunk's draw is a fresh one: what is known of it is the draws' weights
-            x = (
-                _outcomes(
-                    value, later, buffer_s[s], mbit[0, r], inv[s], weights, r, g, chunk_s, cap, step, rtt, gamma, mu
-                )
-                + util[i, r]
-            )
+            x = _outcomes(value, later, buffer_s[s], mbit[0, r], inv[s], weights, r, g, player) + util[i, r]
             x -= abs(util[i, r] - util[i - 1, p]) * smooth
             if x > best:  # the first of equals, as np.argmax
                 best = x
@@ -375,15 +369,12 @@ def _outcomes(
     weights: np.ndarray,
     r: int,
     g: int,
-    chunk_s: float,
-    cap: float,
-    step: float,
-    rtt: float,
-    gamma: float,
-    mu: float,
+    player: tuple[float, float, float, float, float, float],
 ) -> float:  # pragma: no cover - compiled
     """Download a chunk of ``mbit`` at rung ``r`` from buffer ``buf`` under each draw k: ``later[k]`` = gamma *
-    V_k(next buffer, r) - mu * stall (V_0 for every k when ``value`` holds one state). Returns their expectation."""
+    V_k(next buffer, r) - mu * stall (V_0 for every k when ``value`` holds one state). Returns their expectation.
+    ``player`` is (chunk seconds, buffer cap, grid step, round trip, discount, mu)."""
+    chunk_s, cap, step, rtt, gamma, mu = player
     states = value.shape[0]
     acc = 0.0
     for k in range(inv.shape[0]):
