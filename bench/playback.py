@@ -197,9 +197,8 @@ def _report(results, devices, seconds, sizes, info, args, total) -> list[str]:
     lines += [
         "",
         "The scheme's defaults were chosen on `pensieve_train127`, the training half of the split these two sets are "
-        "the test half of. No file is in both halves, but some recordings are (12 of the 59 FCC training traces share a "
-        "measurement unit with the FCC test set; the HSDPA halves come from one campaign): "
-        "src/marquee/playback/data/README.md.",
+        "the test half of. No file is in both halves, but some recordings are: see the `playback-split` section "
+        "(bench/playback_split.py).",
     ]
     lines += [
         "",

@@ -23,8 +23,9 @@ video ended there. This scheme keeps MPC's structure and changes both:
   ladder has per-chunk quality) a chunk is worth its perceived quality on that device, scaled so that the top
   score equals the top bitrate in Mbps (so ``mu`` keeps its meaning); otherwise its bitrate in Mbps, as in QoE_lin.
 
-The hyperparameters were chosen on a declared tuning set disjoint from the traces the targets are measured on
-(see ``bench/playback.py``); nothing is learned at run time beyond the per-session ratios.
+The hyperparameters were chosen by ``bench/playback_tune.py`` on a declared tuning set, the training half of the
+split whose test half the targets are measured on (no trace in both; ``bench/playback_split.py`` measures how far
+their recordings overlap); nothing is learned at run time beyond the per-session ratios.
 
 No library implements ABR planning; the DP here is one compiled loop (numba) over
 (sessions, buffer grid, rungs, throughput draws).

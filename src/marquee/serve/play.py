@@ -176,7 +176,7 @@ class Player:
         self._networks: dict[str, TraceSet] = {c: sets[n] for c, n in networks.items()}
         self._device_codes = {d: i for i, d in enumerate(SERVICE_DEVICES)}
         # One play now, so that the first member to press Play does not wait for the scheme's compiled planner to
-        # load (0.7 s from numba's on-disk cache, 2 s when it must compile; measured once on 2 shared cores).
+        # load: bench/play_latency.py's "build s" column is this constructor, that play included.
         self.play(0, None)
 
     def play(
