@@ -3,23 +3,31 @@
 The tuning set is `pensieve_train127`, shipped with Marquee: the training half of Pensieve's split (59 FCC and
 68 Norway HSDPA traces) whose test half is the target sets `fcc_pensieve88` and `hsdpa_pensieve80`. No file is in
 both halves; some recordings are (src/marquee/playback/data/README.md says which and how that was measured). The
-target sets are never read by the first two stages. Each candidate of `StochasticMPC`'s tuning grid
-(`marquee.playback.stochastic.TUNING_GRID`: history of own ratios, weight and shape of the pessimistic prior,
-discount, persistence of the draws; horizon 24) plays Envivio over every tuning trace with Pensieve's conventions;
-the candidate with the highest mean QoE_lin per chunk wins and becomes the defaults of `StochasticMPCConfig` (the
-same rule as `StochasticMPC.fit`).
+target sets are never read by the first two stages.
 
-Second stage, the phone's price of data (`DEVICES["phone"].data_cost_per_mb`): on the same tuning traces played on
-the `phone` device, the largest price of a small grid at which the device-aware Marquee scheme (the winner's
-parameters) keeps mean phone quality at least device-blind robustMPC's and rebuffers no more.
+The training traces are long logs (median 27 minutes for FCC, 15 for HSDPA) and a session plays the first ~200 s of
+its trace, so each log is cut into sessions (`TraceSet.cut`): 320 s long (about the HSDPA test traces' 302 s),
+one starting every 240 s of the log; 536 sessions in all. Played uncut, only each log's first minutes were ever
+scored.
+
+First stage: each candidate of `StochasticMPC`'s tuning grid (`marquee.playback.stochastic.TUNING_GRID`: history of
+own ratios, weight and shape of the pessimistic prior, discount, persistence of the draws; horizon 24) plays Envivio
+over every tuning session with Pensieve's conventions; the candidate with the highest mean QoE_lin per chunk wins and
+becomes the defaults of `StochasticMPCConfig` (the same rule as `StochasticMPC.fit`).
+
+Second stage, the phone's price of data (`DEVICES["phone"].data_cost_per_mb`): phones sit on cellular networks
+(the device's `networks`), so on the tuning sessions cut from the HSDPA logs, played on the `phone` device, the
+largest price of a small grid at which the device-aware Marquee scheme (the winner's parameters) keeps mean phone
+quality at least device-blind robustMPC's and rebuffers no more.
 
 Third stage, cross-fitting on the target sets themselves (FCC, HSDPA): each set split at random in two folds; the
 candidate best on one fold of both sets plays the other fold. It says how much a set-specific choice would add.
 
 Writes bench/results/playback_tune.json (stages 1-2) and bench/results/playback_crossfit.json (stage 3);
-`--stage report` writes the BENCHMARKS.md section from both.
+`--stage report` writes the BENCHMARKS.md section from both. Candidates run in `--jobs` processes (the figures do not
+depend on it).
 
-    python bench/playback_tune.py [--stage all|scheme|phone|crossfit|report] [--no-write]
+    python bench/playback_tune.py [--stage all|scheme|phone|crossfit|report] [--jobs N] [--no-write]
 """
 
 from __future__ import annotations
@@ -27,7 +35,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +50,7 @@ from marquee.playback.stochastic import TUNING_GRID
 ROOT = Path(__file__).resolve().parent.parent
 GRID = TUNING_GRID  # the grid StochasticMPC.fit searches by default
 TUNING_SETS = ("pensieve_train127",)  # shipped: Pensieve's training half
+SESSION_S, EVERY_S = 320.0, 240.0  # the training logs cut into sessions (see the docstring)
 CROSSFIT_SETS = ("fcc_pensieve88", "hsdpa_pensieve80")
 PHONE_PRICES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 
@@ -52,6 +63,7 @@ def main() -> None:
         default="all",
         help="phone: reuse the scheme stage's winner from bench/results/playback_tune.json",
     )
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes playing candidates")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
 
@@ -59,25 +71,39 @@ def main() -> None:
 
     video = playback.load_video("envivio")
     start = time.perf_counter()
-    sets = [playback.load_traces(name) for name in TUNING_SETS]
-    print(f"read {sum(len(t) for t in sets)} tuning traces in {time.perf_counter() - start:.0f} s", flush=True)
+    logs = [playback.load_traces(name) for name in TUNING_SETS]
+    sets = [t.cut(SESSION_S, every_s=EVERY_S) for t in logs]
+    print(
+        f"read {sum(len(t) for t in logs)} tuning traces, cut into {sum(len(t) for t in sets)} sessions, in "
+        f"{time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
     path = ROOT / "bench" / "results" / "playback_tune.json"
     cross_path = ROOT / "bench" / "results" / "playback_crossfit.json"
     out = json.loads(path.read_text()) if args.stage in ("phone", "report") else {}
     cross = json.loads(cross_path.read_text()) if args.stage == "report" else {}
     with threadpool_limits(1):
         if args.stage in ("all", "scheme"):
-            out.update(_scheme_stage(playback, sets, video))
+            out.update(_scheme_stage(playback, sets, video, args.jobs))
         if args.stage in ("all", "phone"):
             out["phone"] = _phone_stage(playback, sets, video, out["winner"]["params"])
         if args.stage in ("all", "crossfit"):
-            cross = _crossfit_stage(playback, video)
+            cross = _crossfit_stage(playback, video, args.jobs)
     stamp = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "video": "envivio",
              "seconds": time.perf_counter() - start}  # fmt: skip
     if args.no_write:
         return
     if args.stage in ("all", "scheme", "phone"):
-        out.update({**stamp, "tuning_sets": list(TUNING_SETS), "traces": [len(t) for t in sets]})
+        out.update(
+            {
+                **stamp,
+                "tuning_sets": list(TUNING_SETS),
+                "traces": [len(t) for t in logs],
+                "sessions": [len(t) for t in sets],
+                "session_s": SESSION_S,
+                "every_s": EVERY_S,
+            }
+        )
         path.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {path.relative_to(ROOT)}")
     if args.stage in ("all", "crossfit"):
@@ -96,36 +122,68 @@ def _score(playback, sets, video, scheme) -> float:
     return float(np.mean([playback.simulate(t, video, scheme).qoe.mean() for t in sets]))
 
 
-def _scheme_stage(playback, sets, video) -> dict:
-    rows = []
+def _candidates() -> list[dict]:
+    keys = list(GRID)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(GRID[k] for k in keys))]
+
+
+_WORKER: dict = {}
+
+
+def _start_worker(sets, video) -> None:
+    from marquee import playback
+
+    _WORKER.update(playback=playback, sets=sets, video=video)
+
+
+def _play(params: dict) -> list[np.ndarray]:
+    """Per set, the per-session QoE of one candidate (in a worker process)."""
+    with threadpool_limits(1):
+        playback, video = _WORKER["playback"], _WORKER["video"]
+        return [playback.simulate(t, video, playback.StochasticMPC(**params)).qoe for t in _WORKER["sets"]]
+
+
+def _play_all(sets, video, jobs: int, label: str) -> list[list[np.ndarray]]:
+    """Every candidate of the grid over ``sets``, in grid order, ``jobs`` processes at a time."""
+    candidates = _candidates()
+    out = []
+    with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_start_worker, initargs=(sets, video)) as pool:
+        for n, qoe in enumerate(pool.map(_play, candidates), start=1):
+            out.append(qoe)
+            score = np.mean([q.mean() for q in qoe])
+            print(f"{label} {n}/{len(candidates)} {candidates[n - 1]} {score:.4f}", flush=True)
+    return out
+
+
+def _scheme_stage(playback, sets, video, jobs: int) -> dict:
     baseline = _score(playback, sets, video, playback.RobustMPC())
     print(f"robustmpc {baseline:.4f}", flush=True)
-    keys = list(GRID)
-    for values in itertools.product(*(GRID[k] for k in keys)):
-        params = dict(zip(keys, values, strict=True))
-        qoe = _score(playback, sets, video, playback.StochasticMPC(**params))
-        rows.append({"params": {**params, "prior_ratios": list(params["prior_ratios"])}, "qoe_per_chunk": qoe})
-        print(f"{params} {qoe:.4f}", flush=True)
-    best = max(rows, key=lambda r: r["qoe_per_chunk"])
+    rows = []
+    for params, qoe in zip(_candidates(), _play_all(sets, video, jobs, "candidate"), strict=True):
+        score = float(np.mean([q.mean() for q in qoe]))
+        rows.append({"params": {**params, "prior_ratios": list(params["prior_ratios"])}, "qoe_per_chunk": score})
+    best = max(rows, key=lambda r: r["qoe_per_chunk"])  # the first of equals, in grid order, as fit() does
     print(f"winner: {best['params']} {best['qoe_per_chunk']:.4f} (robustMPC {baseline:.4f})", flush=True)
     return {"robustmpc_qoe_per_chunk": baseline, "candidates": rows, "winner": best}
 
 
 def _section(out: dict, cross: dict) -> str:
     win = out["winner"]
+    phone = out["phone"]
     lines = [
         f"Tuning set: {', '.join(f'`{n}`' for n in out['tuning_sets'])} ({sum(out['traces'])} traces: the training "
-        f"half of Pensieve's split, whose test half is the target sets), Envivio, Pensieve's conventions. "
+        f"half of Pensieve's split, whose test half is the target sets), cut into {sum(out['sessions'])} sessions of "
+        f"{out['session_s']:.0f} s, one every {out['every_s']:.0f} s of each log; Envivio, Pensieve's conventions. "
         f"{len(out['candidates'])} candidates (history x prior weight x prior ratios x discount x persistence, "
         f"horizon 24); score = mean QoE_lin per chunk. Ran {out['when']} in {out['seconds']:.0f} s.",
         "",
         f"- Winner (now the defaults of `StochasticMPCConfig`): `{win['params']}`, QoE_lin {win['qoe_per_chunk']:.4f} "
-        f"against robustMPC's {out['robustmpc_qoe_per_chunk']:.4f} on the tuning traces "
+        f"against robustMPC's {out['robustmpc_qoe_per_chunk']:.4f} on the tuning sessions "
         f"({win['qoe_per_chunk'] / out['robustmpc_qoe_per_chunk'] - 1:+.1%}).",
-        f"- Phone price of data: {out['phone']['chosen']} per MB (the largest price at which the device-aware scheme "
-        f"keeps robustMPC's phone quality and rebuffering on the tuning traces; robustMPC's phone quality there "
-        f"{out['phone']['robustmpc']['quality_mean']:.2f}, the device-aware scheme's at price 0: "
-        f"{out['phone']['prices'][0]['quality_mean']:.2f}).",
+        f"- Phone price of data: {phone['chosen']} per MB (the largest price at which the device-aware scheme "
+        f"keeps robustMPC's phone quality and rebuffering on the {phone['sessions']} tuning sessions cut from the "
+        f"cellular (HSDPA) logs; robustMPC's phone quality there {phone['robustmpc']['quality_mean']:.2f}, the "
+        f"device-aware scheme's at price 0: {phone['prices'][0]['quality_mean']:.2f}).",
         "",
         "Cross-fitted on the target sets themselves (two random folds per set; the candidate best on one fold of both "
         "sets plays the other fold, so no trace is scored by a configuration chosen with it):",
@@ -142,19 +200,17 @@ def _section(out: dict, cross: dict) -> str:
     return "\n".join(lines)
 
 
-def _crossfit_stage(playback, video) -> dict:
+def _crossfit_stage(playback, video, jobs: int) -> dict:
     """Two-fold cross-fitting on the target sets themselves: each set's traces are split at random into two
     folds; the candidate that scores best on one fold of both sets (mean of the two sets' means) plays the
     other fold. Every trace is scored by a configuration chosen without it."""
     sets = {name: playback.load_traces(name) for name in CROSSFIT_SETS}
     folds = {name: np.random.default_rng(1).permutation(len(t)) % 2 for name, t in sets.items()}
-    keys = list(GRID)
+    candidates = _candidates()
     per: dict[str, dict[int, np.ndarray]] = {name: {} for name in sets}
-    candidates = [dict(zip(keys, values, strict=True)) for values in itertools.product(*(GRID[k] for k in keys))]
-    for c, params in enumerate(candidates):
-        for name, t in sets.items():
-            per[name][c] = playback.simulate(t, video, playback.StochasticMPC(**params)).qoe
-        print(f"crossfit candidate {c + 1}/{len(candidates)} {params}", flush=True)
+    for c, qoe in enumerate(_play_all(list(sets.values()), video, jobs, "crossfit candidate")):
+        for name, q in zip(sets, qoe, strict=True):
+            per[name][c] = q
     chosen, result = {}, {}
     scored = {name: np.empty(len(t)) for name, t in sets.items()}
     for fold in (0, 1):
@@ -179,8 +235,14 @@ def _crossfit_stage(playback, video) -> dict:
     return {"sets": result, "chosen_per_fold": chosen, "fold_seed": 1}
 
 
+def _cellular(name: str) -> bool:
+    """The HSDPA logs (``<vehicle>.<route>-report.<date>.log``, cut as ``...@240s``); FCC traces are ``trace_...``."""
+    return not name.startswith("trace_")
+
+
 def _phone_stage(playback, sets, video, params: dict) -> dict:
-    traces = playback.TraceSet("tuning", tuple(t for s in sets for t in s))
+    traces = playback.TraceSet("tuning-cellular", tuple(t for s in sets for t in s if _cellular(t.name)))
+    print(f"phone stage: {len(traces)} cellular tuning sessions", flush=True)
     blind = playback.simulate(traces, video, playback.RobustMPC(), device="phone").summary()
     rows = []
     for price in PHONE_PRICES:
@@ -205,6 +267,7 @@ def _phone_stage(playback, sets, video, params: dict) -> dict:
     chosen = max((r["price"] for r in rows if r["keeps_quality"]), default=0.0)
     print(f"phone price chosen: {chosen}", flush=True)
     return {
+        "sessions": len(traces),
         "robustmpc": {k: blind[k] for k in ("quality_mean", "rebuffer_s", "bytes")},
         "prices": rows,
         "chosen": chosen,

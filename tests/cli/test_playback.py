@@ -47,6 +47,20 @@ def test_json_equals_simulate_summary(tmp_path):
     assert "QoE_lin per chunk" in result.output
 
 
+def test_cut_plays_every_stretch_of_long_traces(tmp_path):
+    out = tmp_path / "out.json"
+    result = _evaluate(
+        "--traces", "hsdpa_pensieve80", "--video", "envivio", "--abr", "bba", "--chunks", 5, "--cut", 100,
+        "--cut-every", 50, "--json", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(out.read_text())
+    pieces = playback.load_traces("hsdpa_pensieve80").cut(100, every_s=50)
+    assert row["sessions"] == len(pieces) > 80
+    want = playback.simulate(pieces, playback.load_video("envivio"), playback.BBA(), playback.SessionConfig(n_chunks=5))
+    assert row == want.summary()
+
+
 def test_optimal_when_registered(tmp_path):
     if "optimal" not in playback.SCHEMES:
         pytest.skip("no 'optimal' scheme is registered yet")
@@ -197,13 +211,16 @@ def _bad_cases(tmp_path):
         "bad config key": ((*ok, "--config", conf), 2, ["c.toml", "[session]", "['rtt']"]),
         "too many chunks": ((*ok, "--chunks", 49), 2, ["n_chunks=49", "48 chunks"]),
         "bad session": ((*ok, "--chunks", 3, "--session", 80), 2, ["session index 80", "0..79"]),
+        "cut every alone": ((*ok, "--cut-every", 60), 2, ["--cut-every needs --cut"]),
+        "bad cut": ((*ok, "--cut", 0), 2, ["length_s must be a finite number > 0"]),
     }
 
 
 @pytest.mark.parametrize(
     "case",
     ["malformed trace line", "negative throughput", "empty trace", "missing traces", "ladder chunk counts",
-     "unknown device", "unknown scheme", "bad config key", "too many chunks", "bad session"],
+     "unknown device", "unknown scheme", "bad config key", "too many chunks", "bad session", "cut every alone",
+     "bad cut"],
 )  # fmt: skip
 def test_bad_input_is_one_clean_line_and_writes_nothing(tmp_path, case):
     args, code, words = _bad_cases(tmp_path)[case]

@@ -8,7 +8,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from marquee.errors import DataError
+from marquee.errors import ConfigError, DataError
 from marquee.playback import Trace, TraceSet, load_traces, parse_pensieve, parse_sabre, read_traces
 
 
@@ -161,6 +161,38 @@ def test_slicing_a_set_keeps_a_set():
     head = fcc[:3]
     assert isinstance(head, TraceSet) and head.name == "fcc_pensieve88" and head.names == fcc.names[:3]
     assert isinstance(fcc[0], Trace)
+
+
+def test_cut_makes_sessions_from_long_logs():
+    # samples every 10 s from 5 s to 105 s: 100 s long, throughput = the sample's time
+    times = np.arange(5.0, 106.0, 10.0)
+    long = Trace("log", times, times, latency_s=0.02)
+    short = Trace("short", [0.0, 1.0, 2.0], [0.0, 1.0, 1.0])
+    pieces = TraceSet("set", (long, short)).cut(40.0, every_s=30.0)
+    assert pieces.name == "set"
+    # starts 0, 30, 60 fit a 40 s piece in 100 s; 90 does not; the 2 s trace stays whole
+    assert pieces.names == ["log@0s", "log@30s", "log@60s", "short"]
+    first, second = pieces[0], pieces[1]
+    np.testing.assert_array_equal(first.times_s, [0.0, 10.0, 20.0, 30.0, 40.0])  # 5..45 s, re-timed
+    np.testing.assert_array_equal(first.mbps, [5.0, 15.0, 25.0, 35.0, 45.0])
+    np.testing.assert_array_equal(second.mbps, [35.0, 45.0, 55.0, 65.0, 75.0])  # 35..75 s
+    assert first.latency_s == 0.02 and pieces[3] is short
+    back_to_back = TraceSet("set", (long,)).cut(50.0)
+    assert back_to_back.names == ["log@0s", "log@50s"]
+
+
+def test_cut_errors_name_the_piece():
+    sparse = Trace("sparse", [0.0, 100.0, 200.0], [1.0, 1.0, 1.0])
+    with pytest.raises(DataError, match=r"sparse@0s.*1 sample\(s\); cut into longer pieces"):
+        TraceSet("s", (sparse,)).cut(10.0)
+    dead = Trace("dead", [0.0, 1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 0.0, 0.0, 0.0])
+    with pytest.raises(DataError, match=r"dead@2s.*zero throughout"):
+        TraceSet("s", (dead,)).cut(2.0)
+    for bad in (0, -1.0, float("nan"), True):
+        with pytest.raises(ConfigError, match="length_s must be a finite number > 0"):
+            TraceSet("s", (sparse,)).cut(bad)
+    with pytest.raises(ConfigError, match="every_s must be"):
+        TraceSet("s", (sparse,)).cut(10.0, every_s=0)
 
 
 def test_the_shipped_training_half_holds_no_test_trace():

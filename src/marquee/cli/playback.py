@@ -176,6 +176,16 @@ def evaluate(
         "choosing the best of its tuning grid by mean QoE_lin; refused if any of them is also in --traces. "
         "[default: the shipped defaults]",
     ),
+    cut: float | None = typer.Option(
+        None,
+        "--cut",
+        help="Cut every trace (of --traces and --fit-on) into sessions of this many seconds, one starting every "
+        "--cut-every seconds, so that a long log gives many sessions rather than one that plays its first "
+        "minutes; a trace no longer than this stays whole. [default: one session per trace]",
+    ),
+    cut_every: float | None = typer.Option(
+        None, "--cut-every", help="With --cut: seconds between the starts of two sessions. [default: --cut's value]"
+    ),
 ) -> None:
     """Simulate each ABR scheme (on each device) over every trace and compare them.
 
@@ -193,7 +203,9 @@ def evaluate(
     scheme_names = _schemes(abr)
     device_names = _devices(device)
     cfg = _session_config(config, chunks)
-    trace_set = playback.load_traces(traces)
+    if cut_every is not None and cut is None:
+        raise ConfigError("--cut-every needs --cut SECONDS (the length of each session)")
+    trace_set = _cut(playback.load_traces(traces), cut, cut_every)
     ladder = playback.load_video(video, chunk_seconds=chunk_seconds)
     if cfg.n_chunks is not None and cfg.n_chunks > ladder.n_chunks:
         raise ConfigError(
@@ -203,7 +215,7 @@ def evaluate(
     session_index([t.name for t in trace_set], session)  # a bad --session fails before any run
     factories = {name: playback.SCHEMES[name] for name in scheme_names}
     if fit_on is not None and "marquee" in factories:
-        factories["marquee"] = _fitted_marquee(playback, fit_on, trace_set, ladder, cfg)
+        factories["marquee"] = _fitted_marquee(playback, fit_on, trace_set, ladder, cfg, cut, cut_every)
     runs = [(s, d) for s in scheme_names for d in device_names]
     results = []
     start = time.perf_counter()
@@ -248,9 +260,13 @@ def evaluate(
     err_console.print(f"simulated {len(runs)} run(s) in {time.perf_counter() - start:.2f} s", highlight=False)
 
 
-def _fitted_marquee(playback, fit_on: str, scored, ladder, cfg):
+def _cut(traces, length_s: float | None, every_s: float | None):
+    return traces if length_s is None else traces.cut(length_s, every_s=every_s)
+
+
+def _fitted_marquee(playback, fit_on: str, scored, ladder, cfg, cut: float | None, cut_every: float | None):
     """The Marquee scheme fitted on ``fit_on``, as a factory; a trace shared with the scored set is refused."""
-    train = playback.load_traces(fit_on)
+    train = _cut(playback.load_traces(fit_on), cut, cut_every)
 
     def key(t):
         return (t.times_s.tobytes(), t.mbps.tobytes())

@@ -6,6 +6,9 @@ session simulator (Pensieve's ``fixed_env`` starts its pointer at sample 1). Sab
 intervals (``duration_ms``, ``bandwidth_kbps``); it is read into the same shape with a leading sample
 at time 0 that repeats the first interval's throughput.
 
+A session plays its trace from the start, so a long recording is cut into session-length traces first
+(:meth:`TraceSet.cut`).
+
 Input is parsed whole before anything is returned; a bad line raises :class:`~marquee.errors.DataError`
 naming the file, the 1-based line (for JSON, the 1-based entry) and the field.
 """
@@ -23,7 +26,7 @@ from typing import overload
 
 import numpy as np
 
-from marquee.errors import DataError
+from marquee.errors import ConfigError, DataError
 
 __all__ = ["Trace", "TraceSet", "parse_pensieve", "parse_sabre", "read_traces", "traces_from_arrays"]
 
@@ -135,6 +138,42 @@ class TraceSet:
     def names(self) -> list[str]:
         """The traces' names, in order."""
         return [t.name for t in self.traces]
+
+    def cut(self, length_s: float, every_s: float | None = None) -> TraceSet:
+        """Cut long recordings into session-length traces: a piece of ``length_s`` seconds starts every ``every_s``
+        seconds of each trace (default ``length_s``: back to back), as long as a whole piece fits; a trace no
+        longer than ``length_s`` is kept whole.
+
+        A session starts at its trace's start, so a 30-minute log played as one trace is scored on its first few
+        minutes only; cut, every stretch of it becomes a session. A piece holds the samples from its start to
+        its end inclusive, re-timed to start at 0, keeps the trace's latency and is named ``{name}@{start}s``.
+
+        Raises:
+            ConfigError: ``length_s`` or ``every_s`` is not a finite number > 0.
+            DataError: a piece has fewer than two samples or no throughput at all (naming the piece).
+        """
+        every_s = length_s if every_s is None else every_s
+        for label, v in (("length_s", length_s), ("every_s", every_s)):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not (math.isfinite(v) and v > 0):
+                raise ConfigError(f"TraceSet.cut: {label} must be a finite number > 0, got {v!r}")
+        pieces = []
+        for trace in self.traces:
+            t0 = float(trace.times_s[0])
+            if trace.duration_s <= length_s:
+                pieces.append(trace)
+                continue
+            start = 0.0
+            while start + length_s <= trace.duration_s:
+                keep = (trace.times_s >= t0 + start) & (trace.times_s <= t0 + start + length_s)
+                times = trace.times_s[keep]
+                name = f"{trace.name}@{start:g}s"
+                if times.size < 2:
+                    raise DataError(
+                        f"a {length_s:g} s piece holds {times.size} sample(s); cut into longer pieces", source=name
+                    )
+                pieces.append(Trace(name, times - times[0], trace.mbps[keep], trace.latency_s))
+                start += every_s
+        return TraceSet(self.name, tuple(pieces))
 
 
 def _number(text: str, source: str, row: int, column: str) -> float:
