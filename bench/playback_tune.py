@@ -20,14 +20,20 @@ Second stage, the phone's price of data (`DEVICES["phone"].data_cost_per_mb`): p
 largest price of a small grid at which the device-aware Marquee scheme (the winner's parameters) keeps mean phone
 quality at least device-blind robustMPC's and rebuffers no more.
 
+How the tuning sessions are built was decided after looking at the target sets, so the `constructions` stage shows
+what the alternatives would have given: the grid's winner on the logs played uncut (one session per log, as before
+2026-12-07), on the cut sessions (the default) and on the cut sessions that pass Pensieve's trace selection (minimum
+throughput above 0.2 Mbps, mean below 6 Mbps), each winner then scored on the target sets.
+
 Third stage, cross-fitting on the target sets themselves (FCC, HSDPA): each set split at random in two folds; the
 candidate best on one fold of both sets plays the other fold. It says how much a set-specific choice would add.
 
-Writes bench/results/playback_tune.json (stages 1-2) and bench/results/playback_crossfit.json (stage 3);
+Writes bench/results/playback_tune.json (stages 1-2 and constructions) and bench/results/playback_crossfit.json
+(stage 3);
 `--stage report` writes the BENCHMARKS.md section from both. Candidates run in `--jobs` processes (the figures do not
 depend on it).
 
-    python bench/playback_tune.py [--stage all|scheme|phone|crossfit|report] [--jobs N] [--no-write]
+    python bench/playback_tune.py [--stage all|scheme|phone|constructions|crossfit|report] [--jobs N] [--no-write]
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--stage",
-        choices=("all", "scheme", "phone", "crossfit", "report"),
+        choices=("all", "scheme", "phone", "constructions", "crossfit", "report"),
         default="all",
         help="phone: reuse the scheme stage's winner from bench/results/playback_tune.json",
     )
@@ -80,30 +86,35 @@ def main() -> None:
     )
     path = ROOT / "bench" / "results" / "playback_tune.json"
     cross_path = ROOT / "bench" / "results" / "playback_crossfit.json"
-    out = json.loads(path.read_text()) if args.stage in ("phone", "report") else {}
+    out = json.loads(path.read_text()) if args.stage in ("phone", "constructions", "report") else {}
     cross = json.loads(cross_path.read_text()) if args.stage == "report" else {}
     with threadpool_limits(1):
         if args.stage in ("all", "scheme"):
             out.update(_scheme_stage(playback, sets, video, args.jobs))
         if args.stage in ("all", "phone"):
             out["phone"] = _phone_stage(playback, sets, video, out["winner"]["params"])
+        if args.stage in ("all", "constructions"):
+            out["constructions"] = _constructions_stage(playback, logs, video, args.jobs)
         if args.stage in ("all", "crossfit"):
             cross = _crossfit_stage(playback, video, args.jobs)
     stamp = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "video": "envivio",
              "seconds": time.perf_counter() - start}  # fmt: skip
     if args.no_write:
         return
-    if args.stage in ("all", "scheme", "phone"):
-        out.update(
-            {
-                **stamp,
-                "tuning_sets": list(TUNING_SETS),
-                "traces": [len(t) for t in logs],
-                "sessions": [len(t) for t in sets],
-                "session_s": SESSION_S,
-                "every_s": EVERY_S,
-            }
-        )
+    if args.stage == "constructions":
+        out["constructions_run"] = stamp
+    if args.stage in ("all", "scheme", "phone", "constructions"):
+        if args.stage != "constructions":
+            out.update(
+                {
+                    **stamp,
+                    "tuning_sets": list(TUNING_SETS),
+                    "traces": [len(t) for t in logs],
+                    "sessions": [len(t) for t in sets],
+                    "session_s": SESSION_S,
+                    "every_s": EVERY_S,
+                }
+            )
         path.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {path.relative_to(ROOT)}")
     if args.stage in ("all", "crossfit"):
@@ -185,6 +196,25 @@ def _section(out: dict, cross: dict) -> str:
         f"cellular (HSDPA) logs; robustMPC's phone quality there {phone['robustmpc']['quality_mean']:.2f}, the "
         f"device-aware scheme's at price 0: {phone['prices'][0]['quality_mean']:.2f}).",
         "",
+    ]
+    if "constructions" in out:
+        lines += [
+            "How the tuning sessions are built was decided after comparing these three ways on the target sets; each "
+            "row is the grid's winner on that way's sessions, scored on the target sets (gain over robustMPC)"
+            + (
+                f"; ran {out['constructions_run']['when']} in {out['constructions_run']['seconds']:.0f} s:"
+                if "constructions_run" in out
+                else ":"
+            ),
+            "",
+            "| tuning sessions | sessions | winner | " + " | ".join(f"{n}" for n in CROSSFIT_SETS) + " |",
+            "|---|---:|---|" + "---:|" * len(CROSSFIT_SETS),
+        ]
+        for way, r in out["constructions"].items():
+            gains = " | ".join(f"{r['gain_on_targets'][n]:+.1%}" for n in CROSSFIT_SETS)
+            lines.append(f"| {way} | {r['sessions']} | `{r['winner']}` | {gains} |")
+        lines.append("")
+    lines += [
         "Cross-fitted on the target sets themselves (two random folds per set; the candidate best on one fold of both "
         "sets plays the other fold, so no trace is scored by a configuration chosen with it):",
         "",
@@ -233,6 +263,41 @@ def _crossfit_stage(playback, video, jobs: int) -> dict:
             flush=True,
         )
     return {"sets": result, "chosen_per_fold": chosen, "fold_seed": 1}
+
+
+def _pensieve_selected(trace) -> bool:
+    """Pensieve's trace selection (Mao et al., SIGCOMM 2017, section 5.1): minimum throughput above 0.2 Mbps and
+    mean below 6 Mbps."""
+    return bool(trace.mbps[1:].min() > 0.2 and trace.mean_mbps < 6.0)
+
+
+def _constructions_stage(playback, logs, video, jobs: int) -> dict:
+    """The grid's winner on three ways of building tuning sessions from the logs, each scored on the target sets."""
+    cut = [t.cut(SESSION_S, every_s=EVERY_S) for t in logs]
+    ways = {
+        "uncut": logs,
+        "cut": cut,
+        "cut, Pensieve's selection": [
+            playback.TraceSet(t.name, tuple(x for x in t if _pensieve_selected(x))) for t in cut
+        ],
+    }
+    targets = {name: playback.load_traces(name) for name in CROSSFIT_SETS}
+    base = {name: playback.simulate(t, video, playback.RobustMPC()).qoe.mean() for name, t in targets.items()}
+    rows = {}
+    for way, sets in ways.items():
+        scores = [np.mean([q.mean() for q in qoe]) for qoe in _play_all(sets, video, jobs, f"{way}:")]
+        params = _candidates()[int(np.argmax(scores))]
+        scheme = playback.StochasticMPC(**params)
+        gains = {
+            name: float(playback.simulate(t, video, scheme).qoe.mean() / base[name] - 1) for name, t in targets.items()
+        }
+        rows[way] = {
+            "sessions": sum(len(t) for t in sets),
+            "winner": {**params, "prior_ratios": list(params["prior_ratios"])},
+            "gain_on_targets": gains,
+        }
+        print(f"{way}: {rows[way]}", flush=True)
+    return rows
 
 
 def _cellular(name: str) -> bool:

@@ -170,8 +170,9 @@ class Device:
 
 
 #: The phone's price of data: the largest price at which the device-aware Marquee scheme kept device-blind
-#: robustMPC's phone quality and rebuffering on the tuning traces (bench/playback_tune.py, bench/results/).
-PHONE_DATA_COST_PER_MB = 0.75
+#: robustMPC's phone quality and rebuffering on the tuning sessions of the phone's networks, the cellular (HSDPA)
+#: ones (bench/playback_tune.py, bench/results/).
+PHONE_DATA_COST_PER_MB = 1.5
 
 _CELLULAR = ("hsdpa_pensieve80", "sabre_lte_belgium40", "sabre_hsdpa86", "hsdpa_short144")
 _BROADBAND = ("fcc_pensieve88", "puffer211017_500", "puffer220218_500", "oboe428")

@@ -89,20 +89,20 @@ class StochasticMPCConfig:
             draws independently; see the module docstring).
     """
 
-    # Chosen by bench/playback_tune.py on Pensieve's training traces (``pensieve_train127``; the result is in
-    # bench/results/playback_tune.json).
+    # Chosen by bench/playback_tune.py on Pensieve's training traces (``pensieve_train127``, its logs cut into 320 s
+    # sessions; the result is in bench/results/playback_tune.json).
     horizon: int = 24
     window: int = 5
-    history: int = 2
-    prior_ratios: tuple[float, ...] = (0.6, 0.9, 1.0)
-    prior_weight: float = 5.0
+    history: int = 1
+    prior_ratios: tuple[float, ...] = (0.5, 0.8, 1.0)
+    prior_weight: float = 2.0
     buffer_step_s: float = 1.0
     rebuffer_penalty: float | None = None
     smooth_penalty: float = 1.0
     objective: str = "auto"
     data_cost_per_mb: float | None = None
     discount: float = 1.0
-    persistence: float = 0.0
+    persistence: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("horizon", "window", "history"):
