@@ -94,7 +94,7 @@ def main() -> None:
         if args.stage in ("all", "phone"):
             out["phone"] = _phone_stage(playback, sets, video, out["winner"]["params"])
         if args.stage in ("all", "constructions"):
-            out["constructions"] = _constructions_stage(playback, logs, video, args.jobs)
+            out["constructions"] = _constructions_stage(playback, logs, video, args.jobs, out)
         if args.stage in ("all", "crossfit"):
             cross = _crossfit_stage(playback, video, args.jobs)
     stamp = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "video": "envivio",
@@ -271,8 +271,9 @@ def _pensieve_selected(trace) -> bool:
     return bool(trace.mbps[1:].min() > 0.2 and trace.mean_mbps < 6.0)
 
 
-def _constructions_stage(playback, logs, video, jobs: int) -> dict:
-    """The grid's winner on three ways of building tuning sessions from the logs, each scored on the target sets."""
+def _constructions_stage(playback, logs, video, jobs: int, out: dict) -> dict:
+    """The grid's winner on three ways of building tuning sessions from the logs, each scored on the target sets.
+    The cut sessions' winner is the scheme stage's (in ``out``) when that stage cut the logs the same way."""
     cut = [t.cut(SESSION_S, every_s=EVERY_S) for t in logs]
     ways = {
         "uncut": logs,
@@ -284,9 +285,13 @@ def _constructions_stage(playback, logs, video, jobs: int) -> dict:
     targets = {name: playback.load_traces(name) for name in CROSSFIT_SETS}
     base = {name: playback.simulate(t, video, playback.RobustMPC()).qoe.mean() for name, t in targets.items()}
     rows = {}
+    same_cut = out.get("session_s") == SESSION_S and out.get("every_s") == EVERY_S and "winner" in out
     for way, sets in ways.items():
-        scores = [np.mean([q.mean() for q in qoe]) for qoe in _play_all(sets, video, jobs, f"{way}:")]
-        params = _candidates()[int(np.argmax(scores))]
+        if way == "cut" and same_cut:
+            params = out["winner"]["params"]
+        else:
+            scores = [np.mean([q.mean() for q in qoe]) for qoe in _play_all(sets, video, jobs, f"{way}:")]
+            params = _candidates()[int(np.argmax(scores))]
         scheme = playback.StochasticMPC(**params)
         gains = {
             name: float(playback.simulate(t, video, scheme).qoe.mean() / base[name] - 1) for name, t in targets.items()
