@@ -200,7 +200,7 @@ def _report(results, devices, seconds, sizes, info, args, total) -> list[str]:
         "the test half of, its logs cut into 320 s sessions (section `playback-tune`). No file is in both halves, but "
         "some recordings are: see the `playback-split` section (bench/playback_split.py). How the tuning sessions "
         "are built was decided after comparing, on these two sets, the winners of three ways of building them "
-        "(the note on issue 12 of 2026-12-07 gives all three).",
+        "(the `playback-tune` section shows all three).",
     ]
     lines += [
         "",
