@@ -178,7 +178,8 @@ class StochasticMPC(Scheme):
         plays ``video`` over ``traces``; the one with the highest mean QoE_lin per chunk (the mean of each set's
         mean, when several sets are given) becomes ``self.config``. Fields not in the grid keep their values.
 
-        Sets ``fit_scores_``: a list of (params, score), in grid order. Score only traces you did not fit on.
+        Sets ``fit_scores_``: a list of (params, score), in grid order. Score only traces you did not fit on. A
+        session plays a trace from its start, so cut long logs into sessions first (:meth:`TraceSet.cut`).
         """
         from marquee.playback.session import simulate  # the simulator imports the scheme interface
 
