@@ -1,4 +1,4 @@
-"""How disjoint the Marquee scheme's tuning set is from the traces its targets are scored on.
+"""How disjoint the Marquee scheme's tuning set is from the traces its targets are scored on, and how alike.
 
 `pensieve_train127` (the tuning set of bench/playback_tune.py) and the target sets `fcc_pensieve88` and
 `hsdpa_pensieve80` are the two halves of Pensieve's split. This script checks three things:
@@ -168,7 +168,7 @@ def main() -> None:
     if not args.no_write:
         out = ROOT / "bench" / "results" / "playback_split.json"
         out.write_text(json.dumps(res, indent=2) + "\n")
-        write_section("playback-split", "Playback: how disjoint the tuning set is (bench/playback_split.py)", table)
+        write_section("playback-split", "Playback: how disjoint, and how alike, the tuning and target sets are (bench/playback_split.py)", table)
         print(f"wrote {out.relative_to(ROOT)} and BENCHMARKS.md")
 
 
