@@ -168,7 +168,11 @@ def main() -> None:
     if not args.no_write:
         out = ROOT / "bench" / "results" / "playback_split.json"
         out.write_text(json.dumps(res, indent=2) + "\n")
-        write_section("playback-split", "Playback: how disjoint, and how alike, the tuning and target sets are (bench/playback_split.py)", table)
+        write_section(
+            "playback-split",
+            "Playback: how disjoint, and how alike, the tuning and target sets are (bench/playback_split.py)",
+            table,
+        )
         print(f"wrote {out.relative_to(ROOT)} and BENCHMARKS.md")
 
 
