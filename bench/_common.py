@@ -40,3 +40,38 @@ def write_section(key: str, title: str, table: str) -> None:
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     BENCHMARKS.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+
+
+def _proc_stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name (which may hold spaces): state is [0], ppid [1]."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid``, all its threads (Linux ``/proc``)."""
+    fields = _proc_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """:func:`cpu_seconds` of ``pid`` and every live descendant (a server's Ray processes, for instance)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_proc_stat(entry.name)[1])
+            except OSError:  # gone meanwhile
+                continue
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent and p not in tree]
+        tree.update(children)
+        frontier += children
+    total = 0.0
+    for p in tree:
+        try:
+            total += cpu_seconds(p)
+        except OSError:  # gone meanwhile
+            continue
+    return total

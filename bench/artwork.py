@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from _common import write_section
+from _common import cpu_seconds, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -59,11 +59,6 @@ end
 -- answers a burst at once, its connections pause together and come back as the next burst.
 if pause > 0 then delay = function() return math.floor(-math.log(1 - math.random()) * pause + 0.5) end end
 """
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(url: str, connections: int, seconds: int, delay_ms: int, script: Path) -> dict:

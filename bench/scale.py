@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, machine, write_section
+from _common import ROOT, machine, tree_cpu_seconds, write_section
 from search_endpoint import BENCH_HOME
 from serving import LOAD_CPU, Server, free_port
 
@@ -213,27 +213,6 @@ SECTIONS = ("batch", "precomputed", "overload", "ray_serve", "ray_faults")
 #: The Ray Serve comparison's runs: (mode, budget ms, connections).
 RAY_RUNS = {"auto, 50 ms budget, 4 connections": ("auto", BUDGET_MS, 4), "auto, 50 ms budget, 32 connections": ("auto", BUDGET_MS, 32),
             "heavy, no budget, 32 connections": ("heavy", 60_000, 32)}  # fmt: skip
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and every live descendant (Ray's processes are the server's)."""
-    stats: dict[int, tuple[int, float]] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-    tree, frontier = {pid}, [pid]
-    while frontier:
-        parent = frontier.pop()
-        children = [p for p, (pp, _) in stats.items() if pp == parent and p not in tree]
-        tree.update(children)
-        frontier += children
-    return sum(stats[p][1] for p in tree if p in stats)
 
 
 def ray_vs_one_process(home: Path, tmp: Path, seconds: float) -> dict[str, Any]:

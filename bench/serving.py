@@ -40,7 +40,7 @@ from typing import Any
 
 import httpx
 
-from _common import write_section
+from _common import cpu_seconds, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -198,8 +198,7 @@ class Server:
         raise SystemExit(f"{name} did not start in 180 s; see {self.log.name}")
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, all threads
+        return cpu_seconds(self.proc.pid)
 
     def stop(self, wait_s: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after ``wait_s`` (a server on Ray Serve needs longer to take Serve and Ray down)."""
