@@ -113,8 +113,8 @@ def evaluate(
     traces: str = typer.Option(
         ...,
         "--traces",
-        help="Network traces, one session per trace: a shipped set (fcc_pensieve88, hsdpa_pensieve80; "
-        "pensieve_train127, their training half) or a path: a "
+        help="Network traces, one session per trace (per piece, with --cut): a shipped set (fcc_pensieve88, "
+        "hsdpa_pensieve80; pensieve_train127, their training half) or a path: a "
         "trace file (Pensieve text 'seconds Mbps' per line, or Sabre JSON), a directory of them or a .tar.xz archive.",
     ),
     video: str = typer.Option(
