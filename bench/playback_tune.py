@@ -29,9 +29,8 @@ Third stage, cross-fitting on the target sets themselves (FCC, HSDPA): each set 
 candidate best on one fold of both sets plays the other fold. It says how much a set-specific choice would add.
 
 Writes bench/results/playback_tune.json (stages 1-2 and constructions) and bench/results/playback_crossfit.json
-(stage 3);
-`--stage report` writes the BENCHMARKS.md section from both. Candidates run in `--jobs` processes (the figures do not
-depend on it).
+(stage 3); `--stage report` writes the BENCHMARKS.md section from both. Candidates run in `--jobs` processes (the
+figures do not depend on it).
 
     python bench/playback_tune.py [--stage all|scheme|phone|constructions|crossfit|report] [--jobs N] [--no-write]
 """
@@ -94,27 +93,27 @@ def main() -> None:
         if args.stage in ("all", "phone"):
             out["phone"] = _phone_stage(playback, sets, video, out["winner"]["params"])
         if args.stage in ("all", "constructions"):
-            out["constructions"] = _constructions_stage(playback, logs, video, args.jobs, out)
+            out["constructions"] = _constructions_stage(playback, logs, sets, video, args.jobs, out)
         if args.stage in ("all", "crossfit"):
             cross = _crossfit_stage(playback, video, args.jobs)
     stamp = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "video": "envivio",
              "seconds": time.perf_counter() - start}  # fmt: skip
     if args.no_write:
         return
-    if args.stage == "constructions":
+    if args.stage == "constructions":  # its own stamp: the scheme stage's time and date stay as they were
         out["constructions_run"] = stamp
+    elif args.stage in ("all", "scheme", "phone"):
+        out.update(
+            {
+                **stamp,
+                "tuning_sets": list(TUNING_SETS),
+                "traces": [len(t) for t in logs],
+                "sessions": [len(t) for t in sets],
+                "session_s": SESSION_S,
+                "every_s": EVERY_S,
+            }
+        )
     if args.stage in ("all", "scheme", "phone", "constructions"):
-        if args.stage != "constructions":
-            out.update(
-                {
-                    **stamp,
-                    "tuning_sets": list(TUNING_SETS),
-                    "traces": [len(t) for t in logs],
-                    "sessions": [len(t) for t in sets],
-                    "session_s": SESSION_S,
-                    "every_s": EVERY_S,
-                }
-            )
         path.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {path.relative_to(ROOT)}")
     if args.stage in ("all", "crossfit"):
@@ -271,10 +270,10 @@ def _pensieve_selected(trace) -> bool:
     return bool(trace.mbps[1:].min() > 0.2 and trace.mean_mbps < 6.0)
 
 
-def _constructions_stage(playback, logs, video, jobs: int, out: dict) -> dict:
-    """The grid's winner on three ways of building tuning sessions from the logs, each scored on the target sets.
-    The cut sessions' winner is the scheme stage's (in ``out``) when that stage cut the logs the same way."""
-    cut = [t.cut(SESSION_S, every_s=EVERY_S) for t in logs]
+def _constructions_stage(playback, logs, cut, video, jobs: int, out: dict) -> dict:
+    """The grid's winner on three ways of building tuning sessions from the logs (``cut``: the scheme stage's
+    sessions), each scored on the target sets. The cut sessions' winner is the scheme stage's (in ``out``) when that
+    stage cut the logs the same way."""
     ways = {
         "uncut": logs,
         "cut": cut,
